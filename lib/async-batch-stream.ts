@@ -1,0 +1,108 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { BatchCore, type WriteCallback, type WritevEntry } from './batch-core';
+import { checkBatchSettings, type AsyncBatchStreamOptions, type Chunk } from './options';
+
+/**
+ * A `stream.Transform` that coalesces writes into batches and pushes them
+ * downstream as soon as downstream is ready for one (the seed's
+ * `AsyncBuffer[T]`).
+ *
+ * The readable side is always in object mode: each chunk read is one batch,
+ * a `Buffer` (byte mode) or a `T[]` (object mode), never merged with the
+ * next. `readableHighWaterMark` counts batches and defaults to 1, so the
+ * slower downstream reads, the fuller the batches.
+ *
+ * @typeParam T - the item type in object mode; `Buffer` (the default) for bytes.
+ */
+export class AsyncBatchStream<T = Buffer> extends Transform {
+  /** The batching core; this class only maps Node's hooks onto it. */
+  readonly #core: BatchCore<Buffer | T[]>;
+  /** True while the readable side holds `readableHighWaterMark` batches. */
+  #downstreamFull = false;
+
+  /**
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` / RangeError `ERR_OUT_OF_RANGE`
+   *   for a bad `size` or `maxDelay`, as `BatchingWritable`.
+   */
+  constructor(options: AsyncBatchStreamOptions) {
+    const settings = checkBatchSettings(options);
+    const { highWaterMark, writableHighWaterMark, readableHighWaterMark } = options;
+    super({
+      ...options,
+      // Node's Duplex applies `highWaterMark` to both sides; ours counts
+      // batches on the readable side, so it sets the writable side only.
+      highWaterMark: undefined,
+      writableHighWaterMark: writableHighWaterMark ?? highWaterMark,
+      readableHighWaterMark: readableHighWaterMark ?? 1,
+      readableObjectMode: true,
+      writableObjectMode: settings.objectMode,
+      objectMode: undefined,
+      decodeStrings: true,
+      transform: undefined,
+      flush: undefined,
+      final: undefined,
+      read: undefined,
+      write: undefined,
+      writev: undefined,
+      destroy: undefined,
+    });
+    this.#core = new BatchCore<Buffer | T[]>(settings, {
+      stream: this,
+      deliver: (batch) => {
+        this.#downstreamFull = !this.push(batch);
+      },
+      isReady: () => !this.#downstreamFull,
+    });
+  }
+
+  /**
+   * Writes `chunks` as one group: back to back, and in one batch when their
+   * total is at most `size` (API.md 7). An empty group still calls `callback`.
+   *
+   * @returns false when the caller should wait for `'drain'`, as `write()`.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
+   *   for a chunk `write()` would refuse.
+   */
+  writeV(chunks: readonly Chunk<T>[], callback?: (error?: Error | null) => void): boolean {
+    return this.#core.writeV(chunks, callback);
+  }
+
+  /**
+   * Pushes what is pending downstream now, ignoring `maxDelay`, and resolves
+   * once everything written before the call has been pushed in a batch.
+   *
+   * @throws (rejects) with the stream's error once it was destroyed.
+   */
+  flush(): Promise<void> {
+    return this.#core.flush();
+  }
+
+  override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
+    this.#core.write(chunk, callback);
+  }
+
+  override _writev(entries: WritevEntry[], callback: WriteCallback): void {
+    this.#core.writev(entries, callback);
+  }
+
+  override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // Unused: _write and _writev above take every write. Kept so the class
+    // honours Transform's contract if Node ever calls it.
+    this.#core.write(chunk, callback);
+  }
+
+  /** Transform's `_final` calls this at `end()`; it then ends the readable side. */
+  override _flush(callback: TransformCallback): void {
+    this.#core.end(callback);
+  }
+
+  override _read(): void {
+    this.#downstreamFull = false;
+    this.#core.onConsumerReady();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#core.destroy(error);
+    callback(error);
+  }
+}

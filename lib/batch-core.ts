@@ -1,0 +1,629 @@
+import type { Writable } from 'node:stream';
+import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed } from './errors';
+import type { BatchSettings } from './options';
+
+/** A write's callback, as Node hands it to `_write`/`_writev`. */
+export type WriteCallback = (error?: Error | null) => void;
+
+/** One entry of what Node hands to `_writev`. */
+export interface WritevEntry {
+  chunk: unknown;
+}
+
+/**
+ * The stream face the core serves. The core never calls user code except
+ * through `deliver`, and never from inside `write()` (STYLE 9).
+ */
+export interface BatchHost<B> {
+  /** The writable side: its buffered length, `cork`, `write` and `destroy`. */
+  readonly stream: Writable;
+  /**
+   * Takes one batch. A returned thenable holds the next hand-over until it
+   * settles (API.md 4); a throw or a rejection destroys the stream.
+   */
+  deliver(batch: B): void | PromiseLike<unknown>;
+  /** False while the consumer cannot take another batch (a full readable side). */
+  isReady(): boolean;
+}
+
+/** What a waiting `flush()` needs: the units it waits for and its promise's ends. */
+interface FlushWaiter {
+  /** Settled units at which this flush is done (units written before the call). */
+  readonly target: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+type Phase = 'open' | 'ending' | 'ended' | 'destroyed';
+
+/** The open batch: units go in one by one, the batch comes out whole. */
+interface Accumulator<B> {
+  /** Units (bytes or items) in the open batch. */
+  readonly length: number;
+  /** Units a chunk adds: its bytes, or 1 item. */
+  unitsOf(chunk: unknown): number;
+  /** Appends a chunk that the core has checked fits (or that goes alone). */
+  add(chunk: unknown): void;
+  /** Hands the open batch out and starts a new one; never called when empty. */
+  take(): B;
+}
+
+/** Smallest storage a byte batch starts with: small batches share Node's pool. */
+const MIN_BYTE_CAPACITY = 256;
+
+/**
+ * Bytes are copied into one contiguous Buffer per batch: the writer may reuse
+ * its chunk as soon as the write callback fired (API.md 6), and the batch is
+ * handed over without another copy.
+ */
+class ByteAccumulator implements Accumulator<Buffer> {
+  /** Storage of the open batch, bytes [0, #length) used; null until the batch's first byte. */
+  #storage: Buffer | null = null;
+  /** Bytes in the open batch. */
+  #length = 0;
+  /**
+   * Capacity a new batch starts with: the last batch's length rounded up, so a
+   * steady load allocates once per batch and a light load allocates little.
+   */
+  #capacityHint = MIN_BYTE_CAPACITY;
+  /** The batch size bound; storage never grows past it unless one chunk is larger. */
+  readonly #size: number;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  unitsOf(chunk: unknown): number {
+    return (chunk as Buffer).length;
+  }
+
+  add(chunk: unknown): void {
+    const bytes = chunk as Buffer;
+    let storage = this.#storage;
+    if (storage === null || storage.length - this.#length < bytes.length) {
+      storage = this.#grow(bytes.length);
+    }
+    storage.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  take(): Buffer {
+    const storage = this.#storage as Buffer;
+    const length = this.#length;
+    this.#storage = null;
+    this.#length = 0;
+    this.#capacityHint = Math.min(this.#size, Math.max(MIN_BYTE_CAPACITY, nextPowerOfTwo(length)));
+    return length === storage.length ? storage : storage.subarray(0, length);
+  }
+
+  /** Moves the open batch to storage that holds `extra` more bytes. */
+  #grow(extra: number): Buffer {
+    const needed = this.#length + extra;
+    const old = this.#storage;
+    let capacity = Math.max(needed, this.#capacityHint, old === null ? 0 : old.length * 2);
+    // A lone chunk of `size` or more is the only thing that exceeds `size`.
+    if (needed <= this.#size) capacity = Math.min(capacity, this.#size);
+    const storage = Buffer.allocUnsafe(capacity);
+    if (old !== null) old.copy(storage, 0, 0, this.#length);
+    this.#storage = storage;
+    return storage;
+  }
+}
+
+/** Items go into a fresh array per batch, which the consumer then owns. */
+class ItemAccumulator<T> implements Accumulator<T[]> {
+  /** Items of the open batch, in write order. */
+  #items: T[] = [];
+
+  get length(): number {
+    return this.#items.length;
+  }
+
+  unitsOf(): number {
+    return 1;
+  }
+
+  add(item: unknown): void {
+    this.#items.push(item as T);
+  }
+
+  take(): T[] {
+    const batch = this.#items;
+    this.#items = [];
+    return batch;
+  }
+}
+
+function nextPowerOfTwo(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
+/**
+ * Marks the start of a `writeV()` group in Node's write queue; its value is the
+ * number of chunks that follow. A user chunk can never carry this symbol.
+ */
+const kGroup = Symbol('mwsr.group');
+type GroupMarker = { [kGroup]: number };
+
+function noop(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * The batching core shared by `BatchingWritable` and `AsyncBatchStream`: the
+ * open batch and its bounds, group placement, when to hand over (as soon as
+ * possible, or after `maxDelay`), one hand-over at a time, the sticky error,
+ * and the `flush()` waiters. The faces only map Node's hooks onto it.
+ *
+ * Units are what Node's `writableLength` counts: bytes in byte mode, items in
+ * object mode (where a group's marker counts as one, as Node counts it).
+ */
+export class BatchCore<B> {
+  /** Most units per batch (API.md 3). */
+  readonly #size: number;
+  /** Linger of a non-full batch in ms: 0 = the next turn, Infinity = never. */
+  readonly #maxDelay: number;
+  /** Items (true) or bytes (false); decided once. */
+  readonly #objectMode: boolean;
+  /** The stream face: where batches go and whose writable state we read. */
+  readonly #host: BatchHost<B>;
+  /** The open batch. */
+  readonly #accumulator: Accumulator<B>;
+
+  /** Lifecycle: 'ending' from `_final` until the last batch settled; 'destroyed' is final. */
+  #phase: Phase = 'open';
+  /** True while a handed-over batch has not settled; never two at once (API.md 4). */
+  #busy = false;
+  /** The first error; sticky (API.md 10). */
+  #error: Error | null = null;
+
+  /** Units admitted into the open batch, including object-mode group markers. */
+  #openUnits = 0;
+  /** Units of the batch out with the consumer; counted as settled when it settles. */
+  #busyUnits = 0;
+  /** Units ever admitted, handed over and settled: `flush()` targets are counted on these. */
+  #unitsAdmitted = 0;
+  #unitsHandedOver = 0;
+  #unitsSettled = 0;
+
+  /**
+   * A write that did not fit: Node's entries from `#pendingIndex` on wait for
+   * room, and Node's callback is withheld until all are in. That is the
+   * backpressure: Node buffers further writes meanwhile. At most one, since
+   * Node never calls `_write` again before the callback.
+   */
+  #pendingEntries: readonly WritevEntry[] | null = null;
+  #pendingIndex = 0;
+  #pendingCallback: WriteCallback = noop;
+  /** Units of the pending entries already admitted (Node still counts them as buffered). */
+  #pendingAdmittedUnits = 0;
+
+  /** Highest `flush()` target: the open batch is due while it covers units not handed over. */
+  #flushTarget = 0;
+  /** Waiting `flush()` calls, targets in ascending order. */
+  #flushWaiters: FlushWaiter[] = [];
+  /** `_final`/`_flush` callback, held while ending. */
+  #finalCallback: WriteCallback | null = null;
+
+  /** Pending `setImmediate` for a non-full batch written while idle (maxDelay 0). */
+  #immediate: NodeJS.Immediate | null = null;
+  /** True while a `process.nextTick` hand-over is queued (full batch, flush, end). */
+  #tickQueued = false;
+  /** The open batch's `maxDelay` timer, started at its first write. */
+  #timer: NodeJS.Timeout | null = null;
+  /** True once the open batch's `maxDelay` has elapsed. */
+  #delayElapsed = false;
+
+  // STYLE 7: callbacks handed to timers and promises are bound once.
+  readonly #onSettled = (): void => {
+    if (this.#phase === 'destroyed') return;
+    this.#settle();
+    this.#pump();
+  };
+  readonly #onFailed = (reason: unknown): void => {
+    if (this.#phase !== 'destroyed') this.#fail(reason);
+  };
+  readonly #onTick = (): void => {
+    this.#tickQueued = false;
+    this.#pump();
+  };
+  readonly #onImmediate = (): void => {
+    this.#immediate = null;
+    this.#pump();
+  };
+  readonly #onDelayElapsed = (): void => {
+    this.#timer = null;
+    this.#delayElapsed = true;
+    this.#pump();
+  };
+
+  constructor(settings: BatchSettings, host: BatchHost<B>) {
+    this.#size = settings.size;
+    this.#maxDelay = settings.maxDelay;
+    this.#objectMode = settings.objectMode;
+    this.#host = host;
+    // The face picks B to match the mode (Buffer or T[]); decided once here.
+    this.#accumulator = (
+      settings.objectMode ? new ItemAccumulator() : new ByteAccumulator(settings.size)
+    ) as unknown as Accumulator<B>;
+  }
+
+  /** The first error that stopped the stream, if any. */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  // ---- Node's hooks ------------------------------------------------------
+
+  /** `_write`: admits the chunk, or withholds `callback` until there is room. */
+  write(chunk: unknown, callback: WriteCallback): void {
+    // A group marker never comes alone (writeV corks it with its chunks), and
+    // a marker with no chunks after it has nothing to place.
+    if (this.#groupCountOf(chunk) >= 0 || this.#admit(chunk)) {
+      this.#scheduleMaybe();
+      callback();
+    } else {
+      this.#hold([{ chunk }], 0, callback);
+    }
+  }
+
+  /** `_writev`: admits what fits, in order, and holds the rest with `callback`. */
+  writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
+    const index = this.#admitFrom(entries, 0);
+    if (index === entries.length) {
+      this.#scheduleMaybe();
+      callback();
+    } else {
+      this.#hold(entries, index, callback);
+    }
+  }
+
+  /** `_final` / `_flush`: hands the rest over; `callback` runs once it all settled (API.md 9). */
+  end(callback: WriteCallback): void {
+    if (this.#phase === 'destroyed') {
+      callback(this.#error ?? streamDestroyed('end'));
+      return;
+    }
+    this.#phase = 'ending';
+    this.#finalCallback = callback;
+    this.#queueTick();
+  }
+
+  /**
+   * `_destroy`: stops for good. Every waiter settles with the error, or with
+   * `ERR_STREAM_DESTROYED` when there is none; every timer is cleared (STYLE 9).
+   */
+  destroy(error: Error | null): void {
+    if (this.#phase === 'destroyed') return;
+    this.#phase = 'destroyed';
+    if (error !== null && this.#error === null) this.#error = error;
+    this.#clearTimers();
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));
+    const pendingCallback = this.#pendingEntries === null ? null : this.#pendingCallback;
+    this.#pendingEntries = null;
+    this.#pendingCallback = noop;
+    const finalCallback = this.#finalCallback;
+    this.#finalCallback = null;
+    // Node settles its own buffered writes on the next tick; ours follow suit.
+    if (pendingCallback !== null) process.nextTick(pendingCallback, error ?? streamDestroyed('write'));
+    if (finalCallback !== null) process.nextTick(finalCallback, error ?? streamDestroyed('end'));
+  }
+
+  /** The readable side can take a batch again (`_read`). */
+  onConsumerReady(): void {
+    if (this.#phase !== 'destroyed') this.#pump();
+  }
+
+  // ---- Public methods the faces forward ----------------------------------
+
+  /**
+   * `flush()`: hands over what is pending now, ignoring `maxDelay`, and
+   * resolves once everything written before the call has settled (API.md 8).
+   */
+  flush(): Promise<void> {
+    if (this.#phase === 'destroyed') {
+      return Promise.reject(this.#error ?? streamDestroyed('flush'));
+    }
+    // Units written so far: admitted, plus what Node still buffers (the
+    // pending entries we admitted are in both, hence the subtraction).
+    const target =
+      this.#unitsAdmitted + this.#host.stream.writableLength - this.#pendingAdmittedUnits;
+    if (target <= this.#unitsSettled) return Promise.resolve();
+    if (target > this.#flushTarget) this.#flushTarget = target;
+    const promise = new Promise<void>((resolve, reject) => {
+      this.#flushWaiters.push({ target, resolve, reject });
+    });
+    this.#queueTick();
+    return promise;
+  }
+
+  /**
+   * `writeV()`: the chunks enter Node's queue back to back, behind a marker
+   * that tells the core to keep them in one batch when they fit (API.md 7).
+   * Corking keeps them in one `_writev` call and lets no other write between.
+   */
+  writeV(chunks: readonly unknown[], callback?: WriteCallback): boolean {
+    if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    // A bad chunk rejects the whole group before any of it is written.
+    for (const chunk of chunks) this.#checkChunk(chunk);
+    const stream = this.#host.stream;
+    const done = callback ?? noop;
+    if (stream.writableEnded || stream.destroyed) {
+      // Fail exactly as write() fails: Node's own error, callback and 'error'.
+      return stream.write(this.#objectMode ? this.#marker(0) : Buffer.alloc(0), done);
+    }
+    if (chunks.length === 0) {
+      process.nextTick(done, null);
+      return !stream.writableNeedDrain;
+    }
+    if (chunks.length === 1) return stream.write(chunks[0], done);
+    stream.cork();
+    try {
+      stream.write(this.#marker(chunks.length));
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) stream.write(chunks[i]);
+      return stream.write(chunks[last], done);
+    } finally {
+      stream.uncork();
+    }
+  }
+
+  // ---- Admission: units into the open batch --------------------------------
+
+  /** Admits one chunk if it fits; a chunk that does not fit waits (returns false). */
+  #admit(chunk: unknown): boolean {
+    const accumulator = this.#accumulator;
+    const units = accumulator.unitsOf(chunk);
+    if (units === 0) return true; // API.md 6: zero bytes make no batch
+    const length = accumulator.length;
+    // API.md 3: never split a chunk; one of `size` or more goes alone.
+    if (length > 0 && length + units > this.#size) return false;
+    if (length === 0 && this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
+      this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
+    }
+    accumulator.add(chunk);
+    this.#openUnits += units;
+    this.#unitsAdmitted += units;
+    return true;
+  }
+
+  /** Admits entries from `index` on; returns the index of the first that did not fit. */
+  #admitFrom(entries: readonly WritevEntry[], index: number): number {
+    for (; index < entries.length; index++) {
+      const chunk = entries[index].chunk;
+      const count = this.#groupCountOf(chunk);
+      if (count >= 0) {
+        if (!this.#admitGroupMarker(entries, index, count)) return index;
+      } else if (!this.#admit(chunk)) {
+        return index;
+      }
+    }
+    return index;
+  }
+
+  /**
+   * A group that fits in one batch needs room for all of it now (API.md 7);
+   * one larger than `size` is placed chunk by chunk like single writes.
+   */
+  #admitGroupMarker(entries: readonly WritevEntry[], index: number, count: number): boolean {
+    const accumulator = this.#accumulator;
+    let total = 0;
+    const end = Math.min(entries.length, index + 1 + count);
+    for (let i = index + 1; i < end; i++) total += accumulator.unitsOf(entries[i].chunk);
+    const length = accumulator.length;
+    if (total <= this.#size && length > 0 && length + total > this.#size) return false;
+    if (this.#objectMode) {
+      // Node counts the marker as one item of writableLength; so do we.
+      this.#openUnits += 1;
+      this.#unitsAdmitted += 1;
+    }
+    return true;
+  }
+
+  /** Withholds Node's callback for entries that must wait for room. */
+  #hold(entries: readonly WritevEntry[], index: number, callback: WriteCallback): void {
+    this.#pendingEntries = entries;
+    this.#pendingIndex = index;
+    this.#pendingCallback = callback;
+    this.#pendingAdmittedUnits = this.#unitsOf(entries, 0, index);
+    this.#scheduleMaybe();
+  }
+
+  /** Admits what it can of the pending write; true if it made progress. */
+  #admitPendingMaybe(): boolean {
+    const entries = this.#pendingEntries;
+    if (entries === null) return false;
+    const from = this.#pendingIndex;
+    const index = this.#admitFrom(entries, from);
+    if (index === from) return false;
+    if (index < entries.length) {
+      this.#pendingIndex = index;
+      this.#pendingAdmittedUnits += this.#unitsOf(entries, from, index);
+      return true;
+    }
+    const callback = this.#pendingCallback;
+    this.#pendingEntries = null;
+    this.#pendingCallback = noop;
+    this.#pendingAdmittedUnits = 0;
+    // Node may call _write/_writev again from inside this callback; our state
+    // is consistent here, so that nested admission is safe.
+    callback();
+    return true;
+  }
+
+  #unitsOf(entries: readonly WritevEntry[], from: number, to: number): number {
+    let units = 0;
+    for (let i = from; i < to; i++) {
+      const chunk = entries[i].chunk;
+      if (this.#groupCountOf(chunk) >= 0) units += this.#objectMode ? 1 : 0;
+      else units += this.#accumulator.unitsOf(chunk);
+    }
+    return units;
+  }
+
+  // ---- Hand-over: when, and how ------------------------------------------
+
+  /**
+   * Called inside `write()`: never hands over here, only arranges for it.
+   * API.md 5: a full (or blocked) batch goes this turn; otherwise, with
+   * maxDelay 0, the next turn, so writes of the same turn go out together.
+   */
+  #scheduleMaybe(): void {
+    if (this.#accumulator.length === 0 || this.#busy || this.#phase === 'destroyed') return;
+    if (!this.#host.isReady()) return; // _read will pump
+    if (this.#isUrgent()) this.#queueTick();
+    else if (this.#maxDelay === 0 && this.#immediate === null) {
+      this.#immediate = setImmediate(this.#onImmediate);
+    }
+  }
+
+  /** The open batch must go without waiting: full, blocking a write, flushed, or ending. */
+  #isUrgent(): boolean {
+    return (
+      this.#accumulator.length >= this.#size ||
+      this.#pendingEntries !== null ||
+      this.#flushTarget > this.#unitsHandedOver ||
+      this.#phase === 'ending'
+    );
+  }
+
+  /** The open batch may go now: with maxDelay 0 always, else once urgent or lingered. */
+  #isDue(): boolean {
+    return this.#maxDelay === 0 || this.#delayElapsed || this.#isUrgent();
+  }
+
+  #queueTick(): void {
+    if (this.#tickQueued) return;
+    this.#tickQueued = true;
+    process.nextTick(this.#onTick);
+  }
+
+  /**
+   * The one loop that moves data: hands the open batch over when the consumer
+   * is free and the batch is due, refills it from the pending write, and
+   * finishes an ending stream. Runs from timers, ticks and settlements only.
+   */
+  #pump(): void {
+    for (;;) {
+      if (this.#phase === 'destroyed') return;
+      const free = !this.#busy && this.#host.isReady();
+      if (free && this.#accumulator.length > 0 && this.#isDue()) {
+        this.#handOver();
+        continue;
+      }
+      if (this.#admitPendingMaybe()) continue;
+      break;
+    }
+    // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
+    // settlement or _read will pump again. (A destroyed core is not 'ending'.)
+    if (this.#busy || this.#accumulator.length > 0) return;
+    if (this.#phase === 'ending' && this.#pendingEntries === null) this.#finish();
+  }
+
+  /** Hands the open batch to the consumer; settles at once if it returned no thenable. */
+  #handOver(): void {
+    const batch = this.#accumulator.take();
+    this.#busyUnits = this.#openUnits;
+    this.#unitsHandedOver += this.#openUnits;
+    this.#openUnits = 0;
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    this.#delayElapsed = false;
+    this.#busy = true;
+    let result: void | PromiseLike<unknown>;
+    try {
+      result = this.#host.deliver(batch);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (isThenable(result)) result.then(this.#onSettled, this.#onFailed);
+    else this.#settle();
+  }
+
+  /** The batch out with the consumer settled: release waiters whose data is all through. */
+  #settle(): void {
+    this.#busy = false;
+    this.#unitsSettled += this.#busyUnits;
+    this.#busyUnits = 0;
+    const waiters = this.#flushWaiters;
+    let done = 0;
+    while (done < waiters.length && waiters[done].target <= this.#unitsSettled) {
+      waiters[done].resolve();
+      done++;
+    }
+    if (done > 0) waiters.splice(0, done);
+  }
+
+  #finish(): void {
+    this.#phase = 'ended';
+    this.#clearTimers();
+    const callback = this.#finalCallback;
+    this.#finalCallback = null;
+    if (callback !== null) callback();
+  }
+
+  /** The consumer failed: store the error once and destroy the stream with it. */
+  #fail(reason: unknown): void {
+    const error = asError(reason);
+    if (this.#error === null) this.#error = error;
+    // destroy() comes back to this.destroy() through the face's _destroy.
+    this.#host.stream.destroy(error);
+    // A face that has already been destroyed does not call _destroy again.
+    this.destroy(error);
+  }
+
+  #clearTimers(): void {
+    if (this.#immediate !== null) clearImmediate(this.#immediate);
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#immediate = null;
+    this.#timer = null;
+  }
+
+  // ---- writeV helpers ----------------------------------------------------
+
+  /** The chunk count of a group marker, or -1 for a user chunk. */
+  #groupCountOf(chunk: unknown): number {
+    if (this.#objectMode) {
+      return typeof chunk === 'object' && chunk !== null && kGroup in chunk
+        ? (chunk as GroupMarker)[kGroup]
+        : -1;
+    }
+    // Byte mode: only a zero-length Buffer can be a marker; test that first.
+    return (chunk as Buffer).length === 0 && kGroup in (chunk as object)
+      ? (chunk as unknown as GroupMarker)[kGroup]
+      : -1;
+  }
+
+  #marker(count: number): unknown {
+    const marker: GroupMarker = { [kGroup]: count };
+    // Byte mode takes only Buffers: a zero-length one carries the count and
+    // adds nothing to writableLength.
+    return this.#objectMode ? marker : Object.assign(Buffer.alloc(0), marker);
+  }
+
+  /** Throws what a plain Writable's write() throws for this chunk. */
+  #checkChunk(chunk: unknown): void {
+    if (chunk === null) throw nullChunk();
+    if (this.#objectMode) return;
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) return;
+    throw invalidChunk(chunk);
+  }
+}

@@ -1,0 +1,101 @@
+import { Writable } from 'node:stream';
+import { BatchCore, type WriteCallback, type WritevEntry } from './batch-core';
+import { invalidArgType } from './errors';
+import {
+  checkBatchSettings,
+  type BatchingWritableOptions,
+  type Chunk,
+  type ObjectBatchingWritableOptions,
+} from './options';
+
+/**
+ * A `stream.Writable` that coalesces writes into batches and hands them to
+ * `onBatch`, one at a time, as soon as it is free (the seed's `Buffer[T]`).
+ *
+ * Byte mode (the default) copies the bytes of many writes into one contiguous
+ * `Buffer` of at most `size` bytes; object mode (`objectMode: true`) gathers
+ * items into arrays of at most `size`. Data written while `onBatch` is busy is
+ * handed over, as one batch, the moment it settles.
+ *
+ * The write callback fires once the chunk has been copied into a batch (the
+ * writer may then reuse it), not once it was delivered: `flush()`, `end()` and
+ * `'finish'` tell when data reached `onBatch`.
+ *
+ * @typeParam T - the item type in object mode; `Buffer` (the default) for bytes.
+ */
+export class BatchingWritable<T = Buffer> extends Writable {
+  /** The batching core; this class only maps Node's hooks onto it. */
+  readonly #core: BatchCore<Buffer | T[]>;
+
+  /**
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a missing or mistyped `size`,
+   *   `onBatch` or `maxDelay`.
+   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size` that is not a positive
+   *   safe integer, or a `maxDelay` that is negative, NaN or above 2147483647
+   *   (Infinity is allowed).
+   */
+  constructor(options: BatchingWritableOptions<T>) {
+    const settings = checkBatchSettings(options);
+    const onBatch = (options as ObjectBatchingWritableOptions<T>).onBatch as unknown;
+    if (typeof onBatch !== 'function') throw invalidArgType('options.onBatch', 'of type function', onBatch);
+    super({
+      ...options,
+      objectMode: settings.objectMode,
+      decodeStrings: true,
+      // Our hooks are methods; options must not replace them.
+      write: undefined,
+      writev: undefined,
+      final: undefined,
+      destroy: undefined,
+    });
+    const deliver = onBatch as (this: BatchingWritable<T>, batch: Buffer | T[]) => void | PromiseLike<unknown>;
+    this.#core = new BatchCore<Buffer | T[]>(settings, {
+      stream: this,
+      deliver: (batch) => deliver.call(this, batch),
+      isReady: () => true,
+    });
+  }
+
+  /**
+   * Writes `chunks` as one group: they enter back to back, with no other
+   * write between them, and when their total is at most `size` they arrive in
+   * one batch, never split (API.md 7). An empty group writes nothing and still
+   * calls `callback`.
+   *
+   * @returns false when the caller should wait for `'drain'`, as `write()`.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
+   *   for a chunk `write()` would refuse (then nothing of the group is written).
+   */
+  writeV(chunks: readonly Chunk<T>[], callback?: (error?: Error | null) => void): boolean {
+    return this.#core.writeV(chunks, callback);
+  }
+
+  /**
+   * Hands what is pending over now, ignoring `maxDelay`, and resolves once
+   * `onBatch` has settled for everything written before the call. With nothing
+   * pending it resolves without calling `onBatch`.
+   *
+   * @throws (rejects) with the stream's error if `onBatch` failed or the stream
+   *   was destroyed meanwhile, or `ERR_STREAM_DESTROYED`.
+   */
+  flush(): Promise<void> {
+    return this.#core.flush();
+  }
+
+  override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
+    this.#core.write(chunk, callback);
+  }
+
+  override _writev(entries: WritevEntry[], callback: WriteCallback): void {
+    this.#core.writev(entries, callback);
+  }
+
+  override _final(callback: WriteCallback): void {
+    this.#core.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#core.destroy(error);
+    callback(error);
+  }
+}

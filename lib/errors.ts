@@ -1,0 +1,116 @@
+import { inspect } from 'node:util';
+
+/**
+ * An error carrying one of Node's error codes (`ERR_INVALID_ARG_TYPE`, ...) or
+ * one of ours (`ERR_MWSR_*`). The classes are Node's own (`TypeError`,
+ * `RangeError`, `Error`), so `instanceof` checks written for Node's errors hold.
+ */
+export type CodedError<E extends Error = Error> = E & { code: string };
+
+// STYLE 8: errors are built fresh by factories, with Node's codes and
+// messages; the factory frame is cut from the stack so it points at the caller.
+function coded<E extends Error>(
+  error: E,
+  code: string,
+  factory: (...args: never[]) => unknown,
+): CodedError<E> {
+  Object.defineProperty(error, 'code', {
+    value: code,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+  Error.captureStackTrace(error, factory);
+  return error as CodedError<E>;
+}
+
+/** Node's way of naming what it got: `Received type number (5)`. */
+export function describeReceived(value: unknown): string {
+  if (value === null || value === undefined) return `Received ${String(value)}`;
+  if (typeof value === 'function') {
+    return `Received function ${value.name || '<anonymous>'}`;
+  }
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name ? `Received an instance of ${name}` : `Received ${inspect(value, { depth: -1 })}`;
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `Received type ${typeof value} (${shown})`;
+}
+
+/** `TypeError [ERR_INVALID_ARG_TYPE]`, worded as Node words it. */
+export function invalidArgType(name: string, expected: string, actual: unknown): CodedError<TypeError> {
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return coded(
+    new TypeError(`The "${name}" ${kind} must be ${expected}. ${describeReceived(actual)}`),
+    'ERR_INVALID_ARG_TYPE',
+    invalidArgType,
+  );
+}
+
+/** `RangeError [ERR_OUT_OF_RANGE]`, worded as Node words it. */
+export function outOfRange(name: string, range: string, actual: unknown): CodedError<RangeError> {
+  return coded(
+    new RangeError(
+      `The value of "${name}" is out of range. It must be ${range}. Received ${formatNumber(actual)}`,
+    ),
+    'ERR_OUT_OF_RANGE',
+    outOfRange,
+  );
+}
+
+/**
+ * The error a plain `Writable` throws for a chunk of the wrong type in byte
+ * mode, rebuilt here so `writeV()` rejects a chunk exactly as `write()` does.
+ */
+export function invalidChunk(chunk: unknown): CodedError<TypeError> {
+  return coded(
+    new TypeError(
+      'The "chunk" argument must be of type string or an instance of Buffer, TypedArray, or DataView. ' +
+        describeReceived(chunk),
+    ),
+    'ERR_INVALID_ARG_TYPE',
+    invalidChunk,
+  );
+}
+
+/** Node's `ERR_STREAM_NULL_VALUES`, as `write(null)` throws it. */
+export function nullChunk(): CodedError<TypeError> {
+  return coded(new TypeError('May not write null values to stream'), 'ERR_STREAM_NULL_VALUES', nullChunk);
+}
+
+/** Node's `ERR_STREAM_DESTROYED`: `Cannot call flush after a stream was destroyed`. */
+export function streamDestroyed(method: string): CodedError {
+  return coded(
+    new Error(`Cannot call ${method} after a stream was destroyed`),
+    'ERR_STREAM_DESTROYED',
+    streamDestroyed,
+  );
+}
+
+/**
+ * What `onBatch` threw or rejected with, as an `Error`: an `Error` is kept as
+ * the same object (API.md 10); anything else is wrapped, the value kept as
+ * `cause`.
+ */
+export function asError(reason: unknown): Error {
+  if (reason instanceof Error) return reason;
+  return coded(
+    new Error(`The batch consumer failed with a non-Error value: ${inspect(reason, { depth: 1 })}`, {
+      cause: reason,
+    }),
+    'ERR_MWSR_NON_ERROR',
+    asError,
+  );
+}
+
+function formatNumber(value: unknown): string {
+  if (typeof value !== 'number') return inspect(value);
+  if (!Number.isInteger(value) || Math.abs(value) < 2 ** 32) return String(value);
+  // Node writes large integers with underscores: 9_007_199_254_740_992.
+  const sign = value < 0 ? '-' : '';
+  const digits = String(Math.abs(value));
+  if (digits.includes('e')) return String(value);
+  return sign + digits.replace(/\B(?=(\d{3})+(?!\d))/g, '_');
+}

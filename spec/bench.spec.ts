@@ -1,0 +1,38 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..');
+
+/** Runs a command to its end; resolves with its exit code and output. */
+function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (piece: Buffer) => {
+      output += piece.toString();
+    });
+    child.stderr.on('data', (piece: Buffer) => {
+      output += piece.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('bench (npm run bench -- --quick)', function () {
+  // Tiny workloads, but ~50 child processes: seconds, not milliseconds.
+  this.timeout(90_000);
+
+  it('runs every scenario and variant with the data intact, and exits 0', async () => {
+    const { code, output } = await run(process.execPath, [
+      '-r',
+      'ts-node/register/transpile-only',
+      join('bench', 'run.ts'),
+      '--quick',
+    ]);
+    expect(code, output.slice(-4000)).to.equal(0);
+    expect(output).to.match(/\[\d+\/\d+\] memory /);
+    expect(output).not.to.match(/FAILED|DATA CHECK FAILED/);
+  });
+});

@@ -10,3 +10,7 @@ export type {
   ObjectBatchingWritableOptions,
 } from './options';
 export type { CodedError } from './errors';
+export { WorkerChannel } from './worker-channel';
+export type { WorkerChannelOptions, WriterEndInfo } from './worker-channel';
+export { WorkerWritable } from './worker-writable';
+export type { WorkerWritableOptions, WorkerWriterHandle } from './worker-writable';

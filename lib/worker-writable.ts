@@ -1,0 +1,629 @@
+import { finished, Writable, type WritableOptions } from 'node:stream';
+import { isMainThread, MessagePort } from 'node:worker_threads';
+import type { WriteCallback, WritevEntry } from './batch-core';
+import { invalidArgType, invalidChunk, nullChunk, outOfRange, streamDestroyed } from './errors';
+import {
+  CONTROL_READER_STATE,
+  CONTROL_SLOTS,
+  READER_CLOSED,
+  RECORD_GROUP_CONTINUES,
+  RECORD_MORE,
+  recordBytes,
+} from './worker-layout';
+import { isRing, RingWriter, type RingTestHooks } from './worker-ring';
+
+/**
+ * What a writer thread needs to write into a `WorkerChannel`: pass it to the
+ * worker (e.g. in `workerData`) with `port` in the `transferList`, and open
+ * it there with `new WorkerWritable(handle)`. One handle feeds one writable.
+ */
+export interface WorkerWriterHandle {
+  /** The writer's id on the channel, as `'writerEnd'` reports it. */
+  readonly id: number;
+  /** The channel's batch size: groups up to this many bytes stay whole. */
+  readonly size: number;
+  /** The channel's control block, shared by the reader and every writer. */
+  readonly control: SharedArrayBuffer;
+  /** This writer's ring, shared with the reader only. */
+  readonly ring: SharedArrayBuffer;
+  /**
+   * Tells the reader when this writer's thread goes away (its peer emits
+   * `'close'` on exit, `terminate()` or a crash), and this writer when the
+   * reader does. Must be in the Worker's `transferList`.
+   */
+  readonly port: MessagePort;
+}
+
+/** Options of `new WorkerWritable(handle, options)`, on top of Node's own. */
+export interface WorkerWritableOptions
+  extends Omit<WritableOptions, 'write' | 'writev' | 'final' | 'destroy' | 'objectMode' | 'decodeStrings'> {
+  /**
+   * Block the thread with `Atomics.wait` while the ring is full, instead of
+   * holding the write and returning false. Worker threads only: a RangeError
+   * on the main thread. Default false.
+   */
+  blocking?: boolean;
+}
+
+/** Hidden option: test hooks into the publish step (specs only; not exported from the package). */
+export const kRingTestHooks = Symbol('mwsr.ringTestHooks');
+
+/** A write waiting for ring space: Node's entries from `index` on, and Node's callback. */
+interface HeldWrite {
+  readonly entries: readonly WritevEntry[];
+  index: number;
+  readonly callback: WriteCallback;
+}
+
+/**
+ * A unit too large for the ring even when empty, sent as fragments as space
+ * frees up; the reader reassembles each message.
+ */
+interface Oversize {
+  /** The unit's messages: one, or one per chunk of a group larger than `size`. */
+  readonly messages: readonly Buffer[];
+  /** Index after the unit in the held entries. */
+  readonly end: number;
+  /** The message being sent, and how far. */
+  message: number;
+  offset: number;
+}
+
+/** `flush()` or `end()` waiting for the reader to take everything up to `target`. */
+interface TailWaiter {
+  readonly target: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Marks the start of a `writeV()` group in Node's write queue (as the batching
+ * core does); its value is the number of chunks that follow.
+ */
+const kGroup = Symbol('mwsr.workerGroup');
+type GroupMarker = { [kGroup]: number };
+
+const EMPTY = Buffer.alloc(0);
+
+function noop(): void {}
+
+function groupCountOf(chunk: Buffer): number {
+  return chunk.length === 0 && kGroup in chunk ? (chunk as unknown as GroupMarker)[kGroup] : -1;
+}
+
+/** Node's own `writableNeedDrain` getter, which ours extends. */
+const nodeNeedDrain = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get;
+
+/**
+ * The writer side of a `WorkerChannel`: a `stream.Writable` of bytes
+ * (Buffers, Uint8Arrays, strings) whose writes are copied straight into this
+ * thread's ring in shared memory, with no `postMessage`.
+ *
+ * A write is published (visible to the reader) as soon as its bytes are
+ * copied, and its callback fires then. When the ring is full the write is
+ * held, `write()` returns false, and `'drain'` follows once the reader has
+ * freed space. `end()` finishes once the reader has taken everything.
+ */
+export class WorkerWritable extends Writable {
+  /** The writer's id on the channel (the handle's). */
+  readonly writerId: number;
+  /** The ring: reserve, copy, publish. */
+  readonly #ring: RingWriter;
+  /** The channel's control block: the reader's state. */
+  readonly #control: Int32Array;
+  /** Closes when the reader goes away; ref'd only while this writer waits on the reader. */
+  readonly #port: MessagePort;
+  /** The channel's batch size: a group up to this size is one message (API.md 7). */
+  readonly #size: number;
+  /** Wait with `Atomics.wait` instead of holding the write (blocking mode). */
+  readonly #blocking: boolean;
+
+  /** The write waiting for ring space; at most one, as Node never calls `_write` before the callback. */
+  #held: HeldWrite | null = null;
+  /** Ring bytes the held write's next unit needs free. */
+  #need = 0;
+  /** The unit of the held write being sent as fragments, or null. */
+  #oversize: Oversize | null = null;
+  /** `flush()` and `_final` calls waiting for the reader, targets in ascending order. */
+  #tailWaiters: TailWaiter[] = [];
+  /** True while an `Atomics.waitAsync` on the tail is pending; never two at once. */
+  #tailWaitPending = false;
+  /** True once the reader's port closed: nothing will free space any more. */
+  #readerGone = false;
+  /**
+   * True when `write()` returned false because a write is held while Node's
+   * own buffer was below `highWaterMark`: Node will not emit `'drain'` then,
+   * so this stream owes one.
+   */
+  #drainOwed = false;
+
+  // STYLE 7: bound once.
+  readonly #onTailMoved = (): void => {
+    this.#tailWaitPending = false;
+    this.#port.unref();
+    this.#service();
+  };
+  readonly #onPortClose = (): void => {
+    this.#readerGone = true;
+    if (this.#tailWaitPending) this.#ring.wakeOwnWait();
+  };
+  readonly #emitDrain = (): void => {
+    if (!this.destroyed && !this.writableEnded) this.emit('drain');
+  };
+
+  static {
+    // Node's pipe() asks `writableNeedDrain` before writing; it must know about
+    // the drain we owe. Defined here, as @types/node declares it a property.
+    Object.defineProperty(WorkerWritable.prototype, 'writableNeedDrain', {
+      configurable: true,
+      enumerable: false,
+      get(this: WorkerWritable): boolean {
+        return this.#drainOwed || (nodeNeedDrain?.call(this) as boolean);
+      },
+    });
+  }
+
+  /**
+   * @param handle - from `WorkerChannel.createWriter()`, received by this thread.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a handle that is not one
+   *   (or was already opened), or a non-boolean `blocking`.
+   * @throws RangeError `ERR_OUT_OF_RANGE` for `blocking: true` on the main thread.
+   */
+  constructor(handle: WorkerWriterHandle, options: WorkerWritableOptions = {}) {
+    checkHandle(handle);
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgType('options', 'of type object', options);
+    }
+    const { blocking = false } = options;
+    if (typeof blocking !== 'boolean') throw invalidArgType('options.blocking', 'of type boolean', blocking);
+    // Atomics.wait would freeze the main thread's event loop (and, with the
+    // reader there, deadlock).
+    if (blocking && isMainThread) throw outOfRange('options.blocking', 'false on the main thread', blocking);
+    super({
+      ...options,
+      objectMode: false,
+      decodeStrings: true,
+      write: undefined,
+      writev: undefined,
+      final: undefined,
+      destroy: undefined,
+    });
+    const hooks = (options as { [kRingTestHooks]?: RingTestHooks })[kRingTestHooks];
+    this.#ring = new RingWriter(handle.control, handle.ring, hooks);
+    if (!this.#ring.claim()) {
+      throw invalidArgType('handle', 'a writer handle not opened before', handle);
+    }
+    this.writerId = handle.id;
+    this.#size = handle.size;
+    this.#control = new Int32Array(handle.control);
+    this.#blocking = blocking;
+    this.#port = handle.port;
+    this.#port.on('close', this.#onPortClose);
+    this.#port.unref();
+  }
+
+  /**
+   * As `Writable.write()`, but also returns false when this write had to wait
+   * for ring space; `'drain'` then follows once it is in the ring.
+   */
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback,
+  ): boolean {
+    const accepted = super.write(chunk, encoding as BufferEncoding, callback);
+    if (!accepted) {
+      this.#drainOwed = false; // Node's own 'drain' will come, once for both
+      return false;
+    }
+    if (this.#held === null) return true;
+    this.#drainOwed = true;
+    return false;
+  }
+
+  /**
+   * Writes `chunks` as one group: back to back, nothing of this writer
+   * between them, and in one batch when their total is at most the channel's
+   * `size` (API.md 7). A group that fits in the ring is published whole, so a
+   * writer that dies mid-way never exposes part of it. An empty group still
+   * calls `callback`.
+   *
+   * @returns false when the caller should wait for `'drain'`, as `write()`.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
+   *   for a chunk `write()` would refuse (then nothing is written).
+   */
+  writeV(chunks: readonly (Buffer | Uint8Array | string)[], callback?: WriteCallback): boolean {
+    if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    for (const chunk of chunks) {
+      if (chunk === null) throw nullChunk();
+      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidChunk(chunk);
+    }
+    const done = callback ?? noop;
+    if (this.writableEnded || this.destroyed) return this.write(EMPTY, done); // fails as write() fails
+    if (chunks.length === 0) {
+      process.nextTick(done, null);
+      return !this.writableNeedDrain;
+    }
+    if (chunks.length === 1) return this.write(chunks[0], done);
+    // Corked, the marker and the chunks reach _writev together, with no
+    // other write between them.
+    this.cork();
+    try {
+      super.write(Object.assign(Buffer.alloc(0), { [kGroup]: chunks.length }));
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) super.write(chunks[i]);
+      return this.write(chunks[last], done);
+    } finally {
+      this.uncork();
+    }
+  }
+
+  /**
+   * Resolves once the reader has taken (copied into a batch it pushed)
+   * everything written before the call. After `end()`, resolves at
+   * `'finish'`, which comes at the same point.
+   *
+   * @throws (rejects) with the stream's error, or `ERR_STREAM_DESTROYED`.
+   */
+  flush(): Promise<void> {
+    if (this.destroyed) return Promise.reject(this.errored ?? streamDestroyed('flush'));
+    return new Promise<void>((resolve, reject) => {
+      if (this.writableEnded) {
+        finished(this, { readable: false }, (error) => (error ? reject(error) : resolve()));
+        return;
+      }
+      // An empty write's callback fires once every earlier write is in the ring.
+      super.write(EMPTY, (error) => {
+        if (error) reject(error);
+        else this.#waitForReader(resolve, reject);
+      });
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
+    if (this.#readerClosed()) {
+      callback(streamDestroyed('write'));
+      return;
+    }
+    // The common case first: a lone chunk that fits in the ring now.
+    const length = chunk.length;
+    if (length === 0) {
+      callback();
+      return;
+    }
+    const need = recordBytes(length);
+    const ring = this.#ring;
+    if (need <= ring.capacity && ring.reserve(need)) {
+      this.#copyRecord(chunk, 0);
+      ring.publish();
+      callback();
+      return;
+    }
+    this.#hold({ entries: [{ chunk }], index: 0, callback });
+  }
+
+  override _writev(entries: WritevEntry[], callback: WriteCallback): void {
+    if (this.#readerClosed()) {
+      callback(streamDestroyed('write'));
+      return;
+    }
+    const held: HeldWrite = { entries, index: 0, callback };
+    if (this.#advance(held)) callback();
+    else this.#hold(held);
+  }
+
+  /** Marks the ring ended, then waits until the reader has taken it all (API.md 9). */
+  override _final(callback: WriteCallback): void {
+    this.#ring.markEnded();
+    this.#waitForReader(callback, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const failure = error ?? streamDestroyed('write');
+    const held = this.#held;
+    this.#held = null;
+    this.#oversize = null;
+    if (held !== null) process.nextTick(held.callback, failure);
+    this.#failTailWaiters(error ?? streamDestroyed('flush'));
+    // The port's close tells the reader this writer is gone; a pending wait
+    // on the tail is settled rather than left dangling.
+    this.#port.close();
+    if (this.#tailWaitPending) this.#ring.wakeOwnWait();
+    callback(error);
+  }
+
+  // ---- Placing writes in the ring --------------------------------------------
+
+  /** Copies one chunk as one record at the fill point (the caller reserved it). */
+  #copyRecord(chunk: Buffer, flags: number): void {
+    const ring = this.#ring;
+    try {
+      ring.putHeader(chunk.length, flags);
+      ring.putPayload(chunk, 0, chunk.length);
+      ring.endRecord();
+    } catch (error) {
+      ring.giveBack(); // nothing of the record becomes visible
+      throw error;
+    }
+  }
+
+  /**
+   * Places the held entries' units from `held.index` on, while the ring has
+   * room; true once all are in. Each unit is one `write()` or one group; a
+   * unit is published whole (or, larger than the ring, fragment by fragment).
+   */
+  #advance(held: HeldWrite): boolean {
+    const entries = held.entries;
+    while (held.index < entries.length) {
+      if (this.#oversize !== null) {
+        if (!this.#sendFragments(this.#oversize)) return false;
+        held.index = this.#oversize.end;
+        this.#oversize = null;
+        continue;
+      }
+      const next = this.#placeUnit(entries, held.index);
+      if (next < 0) return false;
+      held.index = next;
+    }
+    return true;
+  }
+
+  /**
+   * Places the unit at `index` if the ring has room for all of it; returns
+   * the index after it, or -1 (with `#need` set, or `#oversize` started).
+   */
+  #placeUnit(entries: readonly WritevEntry[], index: number): number {
+    const chunk = entries[index].chunk as Buffer;
+    const count = groupCountOf(chunk);
+    const ring = this.#ring;
+    if (count < 0) {
+      if (chunk.length === 0) return index + 1;
+      const need = recordBytes(chunk.length);
+      if (need > ring.capacity) return this.#startOversize([chunk], index + 1);
+      if (!ring.reserve(need)) return this.#needRoom(need);
+      this.#copyRecord(chunk, 0);
+      ring.publish();
+      return index + 1;
+    }
+    const first = index + 1;
+    const end = Math.min(entries.length, first + count);
+    let total = 0;
+    let separate = 0;
+    for (let i = first; i < end; i++) {
+      const length = (entries[i].chunk as Buffer).length;
+      total += length;
+      if (length > 0) separate += recordBytes(length);
+    }
+    if (total === 0) return end;
+    // API.md 7: a group of at most `size` bytes is one message, so it cannot
+    // be split; a larger one goes chunk by chunk, flagged so the reader takes
+    // nothing from other rings between them.
+    const whole = total <= this.#size;
+    const need = whole ? recordBytes(total) : separate;
+    if (need > ring.capacity) return this.#startOversize(this.#groupMessages(entries, first, end, whole), end);
+    if (!ring.reserve(need)) return this.#needRoom(need);
+    try {
+      if (whole) {
+        ring.putHeader(total, 0);
+        for (let i = first; i < end; i++) {
+          const part = entries[i].chunk as Buffer;
+          ring.putPayload(part, 0, part.length);
+        }
+        ring.endRecord();
+      } else {
+        let last = end - 1;
+        while ((entries[last].chunk as Buffer).length === 0) last--;
+        for (let i = first; i <= last; i++) {
+          const part = entries[i].chunk as Buffer;
+          if (part.length === 0) continue;
+          ring.putHeader(part.length, i === last ? 0 : RECORD_GROUP_CONTINUES);
+          ring.putPayload(part, 0, part.length);
+          ring.endRecord();
+        }
+      }
+    } catch (error) {
+      ring.giveBack();
+      throw error;
+    }
+    ring.publish();
+    return end;
+  }
+
+  #needRoom(need: number): number {
+    this.#need = need;
+    return -1;
+  }
+
+  /** The messages of a group too large for the ring: one joined, or one per non-empty chunk. */
+  #groupMessages(entries: readonly WritevEntry[], first: number, end: number, whole: boolean): Buffer[] {
+    const chunks: Buffer[] = [];
+    for (let i = first; i < end; i++) {
+      const part = entries[i].chunk as Buffer;
+      if (part.length > 0) chunks.push(part);
+    }
+    return whole ? [Buffer.concat(chunks)] : chunks;
+  }
+
+  #startOversize(messages: Buffer[], end: number): number {
+    this.#oversize = { messages, end, message: 0, offset: 0 };
+    return -1;
+  }
+
+  /**
+   * Sends fragments of an oversized unit while space allows; true once all
+   * are sent. Each fragment is published as soon as it is copied, so the
+   * writer goes on while the reader reassembles; it waits for half the ring
+   * (or the rest) to be free, so fragments stay large.
+   */
+  #sendFragments(oversize: Oversize): boolean {
+    const ring = this.#ring;
+    const half = ring.capacity >>> 1;
+    while (oversize.message < oversize.messages.length) {
+      const message = oversize.messages[oversize.message];
+      const remaining = message.length - oversize.offset;
+      const wanted = Math.min(recordBytes(remaining), half);
+      const free = ring.freeBytes();
+      if (free < wanted) {
+        this.#need = wanted;
+        return false;
+      }
+      const length = Math.min(remaining, free - recordBytes(0));
+      const more = length < remaining;
+      const last = oversize.message === oversize.messages.length - 1;
+      ring.reserve(recordBytes(length));
+      try {
+        ring.putHeader(length, more ? RECORD_MORE : last ? 0 : RECORD_GROUP_CONTINUES);
+        ring.putPayload(message, oversize.offset, oversize.offset + length);
+        ring.endRecord();
+      } catch (error) {
+        ring.giveBack();
+        throw error;
+      }
+      ring.publish();
+      oversize.offset += length;
+      if (!more) {
+        oversize.message++;
+        oversize.offset = 0;
+      }
+    }
+    return true;
+  }
+
+  // ---- Waiting for the reader ------------------------------------------------
+
+  /** Holds Node's callback until the rest of the write is in the ring. */
+  #hold(held: HeldWrite): void {
+    this.#held = held;
+    if (this.#blocking) this.#serviceBlocking();
+    else this.#service();
+  }
+
+  /** Waits for the reader to take everything published so far, then calls `resolve`. */
+  #waitForReader(resolve: () => void, reject: (error: Error) => void): void {
+    const target = this.#ring.head;
+    if (this.#ring.tailReached(target)) {
+      resolve();
+      return;
+    }
+    this.#tailWaiters.push({ target, resolve, reject });
+    this.#service();
+  }
+
+  /**
+   * The one loop that waits on the reader: places the held write when room
+   * returns, settles `flush()`/`end()` waiters, and otherwise waits on the
+   * tail with `Atomics.waitAsync`, the port ref'd so the thread stays alive
+   * meanwhile. Runs when a wait starts and each time the tail moves.
+   */
+  #service(): void {
+    for (;;) {
+      if (this.destroyed || this.#tailWaitPending) return;
+      const ring = this.#ring;
+      const held = this.#held;
+      if (held !== null && this.#advance(held)) {
+        this.#held = null;
+        // Node may call _write/_writev again from inside: it may hold anew.
+        held.callback();
+        this.#drainMaybe();
+        continue;
+      }
+      this.#settleTailWaiters();
+      if (this.#held === null && this.#tailWaiters.length === 0) {
+        ring.endTailWait();
+        return;
+      }
+      if (this.#readerGone || this.#readerClosed()) {
+        this.#failReaderGone();
+        return;
+      }
+      const seen = ring.prepareTailWait();
+      if (this.#canProceed()) continue; // the tail moved before the flag was seen
+      const wait = ring.waitOnTailAsync(seen);
+      if (wait === null) continue;
+      this.#tailWaitPending = true;
+      this.#port.ref();
+      wait.then(this.#onTailMoved);
+      return;
+    }
+  }
+
+  /** Blocking mode: waits with `Atomics.wait` until the held write is in the ring. */
+  #serviceBlocking(): void {
+    const ring = this.#ring;
+    const held = this.#held as HeldWrite;
+    while (!this.#advance(held)) {
+      if (this.#readerClosed()) {
+        this.#failReaderGone();
+        return;
+      }
+      const seen = ring.prepareTailWait();
+      if (!this.#canProceed()) ring.waitOnTail(seen);
+    }
+    ring.endTailWait();
+    this.#held = null;
+    held.callback();
+  }
+
+  /** True if the tail, as just loaded, lets the held write or a waiter proceed. */
+  #canProceed(): boolean {
+    const ring = this.#ring;
+    if (this.#held !== null && ring.freeBytes() >= this.#need) return true;
+    return this.#tailWaiters.length > 0 && ring.tailReached(this.#tailWaiters[0].target);
+  }
+
+  #settleTailWaiters(): void {
+    const waiters = this.#tailWaiters;
+    let done = 0;
+    while (done < waiters.length && this.#ring.tailReached(waiters[done].target)) done++;
+    if (done === 0) return;
+    const settled = waiters.splice(0, done);
+    for (const waiter of settled) waiter.resolve();
+  }
+
+  /** The held write is in and Node's queue is empty: emit the `'drain'` we owe. */
+  #drainMaybe(): void {
+    if (this.#drainOwed && this.#held === null && this.writableLength === 0) {
+      this.#drainOwed = false;
+      // After the write callbacks Node defers to the next tick, as Node orders them.
+      process.nextTick(this.#emitDrain);
+    }
+  }
+
+  #readerClosed(): boolean {
+    return Atomics.load(this.#control, CONTROL_READER_STATE) === READER_CLOSED;
+  }
+
+  /** The reader went away: the held write and every waiter fail; so does the stream. */
+  #failReaderGone(): void {
+    const error = streamDestroyed('write');
+    this.#failTailWaiters(error);
+    const held = this.#held;
+    this.#held = null;
+    this.#oversize = null;
+    if (held !== null) held.callback(error);
+  }
+
+  #failTailWaiters(error: Error): void {
+    const waiters = this.#tailWaiters;
+    this.#tailWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+}
+
+/** Throws unless `handle` looks like what `WorkerChannel.createWriter()` returns. */
+function checkHandle(handle: WorkerWriterHandle): void {
+  if (handle === null || typeof handle !== 'object') throw invalidArgType('handle', 'of type object', handle);
+  const { id, size, control, ring, port } = handle;
+  if (!Number.isSafeInteger(id)) throw invalidArgType('handle.id', 'an integer', id);
+  if (!Number.isSafeInteger(size) || size < 1) throw invalidArgType('handle.size', 'a positive integer', size);
+  if (!(control instanceof SharedArrayBuffer) || control.byteLength !== CONTROL_SLOTS * 4) {
+    throw invalidArgType('handle.control', 'a channel control SharedArrayBuffer', control);
+  }
+  if (!(ring instanceof SharedArrayBuffer) || !isRing(ring)) {
+    throw invalidArgType('handle.ring', 'a ring SharedArrayBuffer', ring);
+  }
+  if (!(port instanceof MessagePort)) throw invalidArgType('handle.port', 'an instance of MessagePort', port);
+}

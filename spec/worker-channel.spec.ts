@@ -1,0 +1,455 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { finished, pipeline, Readable, Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { WorkerChannel, WorkerWritable, type WriterEndInfo } from '../lib/index';
+import { kInitialCursor } from '../lib/worker-channel';
+import type { WriterScript } from './fixtures/worker-writer';
+import { encodeMessage, MessageVerifier } from './fixtures/worker-messages';
+import { mustCall } from './support/helpers';
+
+const WRITER = join(__dirname, 'fixtures', 'worker-writer.ts');
+const EXIT_CHECK = join(__dirname, 'fixtures', 'worker-exit-check.ts');
+const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
+
+interface Run {
+  writers: number;
+  count: number;
+  size: number;
+  ringSize?: number;
+  minLength?: number;
+  maxLength?: number;
+  groupChance?: number;
+  stallChance?: number;
+  stallMs?: number;
+  spin?: boolean;
+  broken?: boolean;
+  blocking?: boolean;
+  initialCursor?: number;
+  /** Terminate this writer once this many of its messages arrived. */
+  terminate?: { writer: number; after: number };
+}
+
+interface RunResult {
+  verifier: MessageVerifier;
+  ends: WriterEndInfo[];
+  workerErrors: Error[];
+  channelError: Error | null;
+  /** Per writer: messages whose write callback fired (published, at least). */
+  published: number[];
+}
+
+/** Runs `writers` worker threads of the writer fixture into one channel and checks every batch. */
+async function runWorkers(run: Run): Promise<RunResult> {
+  const channel = new WorkerChannel({
+    size: run.size,
+    ringSize: run.ringSize,
+    [kInitialCursor]: run.initialCursor ?? 0,
+  } as ConstructorParameters<typeof WorkerChannel>[0]);
+  const verifier = new MessageVerifier(run.size);
+  const ends: WriterEndInfo[] = [];
+  const workerErrors: Error[] = [];
+  const progress: Int32Array[] = [];
+  const workers: Worker[] = [];
+  channel.on('writerEnd', (info) => ends.push(info));
+  for (let i = 0; i < run.writers; i++) {
+    const handle = channel.createWriter();
+    const shared = new SharedArrayBuffer(4);
+    progress.push(new Int32Array(shared));
+    const script: WriterScript = {
+      handle,
+      count: run.terminate?.writer === i ? Infinity : run.count,
+      minLength: run.minLength ?? 28,
+      maxLength: run.maxLength ?? 200,
+      groupChance: run.groupChance ?? 0.1,
+      stallChance: run.stallChance ?? 0,
+      stallMs: run.stallMs ?? 0,
+      spin: run.spin ?? false,
+      broken: run.broken ?? false,
+      blocking: run.blocking ?? false,
+      progress: shared,
+    };
+    const worker = new Worker(WRITER, { workerData: script, transferList: [handle.port], execArgv: TS_NODE });
+    worker.on('error', (error) => workerErrors.push(error));
+    workers.push(worker);
+  }
+  // Not once(): it rejects on 'error', and a failing writer's exit is awaited too.
+  const exits = workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve)));
+  let terminating = false;
+  channel.on('data', (batch: Buffer) => {
+    verifier.add(batch);
+    const stop = run.terminate;
+    if (stop !== undefined && !terminating && (verifier.received.get(stop.writer) ?? 0) >= stop.after) {
+      terminating = true;
+      void workers[stop.writer].terminate();
+    }
+  });
+  let channelError: Error | null = null;
+  try {
+    await new Promise<void>((resolve) =>
+      finished(channel, (error) => {
+        channelError = error ?? null;
+        resolve();
+      }),
+    );
+    await Promise.all(exits);
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+  return { verifier, ends, workerErrors, channelError, published: progress.map((p) => Atomics.load(p, 0)) };
+}
+
+function expectAllDelivered(result: RunResult, writers: number, count: number): void {
+  expect(result.workerErrors).to.deep.equal([]);
+  expect(result.channelError).to.equal(null);
+  result.verifier.expectCounts(new Map(Array.from({ length: writers }, (_, i) => [i, count])));
+  expect(result.verifier.problems).to.deep.equal([]);
+  expect(result.ends.map((end) => end.id).sort()).to.deep.equal(Array.from({ length: writers }, (_, i) => i));
+  expect(result.ends.every((end) => end.clean)).to.equal(true);
+}
+
+/** Collects a channel's batches as they come. */
+function collect(channel: WorkerChannel): Buffer[] {
+  const batches: Buffer[] = [];
+  channel.on('data', (batch: Buffer) => batches.push(batch));
+  return batches;
+}
+
+/** Resolves after pending immediates (a waitAsync wake is a task, so give it turns). */
+async function turns(n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('WorkerChannel and WorkerWritable', () => {
+  describe('worker threads writing in parallel', () => {
+    for (const writers of [1, 2, 4, 8]) {
+      it(`delivers every message of ${writers} writer thread(s) exactly once, in per-writer order, intact`, async () => {
+        const count = Math.floor(4000 / writers);
+        const result = await runWorkers({ writers, count, size: 4096, ringSize: 16384 });
+        expectAllDelivered(result, writers, count);
+      });
+    }
+
+    it('survives 4 KiB rings with random stalls between reserving and publishing', async () => {
+      const result = await runWorkers({
+        writers: 3,
+        count: 600,
+        size: 1024,
+        ringSize: 4096,
+        maxLength: 400,
+        groupChance: 0.2,
+        stallChance: 0.05,
+        stallMs: 2,
+      });
+      expectAllDelivered(result, 3, 600);
+    });
+
+    it('delivers messages larger than the ring whole, and in blocking mode', async () => {
+      const result = await runWorkers({
+        writers: 2,
+        count: 150,
+        size: 2048,
+        ringSize: 1024,
+        minLength: 28,
+        maxLength: 5000,
+        groupChance: 0.2,
+        blocking: true,
+      });
+      expectAllDelivered(result, 2, 150);
+    });
+
+    for (const [name, cursor] of [
+      ['2^31', 2 ** 31],
+      ['2^32', 2 ** 32],
+    ] as const) {
+      it(`keeps order and integrity as the cursors wrap near ${name}`, async () => {
+        const result = await runWorkers({
+          writers: 2,
+          count: 400,
+          size: 1024,
+          ringSize: 4096,
+          initialCursor: cursor - 2048,
+          groupChance: 0.2,
+          stallChance: 0.02,
+          stallMs: 1,
+        });
+        expectAllDelivered(result, 2, 400);
+      });
+    }
+
+    it('loses only the unpublished record of a writer terminated mid-write, and reports its end', async () => {
+      const result = await runWorkers({
+        writers: 2,
+        count: 500,
+        size: 2048,
+        ringSize: 4096,
+        stallChance: 0.5,
+        stallMs: 0.2,
+        spin: true,
+        terminate: { writer: 0, after: 300 },
+      });
+      expect(result.workerErrors).to.deep.equal([]);
+      expect(result.channelError).to.equal(null);
+      // The verifier checked every message of writer 0 that arrived is intact
+      // and in sequence, with no gap: a prefix of what it wrote.
+      expect(result.verifier.problems).to.deep.equal([]);
+      const delivered = result.verifier.received.get(0) ?? 0;
+      expect(delivered).to.be.at.least(300);
+      expect(delivered).to.be.at.least(result.published[0]);
+      expect(result.verifier.received.get(1)).to.equal(500);
+      const ends = new Map(result.ends.map((end) => [end.id, end.clean]));
+      expect(ends).to.deep.equal(new Map([[0, false], [1, true]]));
+    });
+
+    it('catches torn records from a writer that publishes before copying (the specs can fail)', async () => {
+      const result = await runWorkers({
+        writers: 2,
+        count: 300,
+        size: 1024,
+        ringSize: 4096,
+        stallChance: 0.3,
+        stallMs: 1,
+        broken: true,
+      });
+      const caught = result.verifier.problems.length > 0 || result.channelError !== null;
+      expect(caught, 'a torn record went unnoticed').to.equal(true);
+    });
+
+    it('lets the process exit by itself once every writer has ended or died', async () => {
+      const child = spawn(process.execPath, [...TS_NODE, EXIT_CHECK], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+      const timer = setTimeout(() => child.kill(), 15000);
+      const [code] = await once(child, 'exit');
+      clearTimeout(timer);
+      expect(output.trim()).to.equal('ok 200 0:true 1:false');
+      expect(code).to.equal(0);
+    });
+  });
+
+  describe('in one thread (writers on the reader thread)', () => {
+    it('is a stream.Readable of Buffers, and its writable a stream.Writable', () => {
+      const channel = new WorkerChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      expect(channel).to.be.instanceOf(Readable);
+      expect(writer).to.be.instanceOf(Writable);
+      channel.destroy();
+    });
+
+    it('returns false from write() when the ring is full, and emits drain once the reader frees space', async () => {
+      const channel = new WorkerChannel({ size: 256, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const message = Buffer.alloc(60, 1); // 64 ring bytes with its header
+      const results: boolean[] = [];
+      for (let i = 0; i < 17; i++) results.push(writer.write(message));
+      expect(results.slice(0, 16)).to.deep.equal(new Array(16).fill(true));
+      expect(results[16]).to.equal(false);
+      expect(writer.writableNeedDrain).to.equal(true);
+      const drained = once(writer, 'drain');
+      const batches = collect(channel);
+      await drained;
+      expect(writer.writableNeedDrain).to.equal(false);
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches)).to.deep.equal(Buffer.alloc(60 * 17, 1));
+      expect(batches.every((batch) => batch.length <= 256)).to.equal(true);
+    });
+
+    it('keeps a writeV group of at most size bytes in one batch, and a larger one free of other writers', async () => {
+      const channel = new WorkerChannel({ size: 300 });
+      const a = new WorkerWritable(channel.createWriter());
+      const b = new WorkerWritable(channel.createWriter());
+      const verifier = new MessageVerifier(300);
+      a.write(encodeMessage(0, 0, 200));
+      a.writeV([0, 1].map((index) => encodeMessage(0, 1 + index, 100, { index, size: 2, bytes: 200 })));
+      a.writeV([0, 1, 2, 3].map((index) => encodeMessage(0, 3 + index, 150, { index, size: 4, bytes: 600 })));
+      b.write(encodeMessage(1, 0, 250));
+      b.writeV([0, 1, 2].map((index) => encodeMessage(1, 1 + index, 120, { index, size: 3, bytes: 360 })));
+      a.end();
+      b.end();
+      channel.on('data', (batch: Buffer) => verifier.add(batch));
+      await once(channel, 'end');
+      verifier.expectCounts(new Map([[0, 7], [1, 4]]));
+      expect(verifier.problems).to.deep.equal([]);
+    });
+
+    it('calls back an empty writeV group, and writes nothing for it', async () => {
+      const channel = new WorkerChannel({ size: 16 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      await new Promise<void>((resolve) => writer.writeV([], mustCall(() => resolve())));
+      writer.end();
+      await once(channel, 'end');
+      expect(batches).to.deep.equal([]);
+    });
+
+    it('hands a write of size bytes or more on alone, whole', async () => {
+      const channel = new WorkerChannel({ size: 100, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      writer.write('ab');
+      writer.write(Buffer.alloc(3000, 7));
+      writer.write('cd');
+      writer.end();
+      await once(channel, 'end');
+      expect(batches.map((batch) => batch.length)).to.deep.equal([2, 3000, 2]);
+      expect(batches[1]).to.deep.equal(Buffer.alloc(3000, 7));
+    });
+
+    it('resolves flush() once the reader has taken everything written before it', async () => {
+      const channel = new WorkerChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches: Buffer[] = [];
+      writer.write('hello');
+      const flushed = writer.flush();
+      let done = false;
+      void flushed.then(() => (done = true));
+      await turns();
+      expect(done).to.equal(false); // nobody reads yet
+      channel.on('data', (batch: Buffer) => batches.push(batch));
+      await flushed;
+      expect(Buffer.concat(batches).toString()).to.equal('hello');
+      writer.end();
+      await once(channel, 'end');
+    });
+
+    it("reports each writer's end: clean after end(), not after destroy()", async () => {
+      const channel = new WorkerChannel({ size: 64 });
+      const ends: WriterEndInfo[] = [];
+      channel.on('writerEnd', (info) => ends.push(info));
+      const a = new WorkerWritable(channel.createWriter());
+      const b = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      a.write('a1');
+      b.write('b1');
+      await turns();
+      b.destroy();
+      a.end('a2');
+      await once(channel, 'end');
+      expect(ends.sort((x, y) => x.id - y.id)).to.deep.equal([
+        { id: 0, clean: true },
+        { id: 1, clean: false },
+      ]);
+      const text = Buffer.concat(batches).toString();
+      expect(text).to.have.length(6);
+      expect(text).to.include('b1');
+      expect(text.indexOf('a1')).to.be.below(text.indexOf('a2'));
+    });
+
+    it('ends only after seal() with autoEnd: false', async () => {
+      const channel = new WorkerChannel({ size: 64, autoEnd: false });
+      const writer = new WorkerWritable(channel.createWriter());
+      collect(channel);
+      let ended = false;
+      channel.on('end', () => (ended = true));
+      writer.end('x');
+      await once(channel, 'writerEnd');
+      await turns();
+      expect(ended).to.equal(false);
+      channel.seal();
+      await once(channel, 'end');
+      expect(() => channel.createWriter()).to.throw(Error).with.property('code', 'ERR_STREAM_DESTROYED');
+    });
+
+    it('fails writes with ERR_STREAM_DESTROYED once the channel is destroyed', async () => {
+      const channel = new WorkerChannel({ size: 64, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      writer.on('error', () => {});
+      // Fill the ring so one write is held when the reader goes away.
+      while (writer.write(Buffer.alloc(100))) {
+        /* fill */
+      }
+      const failed = new Promise<Error>((resolve) => writer.write('late', (error) => resolve(error as Error)));
+      channel.destroy();
+      const error = await failed;
+      expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
+      expect(writer.destroyed).to.equal(true);
+    });
+
+    it('pipes batches into a socket with stream.pipeline', async () => {
+      const server = createServer();
+      const received: Buffer[] = [];
+      server.on('connection', (socket) => socket.on('data', (data: Buffer) => received.push(data)));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      await once(socket, 'connect');
+      const channel = new WorkerChannel({ size: 512 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const piped = new Promise<void>((resolve, reject) => pipeline(channel, socket, (e) => (e ? reject(e) : resolve())));
+      const expected: Buffer[] = [];
+      for (let i = 0; i < 200; i++) {
+        const chunk = Buffer.from(`line ${i}\n`);
+        expected.push(chunk);
+        if (!writer.write(chunk)) await once(writer, 'drain');
+      }
+      writer.end();
+      await piped;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      server.close();
+      expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(expected));
+    });
+
+    it('opens a handle only once', () => {
+      const channel = new WorkerChannel({ size: 64 });
+      const handle = channel.createWriter();
+      new WorkerWritable(handle);
+      expect(() => new WorkerWritable(handle)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+      channel.destroy();
+    });
+  });
+
+  describe('bad options throw at once', () => {
+    const bad: [string, unknown, string, string][] = [
+      ['no options', undefined, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+      ['a missing size', {}, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+      ['size 0', { size: 0 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+      ['a fractional size', { size: 1.5 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+      ['a string ringSize', { size: 8, ringSize: '4k' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+      ['a ringSize below 1024', { size: 8, ringSize: 512 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+      ['a ringSize above 2^30', { size: 8, ringSize: 2 ** 31 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+      ['a non-boolean autoEnd', { size: 8, autoEnd: 1 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+      ['a maxDelay', { size: 8, maxDelay: 5 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+      ['objectMode', { size: 8, objectMode: true }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ];
+    for (const [name, options, type, code] of bad) {
+      it(`refuses ${name} with ${type} ${code}`, () => {
+        const create = () => new WorkerChannel(options as ConstructorParameters<typeof WorkerChannel>[0]);
+        expect(create).to.throw(type === 'TypeError' ? TypeError : RangeError).with.property('code', code);
+      });
+    }
+
+    it('refuses a handle that is not one with TypeError ERR_INVALID_ARG_TYPE', () => {
+      for (const handle of [undefined, {}, { id: 0, size: 8, control: new SharedArrayBuffer(8) }]) {
+        expect(() => new WorkerWritable(handle as never))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      }
+    });
+
+    it('refuses blocking mode on the main thread with RangeError ERR_OUT_OF_RANGE', () => {
+      const channel = new WorkerChannel({ size: 64 });
+      const handle = channel.createWriter();
+      expect(() => new WorkerWritable(handle, { blocking: true }))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_OUT_OF_RANGE');
+      expect(() => new WorkerWritable(handle, { blocking: 'yes' as never }))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      channel.destroy();
+    });
+
+    it('refuses a writeV of a non-array with TypeError ERR_INVALID_ARG_TYPE', () => {
+      const channel = new WorkerChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      expect(() => writer.writeV('abc' as never))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      channel.destroy();
+      writer.destroy();
+    });
+  });
+});

@@ -97,6 +97,10 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
   }
 
   override _read(): void {
+    // Readable calls _read often (on every read() below the high-water mark);
+    // only a full readable side made the core wait, so only then pump. A
+    // pending batch otherwise goes out on the core's own schedule (API.md 5).
+    if (!this.#downstreamFull) return;
     this.#downstreamFull = false;
     this.#core.onConsumerReady();
   }

@@ -1,0 +1,527 @@
+import { expect } from 'chai';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import FakeTimers from '@sinonjs/fake-timers';
+import { MODES, type Harness, type HarnessFactory } from './harness';
+import { mustCall, nextTurn, sameTurn } from './helpers';
+
+/** Resolves once the stream has emitted 'close'. */
+async function closed(harness: Harness): Promise<void> {
+  if (!harness.stream.closed) await once(harness.stream, 'close');
+}
+
+/**
+ * The contract of API.md that both faces share, written once (STYLE 13) and
+ * run by batching-writable.spec.ts and async-batch-stream.spec.ts. Where the
+ * consumer is "busy", read "onBatch pending" for BatchingWritable and
+ * "downstream not reading" for AsyncBatchStream.
+ */
+export function behavesLikeBatcher(factory: HarnessFactory): void {
+  for (const mode of MODES) {
+    describe(`the shared contract (${mode})`, () => {
+      const make = (size: number, extra: { maxDelay?: number; highWaterMark?: number } = {}): Harness =>
+        factory({ size, mode, ...extra });
+
+      describe('API.md 2: order', () => {
+        it('delivers the writes, concatenated, in write order', async () => {
+          const h = make(7);
+          const expected: string[] = [];
+          for (let i = 0; i < 200; i++) {
+            const text = String.fromCharCode(97 + (i % 26));
+            expected.push(text);
+            h.stream.write(h.chunk(text));
+          }
+          h.stream.end();
+          await finished(h.stream, { readable: false });
+          expect(h.text()).to.equal(expected.join(''));
+        });
+
+        it('keeps the order of writes made while the consumer is busy', async () => {
+          const h = make(4);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          for (const c of 'bcdefghij') h.stream.write(h.chunk(c));
+          h.release();
+          await h.stream.flush();
+          expect(h.text()).to.equal('abcdefghij');
+        });
+      });
+
+      describe('API.md 3: bounds', () => {
+        it('never hands over an empty batch nor one above size', async () => {
+          const h = make(5);
+          h.hold();
+          for (let i = 0; i < 23; i++) h.stream.write(h.chunk('x'));
+          await nextTurn();
+          h.release();
+          await h.stream.flush();
+          for (const units of h.sizes()) expect(units).to.be.within(1, 5);
+          expect(h.sizes().reduce((a, b) => a + b, 0)).to.equal(23);
+        });
+
+        it('fills batches up to size while the consumer is busy', async () => {
+          const h = make(5);
+          h.hold();
+          h.stream.write(h.chunk('0'));
+          await h.nextBatch();
+          for (let i = 0; i < 12; i++) h.stream.write(h.chunk(String(i % 10)));
+          await nextTurn();
+          h.release();
+          await h.stream.flush();
+          expect(h.sizes()).to.deep.equal([1, 5, 5, 2]);
+        });
+      });
+
+      describe('API.md 4: one at a time', () => {
+        it('never enters the consumer again before the last batch settled', async () => {
+          const h = make(3);
+          h.hold();
+          for (let round = 0; round < 5; round++) {
+            for (let i = 0; i < 7; i++) h.stream.write(h.chunk('z'));
+            await nextTurn();
+            expect(h.batches.length).to.be.at.most(round + 1);
+            const next = h.nextBatch();
+            h.release();
+            h.hold();
+            await next;
+          }
+          h.release();
+          await h.stream.flush();
+          expect(h.reentries).to.equal(0);
+          expect(h.text()).to.equal('z'.repeat(35));
+        });
+      });
+
+      describe('API.md 5: as soon as possible', () => {
+        it('hands a lone write over in the next turn, not after a timer', async () => {
+          const h = make(100);
+          const timer = new Promise((resolve) => setTimeout(resolve, 0));
+          h.stream.write(h.chunk('a'));
+          await nextTurn();
+          expect(h.text()).to.equal('a');
+          await timer;
+        });
+
+        it('hands writes made in the same turn over together', async () => {
+          const h = make(100);
+          h.stream.write(h.chunk('a'));
+          await sameTurn();
+          h.stream.write(h.chunk('b'));
+          await Promise.resolve();
+          h.stream.write(h.chunk('c'));
+          await nextTurn();
+          expect(h.batches).to.have.length(1);
+          expect(h.text()).to.equal('abc');
+        });
+
+        it('hands data written while busy over as one batch as soon as the consumer is free', async () => {
+          const h = make(100);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          for (const c of 'bcd') h.stream.write(h.chunk(c));
+          await nextTurn();
+          expect(h.batches).to.have.length(1);
+          const next = h.nextBatch();
+          h.release();
+          expect(await next).to.have.length(3);
+          expect(h.text()).to.equal('abcd');
+        });
+
+        it('hands a full batch over in the same turn, even with maxDelay Infinity', async () => {
+          const h = make(3, { maxDelay: Infinity });
+          let seenInNextTurn = -1;
+          setImmediate(() => {
+            seenInNextTurn = h.batches.length;
+          });
+          for (const c of 'abc') h.stream.write(h.chunk(c));
+          await nextTurn();
+          expect(seenInNextTurn).to.equal(1);
+          expect(h.text()).to.equal('abc');
+        });
+
+        describe('with maxDelay', () => {
+          let clock: ReturnType<typeof FakeTimers.install>;
+          beforeEach(() => {
+            clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+          });
+          afterEach(() => clock.uninstall());
+
+          it('holds a non-full batch for maxDelay counted from its first write', async () => {
+            const h = make(100, { maxDelay: 50 });
+            h.stream.write(h.chunk('a'));
+            await nextTurn();
+            clock.tick(30);
+            h.stream.write(h.chunk('b'));
+            await nextTurn();
+            clock.tick(19);
+            await nextTurn();
+            expect(h.batches).to.have.length(0);
+            clock.tick(1);
+            await nextTurn();
+            expect(h.text()).to.equal('ab');
+            expect(h.batches).to.have.length(1);
+          });
+
+          it('sends a batch that filled up before its maxDelay at once', async () => {
+            const h = make(2, { maxDelay: 1000 });
+            h.stream.write(h.chunk('a'));
+            h.stream.write(h.chunk('b'));
+            await nextTurn();
+            expect(h.text()).to.equal('ab');
+          });
+
+          it('hands an overdue batch over the moment the consumer is free', async () => {
+            const h = make(100, { maxDelay: 50 });
+            h.hold();
+            const first = h.nextBatch();
+            h.stream.write(h.chunk('a'));
+            clock.tick(50);
+            await first;
+            h.stream.write(h.chunk('b'));
+            clock.tick(50);
+            await nextTurn();
+            expect(h.batches).to.have.length(1);
+            const next = h.nextBatch();
+            h.release();
+            await next;
+            expect(h.text()).to.equal('ab');
+          });
+
+          it('with maxDelay Infinity hands only full batches, flush() and end() over', async () => {
+            const h = make(4, { maxDelay: Infinity });
+            for (const c of 'abcdef') h.stream.write(h.chunk(c));
+            await nextTurn();
+            clock.tick(2 ** 31);
+            await nextTurn();
+            expect(h.text()).to.equal('abcd');
+            await h.stream.flush();
+            expect(h.text()).to.equal('abcdef');
+            h.stream.write(h.chunk('g'));
+            h.stream.end();
+            await finished(h.stream, { readable: false });
+            expect(h.text()).to.equal('abcdefg');
+          });
+        });
+      });
+
+      describe('API.md 6: ownership', () => {
+        it('never writes into a batch once handed over', async () => {
+          const h = make(4);
+          h.stream.write(h.chunk('a'));
+          const first = await h.nextBatch();
+          const snapshot = Buffer.isBuffer(first) ? Buffer.from(first) : [...first];
+          for (let i = 0; i < 50; i++) h.stream.write(h.chunk('q'));
+          await h.stream.flush();
+          expect(first).to.deep.equal(snapshot);
+        });
+
+        if (mode === 'bytes') {
+          it('lets the writer reuse its chunk once the write callback fired', async () => {
+            const h = make(64);
+            const chunk = Buffer.from('original');
+            await new Promise<void>((resolve) => h.stream.write(chunk, () => resolve()));
+            chunk.fill('X');
+            await h.stream.flush();
+            expect(h.text()).to.equal('original');
+          });
+
+          it('makes no batch of zero-byte writes', async () => {
+            const h = make(8);
+            h.stream.write(Buffer.alloc(0));
+            h.stream.write('');
+            h.stream.writeV([Buffer.alloc(0), '']);
+            await h.stream.flush();
+            await nextTurn();
+            expect(h.batches).to.have.length(0);
+          });
+        }
+      });
+
+      describe('API.md 7: groups', () => {
+        it('keeps a group that fits in one batch, never split', async () => {
+          const h = make(6);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          h.stream.write(h.chunk('b'));
+          h.stream.write(h.chunk('c'));
+          h.stream.write(h.chunk('d'));
+          h.stream.writeV(['1', '2', '3', '4'].map((c) => h.chunk(c)));
+          h.release();
+          await h.stream.flush();
+          expect(h.text()).to.equal('abcd1234');
+          const joined = h.batches.map((b) => (Buffer.isBuffer(b) ? b.toString('latin1') : b.join('')));
+          expect(joined).to.include('1234');
+        });
+
+        it('lets no other write between the chunks of a group', async () => {
+          const h = make(1000);
+          const writers = Array.from({ length: 20 }, async (_, id) => {
+            for (let round = 0; round < 5; round++) {
+              await Promise.resolve();
+              const tag = String.fromCharCode(65 + id);
+              h.stream.writeV([tag, tag.toLowerCase(), String(round)].map((c) => h.chunk(c)));
+            }
+          });
+          await Promise.all(writers);
+          await h.stream.flush();
+          const text = h.text();
+          expect(text).to.have.length(300);
+          for (let i = 0; i < text.length; i += 3) {
+            expect(text[i + 1]).to.equal(text[i].toLowerCase());
+          }
+        });
+
+        it('calls back for an empty group, writing nothing', async () => {
+          const h = make(4);
+          const done = mustCall(() => {});
+          expect(h.stream.writeV([], done)).to.equal(true);
+          await nextTurn();
+          expect(h.batches).to.have.length(0);
+        });
+
+        it('places the chunks of a group larger than size like single writes', async () => {
+          const h = make(2);
+          h.stream.writeV(['a', 'b', 'c', 'd', 'e'].map((c) => h.chunk(c)));
+          await h.stream.flush();
+          expect(h.text()).to.equal('abcde');
+          for (const units of h.sizes()) expect(units).to.be.within(1, 2);
+        });
+
+        it('throws TypeError ERR_INVALID_ARG_TYPE for a non-array', () => {
+          const h = make(4);
+          for (const bad of [undefined, null, 'abc', 5, { length: 1, 0: 'a' }]) {
+            expect(() => h.stream.writeV(bad as never))
+              .to.throw(TypeError)
+              .with.property('code', 'ERR_INVALID_ARG_TYPE');
+          }
+        });
+
+        it('rejects a whole group with a null chunk, writing none of it', async () => {
+          const h = make(4);
+          expect(() => h.stream.writeV([h.chunk('a'), null]))
+            .to.throw(TypeError)
+            .with.property('code', 'ERR_STREAM_NULL_VALUES');
+          await h.stream.flush();
+          expect(h.batches).to.have.length(0);
+        });
+      });
+
+      describe('API.md 8: flush()', () => {
+        it('resolves once everything written before the call went through', async () => {
+          const h = make(3);
+          h.hold();
+          for (const c of 'abcdefgh') h.stream.write(h.chunk(c));
+          let resolved = false;
+          const flushed = h.stream.flush().then(() => {
+            resolved = true;
+          });
+          await nextTurn();
+          expect(resolved).to.equal(false);
+          h.release();
+          await flushed;
+          expect(h.text()).to.equal('abcdefgh');
+        });
+
+        it('resolves without a batch when nothing is pending', async () => {
+          const h = make(3);
+          await h.stream.flush();
+          h.stream.write(h.chunk('a'));
+          await h.stream.flush();
+          await h.stream.flush();
+          expect(h.batches).to.have.length(1);
+        });
+
+        it('ignores maxDelay', async () => {
+          const h = make(100, { maxDelay: 2 ** 31 - 1 });
+          h.stream.write(h.chunk('a'));
+          await h.stream.flush();
+          expect(h.text()).to.equal('a');
+        });
+
+        it('waits for writes still queued behind backpressure', async () => {
+          const h = make(2, { highWaterMark: 2 });
+          h.hold();
+          for (const c of 'abcdefghij') h.stream.write(h.chunk(c));
+          const flushed = h.stream.flush();
+          h.release();
+          await flushed;
+          expect(h.text()).to.equal('abcdefghij');
+        });
+
+        it('lets concurrent flushes each resolve after their own data', async () => {
+          const h = make(2);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          const first = h.stream.flush().then(() => h.text());
+          h.stream.write(h.chunk('b'));
+          h.stream.write(h.chunk('c'));
+          const second = h.stream.flush().then(() => h.text());
+          h.release();
+          expect(await first).to.have.string('a');
+          expect(await second).to.equal('abc');
+        });
+      });
+
+      describe('API.md 9: end()', () => {
+        it('hands everything over before finishing', async () => {
+          const h = make(4);
+          for (const c of 'abcdefg') h.stream.write(h.chunk(c));
+          h.stream.end(h.chunk('h'));
+          await finished(h.stream, { readable: false });
+          expect(h.text()).to.equal('abcdefgh');
+        });
+
+        it("emits 'finish' only after the last batch settled", async () => {
+          const h = make(4);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          h.stream.write(h.chunk('b'));
+          let finishedAt = -1;
+          h.stream.on('finish', () => {
+            finishedAt = h.batches.length;
+          });
+          h.stream.end();
+          await nextTurn();
+          await nextTurn();
+          expect(finishedAt).to.equal(-1);
+          h.release();
+          await once(h.stream, 'finish');
+          expect(finishedAt).to.equal(2);
+          expect(h.text()).to.equal('ab');
+        });
+      });
+
+      describe('API.md 10: failure', () => {
+        it('rejects a waiting flush() with the error that destroyed the stream', async () => {
+          const h = make(4);
+          h.stream.on('error', () => {});
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          h.stream.write(h.chunk('b'));
+          const flushed = h.stream.flush();
+          const boom = new Error('boom');
+          h.stream.destroy(boom);
+          const error = await flushed.then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(error).to.equal(boom);
+        });
+
+        it('rejects a flush() waiting when destroyed without an error with ERR_STREAM_DESTROYED', async () => {
+          const h = make(4);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          h.stream.write(h.chunk('b'));
+          const flushed = h.stream.flush();
+          h.stream.destroy();
+          const error = await flushed.then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
+        });
+
+        it('fails a write waiting for room with the error', async () => {
+          const h = make(2);
+          h.stream.on('error', () => {});
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          h.stream.write(h.chunk('b'));
+          h.stream.write(h.chunk('c'));
+          const waiting = new Promise<unknown>((resolve) => h.stream.write(h.chunk('d'), resolve));
+          const boom = new Error('boom');
+          h.stream.destroy(boom);
+          expect(await waiting).to.be.an('error');
+        });
+
+        it('fails flush() after destroy', async () => {
+          const h = make(4);
+          h.stream.destroy();
+          await closed(h);
+          const error = await h.stream.flush().then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
+        });
+
+        it('fails write() and writeV() after end() with ERR_STREAM_WRITE_AFTER_END', async () => {
+          const h = make(4);
+          const errors: unknown[] = [];
+          h.stream.on('error', (e) => errors.push(e));
+          h.stream.end();
+          const viaWrite = new Promise<unknown>((resolve) => h.stream.write(h.chunk('a'), resolve));
+          const viaWriteV = new Promise<unknown>((resolve) => h.stream.writeV([h.chunk('a'), h.chunk('b')], resolve));
+          const viaEmpty = new Promise<unknown>((resolve) => h.stream.writeV([], resolve));
+          for (const error of await Promise.all([viaWrite, viaWriteV, viaEmpty])) {
+            expect(error).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
+          }
+          expect(errors.length).to.be.greaterThan(0);
+        });
+
+        it('fails writeV() after destroy as write() fails', async () => {
+          const h = make(4);
+          h.stream.destroy();
+          const error = await new Promise<unknown>((resolve) => h.stream.writeV([h.chunk('a')], resolve));
+          expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
+        });
+
+        it('leaves no timer behind when destroyed with a maxDelay pending', async () => {
+          const h = make(100, { maxDelay: 2 ** 31 - 1 });
+          h.stream.write(h.chunk('a'));
+          await nextTurn();
+          const before = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
+          h.stream.destroy();
+          await closed(h);
+          const after = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
+          const timeouts = (list: string[]) => list.filter((r) => r === 'Timeout').length;
+          expect(timeouts(after)).to.equal(timeouts(before) - 1);
+        });
+      });
+
+      describe('API.md 12: memory', () => {
+        it('holds at most a small multiple of size + highWaterMark with many producers respecting backpressure', async () => {
+          const size = 64;
+          const highWaterMark = 32;
+          const h = make(size, { highWaterMark });
+          const producers = 200;
+          h.stream.setMaxListeners(producers + 10); // every producer awaits 'drain'
+
+          let written = 0;
+          let peak = 0;
+          const delivered = () => h.sizes().reduce((a, b) => a + b, 0);
+          // A slow consumer: every batch waits a turn.
+          const pace = setInterval(() => {
+            h.release();
+            h.hold();
+          }, 1);
+          h.hold();
+          await Promise.all(
+            Array.from({ length: producers }, async () => {
+              for (let i = 0; i < 20; i++) {
+                const ok = h.stream.write(h.chunk('m'));
+                written++;
+                peak = Math.max(peak, written - delivered());
+                if (!ok) await once(h.stream, 'drain');
+              }
+            }),
+          );
+          clearInterval(pace);
+          h.release();
+          await h.stream.flush();
+          expect(h.text()).to.have.length(producers * 20);
+          // Open batch + the batch out + Node's buffer + one write per producer.
+          expect(peak).to.be.at.most(3 * size + highWaterMark + producers);
+        });
+      });
+    });
+  }
+}

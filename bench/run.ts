@@ -11,11 +11,13 @@
  *   --variants=cork,batching-writable  run some variants (ids; baselines are kept)
  *   --producers=256 --sizes=64         run some producer counts / message sizes
  *   --reps=N --duration=MS --warmup=MS override the repetitions and run lengths
- *   --try-lib=DIR                      also run the mwsr variants against a copy of
- *                                      lib/ (e.g. /tmp/mwsr-try), marked "+try"
+ *   --try-lib=DIR[,DIR2…]              also run the mwsr variants against copies of
+ *                                      lib/ (e.g. /tmp/mwsr-try), marked "[try NAME]"
  *   --profile                          instead of measuring, profile (node --cpu-prof)
  *                                      BatchingWritable bytes 64 B × 256 and
- *                                      AsyncBatchStream objects × 256, and summarize
+ *                                      AsyncBatchStream objects × 256 (or the
+ *                                      --variants= given), summary in
+ *                                      bench/results/profiles/summary.md
  *   --out=DIR                          where to write the results
  *   --note=TEXT                        a line for the report's notes (machine state)
  *
@@ -33,7 +35,7 @@ import { buildBench, PROJECT_ROOT, type Build } from './support/build';
 import type { Job, RunResult } from './support/jobs';
 import { describeMachine, finishMachine } from './support/machine';
 import { renderMarkdown } from './support/markdown';
-import { profileCases } from './support/profile';
+import { DEFAULT_PROFILED, profileCases } from './support/profile';
 import { formatCount, formatMB, formatRatio } from './support/stats';
 import {
   applyBaselines,
@@ -93,7 +95,7 @@ interface Options {
   reps: number;
   durationMs: number;
   warmupMs: number;
-  tryLib: string | null;
+  tryLibs: string[];
   profile: boolean;
   outDir: string;
   notes: string[];
@@ -127,7 +129,7 @@ function parseOptions(argv: string[]): Options {
     reps: Math.max(1, Math.round(number('reps', quick || profile ? 1 : 5))),
     durationMs: number('duration', profile ? 3000 : 1000),
     warmupMs: number('warmup', quick ? 0 : 150),
-    tryLib: value('try-lib') ?? null,
+    tryLibs: [...(list('try-lib') ?? [])],
     profile,
     outDir: value('out') ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : profile ? 'profiles' : ''),
     notes: argv.filter((arg) => arg.startsWith('--note=')).map((arg) => arg.slice('--note='.length)),
@@ -152,19 +154,21 @@ function selectedVariants(variants: readonly VariantInfo[], baseline: string, op
   const chosen = variants.filter(
     (variant) => options.variants === null || options.variants.has(variant.id) || variant.id === baseline,
   );
-  if (build.tryLibDir === null) return chosen;
-  const tries = chosen
-    .filter((variant) => variant.usesLib)
-    .map((variant) => ({ ...variant, id: `${variant.id}+try`, label: `${variant.label} [try]` }));
+  const tries = build.tryLibs.flatMap((tryLib, index) =>
+    chosen
+      .filter((variant) => variant.usesLib)
+      .map((variant) => ({ ...variant, id: `${variant.id}+try${index + 1}`, label: `${variant.label} [try ${tryLib.name}]` })),
+  );
   return [...chosen, ...tries];
 }
 
 function libDirFor(variantId: string, build: Build): string {
-  return variantId.endsWith('+try') && build.tryLibDir !== null ? build.tryLibDir : build.libDir;
+  const match = /\+try(\d+)$/.exec(variantId);
+  return match === null ? build.libDir : build.tryLibs[Number(match[1]) - 1].dir;
 }
 
 function baseVariant(variantId: string): string {
-  return variantId.replace(/\+try$/, '');
+  return variantId.replace(/\+try\d+$/, '');
 }
 
 function wants(options: Options, scenario: string): boolean {
@@ -216,15 +220,18 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
   }
   if (wants(options, 'memory')) {
     const plan = options.quick ? QUICK_MEMORY_PLAN : FULL_MEMORY_PLAN;
-    const variants = build.tryLibDir === null ? ['batching-writable'] : ['batching-writable', 'batching-writable+try'];
-    for (const variant of variants) {
+    const variants = [
+      { id: 'batching-writable', label: 'BatchingWritable' },
+      ...build.tryLibs.map((tryLib, index) => ({ id: `batching-writable+try${index + 1}`, label: `BatchingWritable [try ${tryLib.name}]` })),
+    ];
+    for (const { id: variant, label } of variants) {
       planned.push({
         spec: {
           scenario: 'memory',
           group: `${plan.messageSize} B`,
           producers: plan.producers,
           variant,
-          label: variant.endsWith('+try') ? 'BatchingWritable [try]' : 'BatchingWritable',
+          label,
         },
         job: {
           scenario: 'memory',
@@ -353,7 +360,9 @@ function bytesTargets(rows: SummaryRow[]): TargetResult[] {
     const found = row(variant);
     return found !== undefined && found.intact === found.runs ? found.rate : NaN;
   };
-  const ours = ['batching-writable', 'async-batch-stream', 'batching-writable+try', 'async-batch-stream+try'];
+  const ours = [...new Set(rows.map((row) => row.variant))].filter((variant) =>
+    /^(batching-writable|async-batch-stream)(\+try\d+)?$/.test(variant),
+  );
   const bounds: [string, number][] = [
     ['hand-rolled', 0.8],
     ['cork', 1.5],
@@ -376,7 +385,8 @@ function objectsTargets(rows: SummaryRow[]): TargetResult[] {
   const row = (variant: string): SummaryRow | undefined => findRow(rows, 'objects', 'objects', 256, variant);
   const intact = (found: SummaryRow | undefined): SummaryRow | undefined =>
     found !== undefined && found.intact === found.runs ? found : undefined;
-  for (const variant of ['async-batch-stream', 'async-batch-stream+try']) {
+  const ours = [...new Set(rows.map((row) => row.variant))].filter((variant) => /^async-batch-stream(\+try\d+)?$/.test(variant));
+  for (const variant of ours) {
     const mine = row(variant);
     if (mine === undefined) continue;
     const ok = intact(mine);
@@ -396,6 +406,15 @@ function objectsTargets(rows: SummaryRow[]): TargetResult[] {
 
 // ---- Reporting ---------------------------------------------------------------
 
+/** mwsr's own variants keep one colour in every panel; the others take the palette's. */
+const VARIANT_COLORS: Record<string, string> = {
+  'batching-writable': '#2e9d6e',
+  'async-batch-stream': '#d6455a',
+  'batching-writable+try1': '#8fd1b4',
+  'async-batch-stream+try1': '#eb9aa5',
+};
+const OTHER_COLORS = ['#9e9e9e', '#f2a93b', '#5a8fd6', '#b07cc6', '#7a5230', '#2bb0c0', '#e377c2', '#6b6b6b'];
+
 function chartPanels(rows: SummaryRow[]): ChartPanel[] {
   const panels: ChartPanel[] = [];
   const blocks: [ScenarioName, string, string, string][] = [
@@ -412,8 +431,9 @@ function chartPanels(rows: SummaryRow[]): ChartPanel[] {
       title,
       unit,
       clusters: producerCounts.map((count) => `${count} producer${count === 1 ? '' : 's'}`),
-      series: variants.map((variant) => ({
+      series: variants.map((variant, index) => ({
         label: blockRows.find((row) => row.variant === variant)?.label ?? variant,
+        color: VARIANT_COLORS[variant] ?? OTHER_COLORS[index % OTHER_COLORS.length],
         values: producerCounts.map((count) => {
           const row = blockRows.find((candidate) => candidate.variant === variant && candidate.producers === count);
           return row === undefined || row.intact < row.runs ? NaN : row.rate / 1e6;
@@ -438,11 +458,19 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const machine = describeMachine(PROJECT_ROOT);
   const started = performance.now();
-  const build = buildBench(options.tryLib);
+  const build = buildBench(options.tryLibs);
   const server = await startServer(build);
   try {
     if (options.profile) {
-      return await profileCases(build, server.port, options.outDir, options.durationMs, runInChild);
+      const pick = (ids: readonly { id: string }[], fallback: string[]): string[] => {
+        const chosen = ids.map((variant) => variant.id).filter((id) => options.variants?.has(id) ?? false);
+        return options.variants === null ? fallback : chosen;
+      };
+      const variants = {
+        bytes: wants(options, 'bytes') ? pick(BYTE_VARIANTS, DEFAULT_PROFILED.bytes) : [],
+        objects: wants(options, 'objects') ? pick(OBJECT_VARIANTS, DEFAULT_PROFILED.objects) : [],
+      };
+      return await profileCases(build, server.port, options.outDir, options.durationMs, variants, runInChild);
     }
     const cases = planCases(options, build, server.port);
     const results = await measure(cases, options, build);

@@ -8,7 +8,7 @@
  * project's node_modules as they do from bench/.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 
 export const PROJECT_ROOT = join(__dirname, '..', '..');
@@ -16,9 +16,10 @@ export const PROJECT_ROOT = join(__dirname, '..', '..');
 export interface Build {
   /** Root of the output: `bench/…` and `lib/…` below it. */
   dir: string;
-  /** Compiled lib/ (or the `--try-lib` copy at `tryLibDir`). */
+  /** Compiled lib/. */
   libDir: string;
-  tryLibDir: string | null;
+  /** Compiled `--try-lib` copies, in the order given: variants `<id>+try1`, `+try2`, … */
+  tryLibs: { name: string; dir: string }[];
   childScript: string;
   serverScript: string;
   remove(): void;
@@ -53,21 +54,21 @@ function transpileTree(sourceDir: string, outDir: string): void {
   }
 }
 
-/** Transpiles bench/ and lib/ (and `tryLib`, if given) into a fresh directory. */
-export function buildBench(tryLib: string | null): Build {
+/** Transpiles bench/ and lib/ (and each `tryLibs` copy) into a fresh directory. */
+export function buildBench(tryLibs: readonly string[]): Build {
   const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   transpileTree(join(PROJECT_ROOT, 'bench'), join(dir, 'bench'));
   transpileTree(join(PROJECT_ROOT, 'lib'), join(dir, 'lib'));
-  let tryLibDir: string | null = null;
-  if (tryLib !== null) {
-    tryLibDir = join(dir, 'lib-try');
-    transpileTree(tryLib, tryLibDir);
-  }
+  const compiledTries = tryLibs.map((source, index) => {
+    const out = join(dir, `lib-try${index + 1}`);
+    transpileTree(source, out);
+    return { name: basename(source), dir: out };
+  });
   return {
     dir,
     libDir: join(dir, 'lib'),
-    tryLibDir,
+    tryLibs: compiledTries,
     childScript: join(dir, 'bench', 'support', 'child.js'),
     serverScript: join(dir, 'bench', 'support', 'server.js'),
     remove: () => rmSync(dir, { recursive: true, force: true }),

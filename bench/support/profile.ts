@@ -39,8 +39,9 @@ function areaOf(frame: CallFrame): string {
     if (functionName === '(idle)' || functionName === '(program)' || functionName === '(root)') return functionName;
     return 'native';
   }
-  if (url.includes('/lib-try/') || url.includes('/lib/')) return 'mwsr lib';
-  if (url.includes('/bench/')) return 'bench harness';
+  // Our compiled code lives under node_modules/.cache/mwsr-bench/<pid>/: test it first.
+  if (/\/mwsr-bench\/\d+\/lib(-try\d+)?\//.test(url)) return 'mwsr lib';
+  if (/\/mwsr-bench\/\d+\/bench\//.test(url)) return 'bench harness';
   if (url.includes('node_modules')) return 'peer library';
   if (url.startsWith('node:internal/streams')) return 'node streams';
   if (url.startsWith('node:')) return 'node other';
@@ -115,22 +116,40 @@ interface ProfileCase {
   job: Job;
 }
 
-/** Profiles the two hot paths (and their `--try-lib` copies) and writes summary.md next to the profiles. */
-export async function profileCases(build: Build, port: number, outDir: string, durationMs: number, runInChild: RunInChild): Promise<number> {
+/** Variants profiled by default; `--variants=` picks others (e.g. hand-rolled, transform). */
+export const DEFAULT_PROFILED = { bytes: ['batching-writable'], objects: ['async-batch-stream'] };
+
+/**
+ * Profiles bytes 64 B × 256 producers into the socket and objects × 256
+ * producers, for each chosen variant (and its `--try-lib` copy), and writes
+ * summary.md next to the profiles.
+ */
+export async function profileCases(
+  build: Build,
+  port: number,
+  outDir: string,
+  durationMs: number,
+  variants: { bytes: string[]; objects: string[] },
+  runInChild: RunInChild,
+): Promise<number> {
   const libs: [string, string][] = [['lib', build.libDir]];
-  if (build.tryLibDir !== null) libs.push(['try', build.tryLibDir]);
+  for (const tryLib of build.tryLibs) libs.push([`try ${tryLib.name}`, tryLib.dir]);
   const cases: ProfileCase[] = [];
   for (const [tag, libDir] of libs) {
-    cases.push({
-      name: `bytes-batching-writable-${tag}`,
-      title: `BatchingWritable, bytes 64 B × 256 producers into the socket (${tag})`,
-      job: { scenario: 'bytes', variant: 'batching-writable', producers: 256, messageSize: 64, port, libDir, durationMs, maxMessages: Infinity, warmupMs: 300 },
-    });
-    cases.push({
-      name: `objects-async-batch-stream-${tag}`,
-      title: `AsyncBatchStream, objects × 256 producers (${tag})`,
-      job: { scenario: 'objects', variant: 'async-batch-stream', producers: 256, libDir, durationMs, maxMessages: Infinity, warmupMs: 300 },
-    });
+    for (const variant of variants.bytes) {
+      cases.push({
+        name: `bytes-${variant}-${tag.replace(/\W+/g, '-')}`,
+        title: `${variant}, bytes 64 B × 256 producers into the socket (${tag})`,
+        job: { scenario: 'bytes', variant, producers: 256, messageSize: 64, port, libDir, durationMs, maxMessages: Infinity, warmupMs: 300 },
+      });
+    }
+    for (const variant of variants.objects) {
+      cases.push({
+        name: `objects-${variant}-${tag.replace(/\W+/g, '-')}`,
+        title: `${variant}, objects × 256 producers (${tag})`,
+        job: { scenario: 'objects', variant, producers: 256, libDir, durationMs, maxMessages: Infinity, warmupMs: 300 },
+      });
+    }
   }
   mkdirSync(outDir, { recursive: true });
   const sections: string[] = ['# mwsr hot-path profiles', ''];

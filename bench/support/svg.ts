@@ -6,6 +6,8 @@
 
 export interface ChartSeries {
   label: string;
+  /** Fill colour; the palette's next one when absent. */
+  color?: string;
   /** One value per cluster; NaN for a missing one. */
   values: number[];
 }
@@ -80,7 +82,7 @@ function renderPanel(panel: ChartPanel, top: number): string {
       if (!Number.isFinite(value)) return;
       const x = clusterLeft + s * barWidth;
       const barTop = y(value);
-      const color = PALETTE[s % PALETTE.length];
+      const color = series.color ?? PALETTE[s % PALETTE.length];
       parts.push(
         `<rect x="${x.toFixed(1)}" y="${barTop.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(plotTop + PLOT_HEIGHT - barTop).toFixed(1)}" fill="${color}"><title>${escapeXml(`${series.label}, ${cluster}: ${formatValue(value)} ${panel.unit}`)}</title></rect>`,
       );
@@ -101,7 +103,7 @@ function renderPanel(panel: ChartPanel, top: number): string {
   panel.series.forEach((series, s) => {
     const lx = MARGIN_LEFT + (s % 3) * legendWidth;
     const ly = legendTop + Math.floor(s / 3) * LEGEND_ROW;
-    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[s % PALETTE.length]}"/>`);
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${series.color ?? PALETTE[s % PALETTE.length]}"/>`);
     parts.push(`<text x="${lx + 18}" y="${ly}" class="legend">${escapeXml(series.label)}</text>`);
   });
   return parts.join('\n');

@@ -1,5 +1,8 @@
 /** What the results were measured on, written next to them. */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
 
 export interface MachineInfo {
@@ -14,6 +17,8 @@ export interface MachineInfo {
   loadEnd: number;
   /** Commit of the tree, and whether lib/ had uncommitted changes. */
   commit: string;
+  /** sha256 of lib/*.ts as measured (first 12 hex digits): tells apart uncommitted states of lib/. */
+  libHash: string;
 }
 
 function gitCommit(root: string): string {
@@ -24,6 +29,15 @@ function gitCommit(root: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+function hashLib(root: string): string {
+  const hash = createHash('sha256');
+  const dir = join(root, 'lib');
+  for (const name of readdirSync(dir).filter((file) => file.endsWith('.ts')).sort()) {
+    hash.update(name).update(readFileSync(join(dir, name)));
+  }
+  return hash.digest('hex').slice(0, 12);
 }
 
 export function describeMachine(root: string): MachineInfo {
@@ -38,6 +52,7 @@ export function describeMachine(root: string): MachineInfo {
     loadStart: loadavg()[0],
     loadEnd: NaN,
     commit: gitCommit(root),
+    libHash: hashLib(root),
   };
 }
 
@@ -49,6 +64,6 @@ export function machineLine(machine: MachineInfo): string {
   return (
     `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.platform}, Node ${machine.node}, ` +
     `${machine.date.slice(0, 16).replace('T', ' ')} UTC, load ${machine.loadStart.toFixed(2)} → ${machine.loadEnd.toFixed(2)}, ` +
-    `commit ${machine.commit}`
+    `commit ${machine.commit}, lib/*.ts sha256 ${machine.libHash}`
   );
 }

@@ -52,7 +52,7 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
         this.#downstreamFull = !this.push(batch);
       },
       isReady: () => !this.#downstreamFull,
-    });
+    }, options.defaultEncoding ?? 'utf8');
   }
 
   /**
@@ -75,6 +75,26 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
    */
   flush(): Promise<void> {
     return this.#core.flush();
+  }
+
+  /**
+   * As `Writable#write()`. A chunk that fits in the open batch while nothing
+   * waits in Node's queue is copied in directly; everything else takes Node's
+   * own path, with its checks and errors.
+   */
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback,
+  ): boolean {
+    if (typeof encoding === 'function') return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
+    return this.#core.tryWrite(chunk, encoding, callback) || super.write(chunk, encoding as BufferEncoding, callback);
+  }
+
+  override setDefaultEncoding(encoding: BufferEncoding): this {
+    super.setDefaultEncoding(encoding); // validates, throws ERR_UNKNOWN_ENCODING
+    this.#core.defaultEncoding = encoding;
+    return this;
   }
 
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {

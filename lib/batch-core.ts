@@ -44,6 +44,8 @@ interface Accumulator<B> {
   unitsOf(chunk: unknown): number;
   /** Appends a chunk that the core has checked fits (or that goes alone). */
   add(chunk: unknown): void;
+  /** Byte mode only: appends a string's `bytes` bytes, encoded in place (no Buffer per write). */
+  addString(text: string, encoding: BufferEncoding, bytes: number): void;
   /** Hands the open batch out and starts a new one; never called when empty. */
   take(): B;
 }
@@ -82,13 +84,14 @@ class ByteAccumulator implements Accumulator<Buffer> {
   }
 
   add(chunk: unknown): void {
-    const bytes = chunk as Buffer;
-    let storage = this.#storage;
-    if (storage === null || storage.length - this.#length < bytes.length) {
-      storage = this.#grow(bytes.length);
-    }
-    storage.set(bytes, this.#length);
+    const bytes = chunk as Uint8Array;
+    this.#room(bytes.length).set(bytes, this.#length);
     this.#length += bytes.length;
+  }
+
+  addString(text: string, encoding: BufferEncoding, bytes: number): void {
+    this.#room(bytes).write(text, this.#length, bytes, encoding);
+    this.#length += bytes;
   }
 
   take(): Buffer {
@@ -98,6 +101,12 @@ class ByteAccumulator implements Accumulator<Buffer> {
     this.#length = 0;
     this.#capacityHint = Math.min(this.#size, Math.max(MIN_BYTE_CAPACITY, nextPowerOfTwo(length)));
     return length === storage.length ? storage : storage.subarray(0, length);
+  }
+
+  /** Storage with room for `extra` more bytes. */
+  #room(extra: number): Buffer {
+    const storage = this.#storage;
+    return storage !== null && storage.length - this.#length >= extra ? storage : this.#grow(extra);
   }
 
   /** Moves the open batch to storage that holds `extra` more bytes. */
@@ -129,6 +138,10 @@ class ItemAccumulator<T> implements Accumulator<T[]> {
 
   add(item: unknown): void {
     this.#items.push(item as T);
+  }
+
+  addString(): never {
+    throw new Error('unreachable: strings are items in object mode');
   }
 
   take(): T[] {
@@ -179,6 +192,13 @@ export class BatchCore<B> {
   readonly #host: BatchHost<B>;
   /** The open batch. */
   readonly #accumulator: Accumulator<B>;
+  /**
+   * True when write() may skip Node's queue (see tryWrite): not when the
+   * stream has a _construct step, which Node must finish first.
+   */
+  readonly #fastPath: boolean;
+  /** Encoding of string chunks written without one; the face keeps it in step with Node's. */
+  defaultEncoding: BufferEncoding;
 
   /** Lifecycle: 'ending' from `_final` until the last batch settled; 'destroyed' is final. */
   #phase: Phase = 'open';
@@ -247,7 +267,7 @@ export class BatchCore<B> {
     this.#pump();
   };
 
-  constructor(settings: BatchSettings, host: BatchHost<B>) {
+  constructor(settings: BatchSettings, host: BatchHost<B>, defaultEncoding: BufferEncoding = 'utf8') {
     this.#size = settings.size;
     this.#maxDelay = settings.maxDelay;
     this.#objectMode = settings.objectMode;
@@ -256,6 +276,9 @@ export class BatchCore<B> {
     this.#accumulator = (
       settings.objectMode ? new ItemAccumulator() : new ByteAccumulator(settings.size)
     ) as unknown as Accumulator<B>;
+    this.defaultEncoding = defaultEncoding;
+    const stream = host.stream as Writable & { _construct?: unknown };
+    this.#fastPath = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
   }
 
   /** The first error that stopped the stream, if any. */
@@ -264,6 +287,52 @@ export class BatchCore<B> {
   }
 
   // ---- Node's hooks ------------------------------------------------------
+
+  /**
+   * `write()`'s fast path (STYLE 7: per-write work is what the bench pays
+   * for). While Node holds nothing (not corked, nothing buffered or pending,
+   * not ending or errored), a chunk that fits in the open batch goes straight
+   * in, without Node's queue entry, its write callback on the next tick as
+   * Node would call it. Anything else returns false, and Node's own write()
+   * takes the chunk with all its checks.
+   */
+  tryWrite(chunk: unknown, encoding: unknown, callback: unknown): boolean {
+    if (!this.#fastPath || this.#phase !== 'open' || this.#pendingEntries !== null) return false;
+    const stream = this.#host.stream;
+    if (
+      stream.writableLength !== 0 ||
+      stream.writableCorked !== 0 ||
+      stream.writableEnded ||
+      stream.errored !== null
+    ) {
+      return false;
+    }
+    const accumulator = this.#accumulator;
+    let units: number;
+    if (this.#objectMode) {
+      if (chunk === null) return false; // Node throws ERR_STREAM_NULL_VALUES
+      units = 1;
+    } else if (chunk instanceof Uint8Array) {
+      units = chunk.length;
+    } else if (typeof chunk === 'string' && encoding === undefined) {
+      units = Buffer.byteLength(chunk, this.defaultEncoding);
+    } else {
+      return false;
+    }
+    if (!this.#makeRoom(units)) return false;
+    if (units === 0) {
+      // API.md 6: zero bytes make no batch
+    } else if (typeof chunk === 'string' && !this.#objectMode) {
+      accumulator.addString(chunk, this.defaultEncoding, units);
+    } else {
+      accumulator.add(chunk);
+    }
+    this.#openUnits += units;
+    this.#unitsAdmitted += units;
+    this.#scheduleMaybe();
+    if (typeof callback === 'function') process.nextTick(callback as WriteCallback, null);
+    return true;
+  }
 
   /** `_write`: admits the chunk, or withholds `callback` until there is room. */
   write(chunk: unknown, callback: WriteCallback): void {
@@ -387,18 +456,27 @@ export class BatchCore<B> {
 
   /** Admits one chunk if it fits; a chunk that does not fit waits (returns false). */
   #admit(chunk: unknown): boolean {
-    const accumulator = this.#accumulator;
-    const units = accumulator.unitsOf(chunk);
+    const units = this.#accumulator.unitsOf(chunk);
+    if (!this.#makeRoom(units)) return false;
     if (units === 0) return true; // API.md 6: zero bytes make no batch
-    const length = accumulator.length;
-    // API.md 3: never split a chunk; one of `size` or more goes alone.
-    if (length > 0 && length + units > this.#size) return false;
-    if (length === 0 && this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
-      this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
-    }
-    accumulator.add(chunk);
+    this.#accumulator.add(chunk);
     this.#openUnits += units;
     this.#unitsAdmitted += units;
+    return true;
+  }
+
+  /**
+   * Whether `units` more fit in the open batch; starts the batch's maxDelay
+   * timer when they are its first. API.md 3: a chunk is never split, and one
+   * of `size` or more goes alone into an empty batch.
+   */
+  #makeRoom(units: number): boolean {
+    if (units === 0) return true;
+    const length = this.#accumulator.length;
+    if (length > 0) return length + units <= this.#size;
+    if (this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
+      this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
+    }
     return true;
   }
 

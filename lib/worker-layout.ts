@@ -13,9 +13,9 @@
  * writer storing its cursor does not slow the reader's cursor down (false
  * sharing); that, not alignment, is the reason for the spacing of 16 slots.
  *
- * Cursors are byte counts that wrap modulo 2^32: they are stored as Int32
- * and only ever compared through `(a - b) >>> 0`, so the sign bit means
- * nothing (specs start them near 2^31 and 2^32 to prove it).
+ * Cursors (bytes, and records) are counts that wrap modulo 2^32: they are
+ * stored as Int32 and only ever compared through `(a - b) >>> 0`, so the sign
+ * bit means nothing (specs start them near 2^31 and 2^32 to prove it).
  */
 
 /** Int32 slots per 64-byte cache line: the spacing between slots written by different threads. */
@@ -51,18 +51,29 @@ export const READER_CLOSED = 1;
 
 // ---- Ring (one per writer thread) -------------------------------------------
 
+/*
+ * A ring is a header, then a record index (one Int32 per record: its length
+ * and flags), then the data area (the records' bytes, back to back, no
+ * padding). Keeping lengths out of the data lets the reader copy a run of
+ * records into a batch with one copy.
+ */
+
 /**
  * `RING_MAGIC_VALUE`: written by the reader when it creates the ring; checked
- * by the writer when it opens the handle, so a foreign buffer (or one of an
- * older layout) is refused instead of misread.
+ * by the writer when it opens the handle, so a foreign buffer (or one of
+ * another layout) is refused instead of misread.
  */
 export const RING_MAGIC = 0;
 /** Bytes in the data area, a power of two; written once by the reader at creation. */
 export const RING_CAPACITY = 1;
+/** Slots in the record index, a power of two; written once by the reader at creation. */
+export const RING_SLOTS = 2;
 /**
- * The published write cursor: every byte before it holds complete records.
- * Written only by the writer, with `Atomics.store` after the record's bytes
- * are copied (the publish step); read by the reader with `Atomics.load`.
+ * The published byte cursor, the one publish word: every record that ends at
+ * or before it is complete, bytes and index entry. Written only by the
+ * writer, with `Atomics.store` after the copy; read by the reader with
+ * `Atomics.load`. Records are never empty, so bytes pending means a record
+ * pending.
  */
 export const RING_HEAD = SLOTS_PER_LINE;
 /**
@@ -74,24 +85,45 @@ export const RING_HEAD = SLOTS_PER_LINE;
  */
 export const RING_WRITER_STATE = SLOTS_PER_LINE + 1;
 /**
- * The consumed read cursor: bytes before it may be overwritten. Written only
- * by the reader, with `Atomics.store` after copying records out (the give-back
- * of ring space); the writer reads it for free space and waits on it
- * (`Atomics.waitAsync`, or `Atomics.wait` in blocking mode) when the ring is
- * full or a `flush()` is pending.
+ * Records consumed (a cursor into the index). Written only by the reader,
+ * with `Atomics.store`, before `RING_TAIL`; the writer reads it for free
+ * index slots.
  */
-export const RING_TAIL = SLOTS_PER_LINE * 2;
+export const RING_TAIL_RECORDS = SLOTS_PER_LINE * 2;
 /**
- * 1 while the writer waits on the tail. Set by the writer before its last
- * look at the tail; the reader, after storing a new tail, clears it and
- * notifies. Its own line: both threads write it.
+ * Bytes consumed: data before it may be overwritten. Written only by the
+ * reader, with `Atomics.store` after copying records out (the give-back of
+ * ring space) and after `RING_TAIL_RECORDS`; the writer reads it for free
+ * bytes and waits on it (`Atomics.waitAsync`, or `Atomics.wait` in blocking
+ * mode). It moves whenever records are consumed, as records are never empty.
  */
-export const RING_WRITER_WAITING = SLOTS_PER_LINE * 3;
-/** Bytes before the data area: the header's four lines. */
-export const RING_DATA_OFFSET = SLOTS_PER_LINE * 4 * 4;
+export const RING_TAIL = SLOTS_PER_LINE * 2 + 1;
+/**
+ * 1 while the writer waits on the tail. Set by the writer after the two
+ * targets below and before its last look at the tails; cleared by the reader
+ * when it notifies. Its own line: both threads write it.
+ */
+export const RING_WAITING = SLOTS_PER_LINE * 3;
+/**
+ * What the waiting writer needs: the reader notifies once `RING_TAIL_RECORDS`
+ * has reached `RING_WAIT_RECORDS` and `RING_TAIL` has reached `RING_WAIT_BYTES`,
+ * not at every commit. Written by the writer only, before `RING_WAITING`.
+ */
+export const RING_WAIT_RECORDS = SLOTS_PER_LINE * 3 + 1;
+export const RING_WAIT_BYTES = SLOTS_PER_LINE * 3 + 2;
+/** Bytes before the record index: the header's four lines. */
+export const RING_INDEX_OFFSET = SLOTS_PER_LINE * 4 * 4;
 
-/** 'mwR1': layout version 1. */
-export const RING_MAGIC_VALUE = 0x6d775231;
+/** Data bytes per index slot: records averaging fewer bytes fill the index first. */
+export const BYTES_PER_SLOT = 16;
+
+/** Byte offset of the data area in a ring of `capacity` data bytes. */
+export function ringDataOffset(capacity: number): number {
+  return RING_INDEX_OFFSET + (capacity / BYTES_PER_SLOT) * 4;
+}
+
+/** 'mwR2': layout version 2. */
+export const RING_MAGIC_VALUE = 0x6d775232;
 
 export const WRITER_UNCLAIMED = 0;
 export const WRITER_ATTACHED = 1;
@@ -101,34 +133,23 @@ export const WRITER_ENDED = 2;
 export const MIN_RING_CAPACITY = 1024;
 export const MAX_RING_CAPACITY = 2 ** 30;
 
-// ---- Records in the data area ----------------------------------------------
+// ---- Records ------------------------------------------------------------------
 
 /*
- * A record is one header word, then its payload, padded to 4 bytes, so every
- * header is 4-aligned and never wraps (the payload may wrap around the end of
- * the data area). Cursors and the capacity are multiples of 4.
- *
  * A record is a whole message (one write(), or one writeV() group of at most
- * `size` bytes) unless the message is larger than the ring can ever hold:
+ * `size` bytes) unless the message is larger than the ring can hold at once:
  * then it is cut into fragments, all but the last flagged RECORD_MORE, and the
  * reader reassembles them; a fragmented message whose writer dies before its
- * last fragment is dropped whole.
+ * last fragment is dropped whole. Records are never empty.
  */
 
-/** Bytes of a record header. */
-export const RECORD_HEADER_BYTES = 4;
-/** Header bits 0..29: payload bytes of this record (or fragment). */
+/** Index entry bits 0..29: bytes of the record. */
 export const RECORD_LENGTH_MASK = 0x3fffffff;
-/** Header bit 30: the message continues in the next record (a fragment). */
+/** Index entry bit 30: the message continues in the next record (a fragment). */
 export const RECORD_MORE = 0x40000000;
 /**
- * Header bit 31: the next message of this ring belongs to the same writeV()
- * group (a group larger than `size`, sent chunk by chunk), so the reader takes
- * nothing from other rings before it (API.md 7).
+ * Index entry bit 31: the next message of this ring belongs to the same
+ * writeV() group (a group larger than `size`, sent chunk by chunk), so the
+ * reader takes nothing from other rings before it (API.md 7).
  */
 export const RECORD_GROUP_CONTINUES = 0x80000000 | 0;
-
-/** Ring bytes a record of `payload` bytes occupies: header plus payload padded to 4. */
-export function recordBytes(payload: number): number {
-  return RECORD_HEADER_BYTES + ((payload + 3) & ~3);
-}

@@ -1,22 +1,26 @@
 import { outOfRange } from './errors';
 import {
+  BYTES_PER_SLOT,
   CONTROL_DOORBELL,
   CONTROL_READER_SLEEPING,
-  RECORD_HEADER_BYTES,
   RECORD_LENGTH_MASK,
   RECORD_MORE,
   RING_CAPACITY,
-  RING_DATA_OFFSET,
   RING_HEAD,
+  RING_INDEX_OFFSET,
   RING_MAGIC,
   RING_MAGIC_VALUE,
+  RING_SLOTS,
   RING_TAIL,
+  RING_TAIL_RECORDS,
+  RING_WAIT_BYTES,
+  RING_WAIT_RECORDS,
+  RING_WAITING,
   RING_WRITER_STATE,
-  RING_WRITER_WAITING,
   WRITER_ATTACHED,
   WRITER_ENDED,
   WRITER_UNCLAIMED,
-  recordBytes,
+  ringDataOffset,
 } from './worker-layout';
 
 /** `Atomics.waitAsync`'s result (ES2024, in Node since 16). */
@@ -45,72 +49,110 @@ export interface RingTestHooks {
   publishBeforeCopy?: boolean;
 }
 
-/** Creates the shared memory of one ring: header written, cursors at `initialCursor`. */
+/** True once a cursor has reached `target` (at most 2^31 ahead of it; cursors wrap at 2^32). */
+export function reached(cursor: number, target: number): boolean {
+  return ((cursor - target) >>> 0) < 2 ** 31;
+}
+
+/** Creates the shared memory of one ring: header written, every cursor at `initialCursor`. */
 export function createRing(capacity: number, initialCursor: number): SharedArrayBuffer {
-  const ring = new SharedArrayBuffer(RING_DATA_OFFSET + capacity);
-  const words = new Int32Array(ring);
+  const ring = new SharedArrayBuffer(ringDataOffset(capacity) + capacity);
+  const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
   words[RING_MAGIC] = RING_MAGIC_VALUE;
   words[RING_CAPACITY] = capacity;
+  words[RING_SLOTS] = capacity / BYTES_PER_SLOT;
   words[RING_HEAD] = initialCursor | 0;
   words[RING_TAIL] = initialCursor | 0;
+  words[RING_TAIL_RECORDS] = initialCursor | 0;
   words[RING_WRITER_STATE] = WRITER_UNCLAIMED;
   return ring;
 }
 
-/** True if `ring` carries this layout's header and a sane capacity. */
+/** True if `ring` carries this layout's header and matching sizes. */
 export function isRing(ring: SharedArrayBuffer): boolean {
-  if (ring.byteLength < RING_DATA_OFFSET + 4) return false;
-  const words = new Int32Array(ring, 0, RING_DATA_OFFSET >> 2);
+  if (ring.byteLength < RING_INDEX_OFFSET) return false;
+  const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
   const capacity = words[RING_CAPACITY];
   return (
     words[RING_MAGIC] === RING_MAGIC_VALUE &&
-    capacity > 0 &&
+    capacity >= BYTES_PER_SLOT &&
     (capacity & (capacity - 1)) === 0 &&
-    ring.byteLength === RING_DATA_OFFSET + capacity
+    words[RING_SLOTS] === capacity / BYTES_PER_SLOT &&
+    ring.byteLength === ringDataOffset(capacity) + capacity
   );
 }
 
+/** The views every ring user needs. */
+function viewsOf(ring: SharedArrayBuffer): { words: Int32Array; index: Int32Array; data: Buffer } {
+  const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
+  const capacity = words[RING_CAPACITY];
+  return {
+    words,
+    index: new Int32Array(ring, RING_INDEX_OFFSET, words[RING_SLOTS]),
+    data: Buffer.from(ring, ringDataOffset(capacity), capacity),
+  };
+}
+
 /**
- * The writer's end of one ring. Only this object moves the head, so it keeps
- * the head in a field and stores it to shared memory only to publish.
+ * The writer's end of one ring. Only this object moves the head and writes
+ * the index, so it keeps its cursors in fields and stores the head to shared
+ * memory only to publish.
  *
- * Writing is: `reserve(bytes)` (the one reservation step: succeeds only if
- * the reader has freed that much), `putHeader`/`putPayload` to copy records
- * into the reservation, then `publish()` (the head is stored after the copy)
- * or `giveBack()` (the reservation is dropped; its bytes were never visible).
+ * Writing is: `reserve(records, bytes)` (the one reservation step: succeeds
+ * only if the reader has freed that much), `putRecord`/`putPayload` to fill
+ * the reservation, then `publish()` (the head is stored after the copy) or
+ * `giveBack()` (the reservation is dropped; it was never visible).
  */
 export class RingWriter {
-  /** The whole ring as words: header slots, and record headers in the data area. */
+  /** Header slots. */
   readonly #words: Int32Array;
-  /** The data area as bytes. */
+  /** The record index: length and flags per record. */
+  readonly #index: Int32Array;
+  /** The data area. */
   readonly #data: Buffer;
   /** The channel's control block: the doorbell to wake the reader. */
   readonly #control: Int32Array;
   /** Data bytes, a power of two. */
   readonly capacity: number;
-  /** `capacity - 1`: cursor to data position. */
-  readonly #mask: number;
-  readonly #hooks: RingTestHooks;
+  /** Index slots, a power of two. */
+  readonly slots: number;
+  /** `capacity - 1` and `slots - 1`: cursor to position. */
+  readonly #byteMask: number;
+  readonly #slotMask: number;
+  /** Test hooks, decided once: a stall before publishing, and the broken order. */
+  readonly #stall: (() => void) | null;
+  readonly #publishBeforeCopy: boolean;
 
-  /** The published head, as last stored; the reserved bytes start here. */
+  /** The published byte cursor, as last stored. */
   #head: number;
-  /** The tail as last loaded: free space is at least `capacity - (head - tail)`. */
+  /** Records published: the index cursor after the last published record. */
+  #records: number;
+  /** Tails as last loaded: free room is at least what they say. */
   #tailSeen: number;
-  /** Bytes reserved and not yet published or given back; 0 when none. */
-  #reserved = 0;
-  /** Where the next copied byte goes: a cursor inside the reservation. */
-  #fill: number;
+  #tailRecordsSeen: number;
+  /** Where the reservation's next byte and index entry go; equal to the published cursors when none. */
+  #fillBytes: number;
+  #fillRecords: number;
 
   constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer, hooks: RingTestHooks = {}) {
-    this.#words = new Int32Array(ring);
-    this.capacity = this.#words[RING_CAPACITY];
-    this.#mask = this.capacity - 1;
-    this.#data = Buffer.from(ring, RING_DATA_OFFSET, this.capacity);
+    const { words, index, data } = viewsOf(ring);
+    this.#words = words;
+    this.#index = index;
+    this.#data = data;
+    this.capacity = data.length;
+    this.slots = index.length;
+    this.#byteMask = this.capacity - 1;
+    this.#slotMask = this.slots - 1;
     this.#control = new Int32Array(control);
-    this.#hooks = hooks;
-    this.#head = Atomics.load(this.#words, RING_HEAD) >>> 0;
-    this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
-    this.#fill = this.#head;
+    this.#stall = hooks.stall ?? null;
+    this.#publishBeforeCopy = hooks.publishBeforeCopy === true;
+    this.#head = Atomics.load(words, RING_HEAD) >>> 0;
+    this.#tailSeen = Atomics.load(words, RING_TAIL) >>> 0;
+    this.#tailRecordsSeen = Atomics.load(words, RING_TAIL_RECORDS) >>> 0;
+    // A fresh ring: the reader has consumed all, so records published = records consumed.
+    this.#records = this.#tailRecordsSeen;
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
   }
 
   /** Claims the ring for this writer; false if another writer has it (one handle, one stream). */
@@ -127,46 +169,59 @@ export class RingWriter {
     this.#ringDoorbell(true);
   }
 
-  /** The published head: what `flush()` waits for the tail to reach. */
+  /** The published byte cursor. */
   get head(): number {
     return this.#head;
   }
 
+  /** Records published: with `head`, what `flush()` waits for the tails to reach. */
+  get records(): number {
+    return this.#records;
+  }
+
   /**
-   * The one reservation step: claims `bytes` (a multiple of 4, at most
-   * `capacity`) after the head, if the reader has freed them. Reloads the
-   * tail only when the last one seen is not enough.
+   * True if `records` index slots and `bytes` data bytes are free. Reloads
+   * the tails only when the ones last seen are not enough.
    */
-  reserve(bytes: number): boolean {
-    if (this.capacity - ((this.#head - this.#tailSeen) >>> 0) < bytes) {
-      this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
-      if (this.capacity - ((this.#head - this.#tailSeen) >>> 0) < bytes) return false;
-    }
-    this.#reserved = bytes;
-    this.#fill = this.#head;
-    if (this.#hooks.publishBeforeCopy === true) {
+  hasRoom(records: number, bytes: number): boolean {
+    if (this.#fits(records, bytes)) return true;
+    this.#tailRecordsSeen = Atomics.load(this.#words, RING_TAIL_RECORDS) >>> 0;
+    this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
+    return this.#fits(records, bytes);
+  }
+
+  /** Data bytes free now, if an index slot is free too; else 0 (reloads the tails). */
+  freeBytes(): number {
+    this.#tailRecordsSeen = Atomics.load(this.#words, RING_TAIL_RECORDS) >>> 0;
+    this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
+    return this.#fits(1, 1) ? this.capacity - ((this.#head - this.#tailSeen) >>> 0) : 0;
+  }
+
+  /**
+   * The one reservation step: claims `records` index slots and `bytes` data
+   * bytes after the published cursors, if the reader has freed them.
+   */
+  reserve(records: number, bytes: number): boolean {
+    if (!this.hasRoom(records, bytes)) return false;
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
+    if (this.#publishBeforeCopy) {
       this.#store((this.#head + bytes) >>> 0);
       this.#ringDoorbell(false);
-      this.#hooks.stall?.();
+      this.#stall?.();
     }
     return true;
   }
 
-  /** Bytes free now, at least (reloads the tail): for fragments of an oversized message. */
-  freeBytes(): number {
-    this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
-    return this.capacity - ((this.#head - this.#tailSeen) >>> 0);
-  }
-
-  /** Writes a record header (payload length and flags) at the fill point. */
-  putHeader(payload: number, flags: number): void {
-    this.#words[(RING_DATA_OFFSET + (this.#fill & this.#mask)) >> 2] = payload | flags;
-    this.#fill = (this.#fill + RECORD_HEADER_BYTES) >>> 0;
+  /** Writes the index entry of the next record: its length (never 0) and flags. */
+  putRecord(length: number, flags: number): void {
+    this.#index[this.#fillRecords & this.#slotMask] = length | flags;
+    this.#fillRecords = (this.#fillRecords + 1) >>> 0;
   }
 
   /** Copies `source[start, end)` at the fill point, wrapping around the data area's end. */
   putPayload(source: Uint8Array, start: number, end: number): void {
-    const position = this.#fill & this.#mask;
+    const position = this.#fillBytes & this.#byteMask;
     const length = end - start;
     const room = this.capacity - position;
     // The common case first: a whole chunk that does not wrap needs no view.
@@ -176,85 +231,92 @@ export class RingWriter {
       this.#data.set(source.subarray(start, start + room), position);
       this.#data.set(source.subarray(start + room, end), 0);
     }
-    this.#fill = (this.#fill + length) >>> 0;
-  }
-
-  /** Ends a record: pads the fill point to the next word. */
-  endRecord(): void {
-    this.#fill = (this.#fill + 3) & ~3;
-    this.#fill >>>= 0;
+    this.#fillBytes = (this.#fillBytes + length) >>> 0;
   }
 
   /**
-   * Makes the copied records visible: the head is stored after the copy, so
-   * the reader can never see a record whose bytes are not all there. Then
-   * wakes the reader if it sleeps.
+   * Makes the reserved records visible: the head is stored after their bytes
+   * and index entries, so the reader can never see a record that is not all
+   * there. Then wakes the reader if it sleeps.
    */
   publish(): void {
-    const head = (this.#head + this.#reserved) >>> 0;
-    this.#reserved = 0;
-    if (this.#hooks.publishBeforeCopy !== true) this.#hooks.stall?.();
-    this.#head = head;
-    this.#store(head);
+    this.#head = this.#fillBytes;
+    this.#records = this.#fillRecords;
+    if (!this.#publishBeforeCopy) {
+      this.#stall?.();
+      this.#store(this.#head);
+    }
     this.#ringDoorbell(false);
   }
 
   /**
    * The give-back path: drops the reservation unpublished. Nothing shared was
    * changed by reserving, so the reader never sees these bytes and the next
-   * reservation starts at the same head.
+   * reservation starts at the same cursors.
    */
   giveBack(): void {
-    this.#reserved = 0;
-    this.#fill = this.#head;
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
   }
 
   // ---- Waiting on the tail ---------------------------------------------------
 
-  /**
-   * True once the reader's tail has reached `target`, a cursor at most
-   * `capacity` past the tail. A tail at or past it is less than 2^31 ahead;
-   * one short of it is just under 2^32 "ahead" once wrapped.
-   */
-  tailReached(target: number): boolean {
+  /** The tails at which `records` slots and `bytes` bytes are free after the head. */
+  roomTarget(records: number, bytes: number): [records: number, bytes: number] {
+    return [(this.#records + records - this.slots) >>> 0, (this.#head + bytes - this.capacity) >>> 0];
+  }
+
+  /** True once the reader's tails have reached both targets (reloads them). */
+  tailsReached(records: number, bytes: number): boolean {
+    this.#tailRecordsSeen = Atomics.load(this.#words, RING_TAIL_RECORDS) >>> 0;
     this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
-    return ((this.#tailSeen - target) >>> 0) < 2 ** 31;
+    return reached(this.#tailRecordsSeen, records) && reached(this.#tailSeen, bytes);
   }
 
   /**
-   * Announces a wait on the tail and returns the tail to wait on. The flag is
-   * stored before the tail is loaded, so a reader that moves the tail after
-   * this load sees the flag and notifies.
+   * Announces a wait until the tails reach the targets, then returns the byte
+   * tail to wait on. The targets and the flag are stored before the tails are
+   * loaded, so a reader that moves them after this load sees the flag and
+   * notifies once they are reached.
    */
-  prepareTailWait(): number {
-    Atomics.store(this.#words, RING_WRITER_WAITING, 1);
+  prepareTailWait(records: number, bytes: number): number {
+    Atomics.store(this.#words, RING_WAIT_RECORDS, records | 0);
+    Atomics.store(this.#words, RING_WAIT_BYTES, bytes | 0);
+    Atomics.store(this.#words, RING_WAITING, 1);
     this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
     return this.#tailSeen;
   }
 
   /**
-   * Waits without blocking until the tail moves from `seen`; null if it
+   * Waits without blocking until the byte tail moves from `seen`; null if it
    * already has. No timeout: on Node 20 a finite timeout leaks in a loop, and
-   * the reader always notifies (on a new tail, or when it goes away).
+   * the reader always notifies (targets reached, or it goes away).
    */
   waitOnTailAsync(seen: number): Promise<'ok' | 'timed-out'> | null {
     const result = waitAsync(this.#words, RING_TAIL, seen | 0);
     return result.async ? result.value : null;
   }
 
-  /** Blocks the thread until the tail moves from `seen` (blocking mode; workers only). */
+  /** Blocks the thread until the byte tail moves from `seen` (blocking mode; workers only). */
   waitOnTail(seen: number): void {
     Atomics.wait(this.#words, RING_TAIL, seen | 0);
   }
 
   /** The wait is over: the reader need not notify any more. */
   endTailWait(): void {
-    Atomics.store(this.#words, RING_WRITER_WAITING, 0);
+    Atomics.store(this.#words, RING_WAITING, 0);
   }
 
   /** Settles this thread's own pending wait on the tail (when giving up on it). */
   wakeOwnWait(): void {
     Atomics.notify(this.#words, RING_TAIL);
+  }
+
+  #fits(records: number, bytes: number): boolean {
+    return (
+      this.slots - ((this.#records - this.#tailRecordsSeen) >>> 0) >= records &&
+      this.capacity - ((this.#head - this.#tailSeen) >>> 0) >= bytes
+    );
   }
 
   #store(head: number): void {
@@ -282,37 +344,53 @@ export class RingWriter {
 /**
  * The reader's end of one ring: takes whole messages out, reassembling the
  * fragments of one larger than the ring, and gives the space back with one
- * tail store per `commit()`.
+ * pair of tail stores per `commit()`.
+ *
+ * Messages taken into a batch are not copied one by one: consecutive ones
+ * form a run, copied with one copy (two if it wraps) before the commit.
  */
 export class RingReader {
   readonly #words: Int32Array;
+  readonly #index: Int32Array;
   readonly #data: Buffer;
   readonly capacity: number;
-  readonly #mask: number;
+  readonly #byteMask: number;
+  readonly #slotMask: number;
 
-  /** The consumed cursor as far as copied; stored to shared memory by `commit()`. */
-  #tail: number;
-  /** The tail as last stored. */
-  #tailCommitted: number;
-  /** The head as last loaded: records before it are complete. */
+  /** Cursors of what is taken (copied or in the run): the next message starts here. */
+  #readBytes: number;
+  #readRecords: number;
+  /** The byte cursor as last stored to the tail. */
+  #committedBytes: number;
+  /** The head as last loaded: records ending at or before it are complete. */
   #head: number;
-  /** Header word of the next message when it is complete in the ring (valid after `nextMessageLength`). */
-  #header = 0;
+  /** Index entry of the message `nextMessageLength` found in the ring. */
+  #entry = 0;
   /** Fragments of a message larger than the ring, copied out so the writer can go on. */
   #fragments: Buffer[] = [];
   /** Bytes in `#fragments`. */
   #fragmentBytes = 0;
   /** A reassembled message waiting to be taken, or null. */
   #assembled: Buffer | null = null;
+  /** The run: messages taken into `#runTarget` from `#runOffset` on, not copied yet. */
+  #runTarget: Buffer | null = null;
+  #runOffset = 0;
+  /** Where the run starts in the ring, and its bytes. */
+  #runStart = 0;
+  #runBytes = 0;
 
   constructor(ring: SharedArrayBuffer) {
-    this.#words = new Int32Array(ring);
-    this.capacity = this.#words[RING_CAPACITY];
-    this.#mask = this.capacity - 1;
-    this.#data = Buffer.from(ring, RING_DATA_OFFSET, this.capacity);
-    this.#head = Atomics.load(this.#words, RING_HEAD) >>> 0;
-    this.#tail = Atomics.load(this.#words, RING_TAIL) >>> 0;
-    this.#tailCommitted = this.#tail;
+    const { words, index, data } = viewsOf(ring);
+    this.#words = words;
+    this.#index = index;
+    this.#data = data;
+    this.capacity = data.length;
+    this.#byteMask = this.capacity - 1;
+    this.#slotMask = index.length - 1;
+    this.#head = Atomics.load(words, RING_HEAD) >>> 0;
+    this.#readBytes = Atomics.load(words, RING_TAIL) >>> 0;
+    this.#readRecords = Atomics.load(words, RING_TAIL_RECORDS) >>> 0;
+    this.#committedBytes = this.#readBytes;
   }
 
   /** True once the writer stored its end; read before the head, so the head is then final. */
@@ -325,17 +403,21 @@ export class RingReader {
     this.#head = Atomics.load(this.#words, RING_HEAD) >>> 0;
   }
 
-  /** Bytes published and not yet taken, plus a reassembled message: a bound on payload bytes. */
-  get pendingBytes(): number {
-    return ((this.#head - this.#tail) >>> 0) + (this.#assembled === null ? 0 : this.#assembled.length);
+  /** True if a message (or a fragment) is published and not taken, or reassembled (as of `refresh()`). */
+  get hasPending(): boolean {
+    return this.#head !== this.#readBytes || this.#assembled !== null;
   }
 
   /**
-   * A bound on the payload bytes the next messages can bring: published
-   * bytes, plus a reassembled message, plus fragments already copied out.
+   * A bound on the bytes of the messages that can complete now: published
+   * bytes not taken, a reassembled message, and fragments already copied out.
    */
   get boundBytes(): number {
-    return this.pendingBytes + this.#fragmentBytes;
+    return (
+      ((this.#head - this.#readBytes) >>> 0) +
+      (this.#assembled === null ? 0 : this.#assembled.length) +
+      this.#fragmentBytes
+    );
   }
 
   /** True while part of a fragmented message is held: dropped if the writer dies. */
@@ -344,55 +426,69 @@ export class RingReader {
   }
 
   /**
-   * Payload bytes of the next complete message, or -1 if none is complete
-   * (as of the last `refresh()`). Fragments of a message larger than the ring
-   * are moved out of the ring here, so its writer can go on.
+   * Bytes of the next complete message, or -1 if none is complete (as of the
+   * last `refresh()`). Fragments of a message larger than the ring are moved
+   * out of the ring here, so its writer can go on.
    *
-   * @throws RangeError `ERR_OUT_OF_RANGE` if a record claims more bytes than
-   *   were published: the ring is corrupt (a writer broke the protocol).
+   * @throws RangeError `ERR_OUT_OF_RANGE` if a record is empty or claims more
+   *   bytes than were published: the ring is corrupt (a writer broke the protocol).
    */
   nextMessageLength(): number {
     if (this.#assembled !== null) return this.#assembled.length;
     for (;;) {
-      const published = (this.#head - this.#tail) >>> 0;
+      const published = (this.#head - this.#readBytes) >>> 0;
       if (published === 0) return -1;
-      const header = this.#words[(RING_DATA_OFFSET + (this.#tail & this.#mask)) >> 2];
-      const length = header & RECORD_LENGTH_MASK;
-      if (published < RECORD_HEADER_BYTES || recordBytes(length) > published) {
-        throw outOfRange('record length', `<= ${Math.max(0, published - RECORD_HEADER_BYTES)}`, length);
+      // Bytes are published, so the record they start is complete.
+      const entry = this.#index[this.#readRecords & this.#slotMask];
+      const length = entry & RECORD_LENGTH_MASK;
+      if (length === 0 || length > published) {
+        throw outOfRange('record length', `>= 1 && <= ${published}`, length);
       }
       // The common case: a whole message in the ring, taken in place.
-      if ((header & RECORD_MORE) === 0 && this.#fragments.length === 0) {
-        this.#header = header;
+      if ((entry & RECORD_MORE) === 0 && this.#fragments.length === 0) {
+        this.#entry = entry;
         return length;
       }
+      this.#copyRun();
       const fragment = Buffer.allocUnsafe(length);
-      this.#copyOut(fragment, 0, length);
+      this.#copyOut(fragment, 0, this.#readBytes, length);
+      this.#advance(length);
       this.#fragments.push(fragment);
       this.#fragmentBytes += length;
-      if ((header & RECORD_MORE) === 0) {
+      if ((entry & RECORD_MORE) === 0) {
         this.#assembled = Buffer.concat(this.#fragments, this.#fragmentBytes);
         this.#fragments = [];
         this.#fragmentBytes = 0;
-        this.#header = header;
+        this.#entry = entry;
         return this.#assembled.length;
       }
     }
   }
 
-  /** Header flags of the message `nextMessageLength()` found. */
+  /** Flags of the message `nextMessageLength()` found. */
   get nextMessageFlags(): number {
-    return this.#header & ~RECORD_LENGTH_MASK;
+    return this.#entry & ~RECORD_LENGTH_MASK;
   }
 
-  /** Copies the next message (of `length` bytes, as found) into `target` at `offset`. */
+  /**
+   * Takes the next message (of `length` bytes, as found) into `target` at
+   * `offset`: it joins the run, copied at the latest by `commit()`.
+   */
   takeMessageInto(target: Buffer, offset: number, length: number): void {
-    if (this.#assembled !== null) {
-      target.set(this.#assembled, offset);
+    const assembled = this.#assembled;
+    if (assembled !== null) {
       this.#assembled = null;
+      target.set(assembled, offset);
       return;
     }
-    this.#copyOut(target, offset, length);
+    if (this.#runTarget !== target || this.#runOffset + this.#runBytes !== offset) {
+      this.#copyRun();
+      this.#runTarget = target;
+      this.#runOffset = offset;
+      this.#runStart = this.#readBytes;
+    }
+    this.#runBytes += length;
+    this.#advance(length);
   }
 
   /** Takes the next message (of `length` bytes) as a Buffer of its own: one that goes alone. */
@@ -402,8 +498,10 @@ export class RingReader {
       this.#assembled = null;
       return assembled;
     }
+    this.#copyRun();
     const message = Buffer.allocUnsafeSlow(length);
-    this.#copyOut(message, 0, length);
+    this.#copyOut(message, 0, this.#readBytes, length);
+    this.#advance(length);
     return message;
   }
 
@@ -414,16 +512,23 @@ export class RingReader {
   }
 
   /**
-   * Gives the space taken so far back to the writer (one tail store), and
-   * wakes the writer if it waits for space or for a flush.
+   * Copies the run, then gives the space taken back to the writer (the tail
+   * stores), and wakes the writer if it waits for no more than that.
    */
   commit(): void {
-    if (this.#tail === this.#tailCommitted) return;
-    this.#tailCommitted = this.#tail;
-    Atomics.store(this.#words, RING_TAIL, this.#tail | 0);
-    if (Atomics.load(this.#words, RING_WRITER_WAITING) !== 0) {
-      Atomics.store(this.#words, RING_WRITER_WAITING, 0);
-      Atomics.notify(this.#words, RING_TAIL);
+    this.#copyRun();
+    if (this.#readBytes === this.#committedBytes) return;
+    const words = this.#words;
+    this.#committedBytes = this.#readBytes;
+    Atomics.store(words, RING_TAIL_RECORDS, this.#readRecords | 0);
+    Atomics.store(words, RING_TAIL, this.#readBytes | 0);
+    if (
+      Atomics.load(words, RING_WAITING) !== 0 &&
+      reached(this.#readRecords, Atomics.load(words, RING_WAIT_RECORDS) >>> 0) &&
+      reached(this.#readBytes, Atomics.load(words, RING_WAIT_BYTES) >>> 0)
+    ) {
+      Atomics.store(words, RING_WAITING, 0);
+      Atomics.notify(words, RING_TAIL);
     }
   }
 
@@ -432,9 +537,23 @@ export class RingReader {
     Atomics.notify(this.#words, RING_TAIL);
   }
 
-  /** Copies the payload of the record at the tail into `target` and moves past the record. */
-  #copyOut(target: Buffer, offset: number, length: number): void {
-    const position = (this.#tail + RECORD_HEADER_BYTES) & this.#mask;
+  #advance(length: number): void {
+    this.#readBytes = (this.#readBytes + length) >>> 0;
+    this.#readRecords = (this.#readRecords + 1) >>> 0;
+  }
+
+  /** Copies the run into its target: one copy, or two where it wraps. */
+  #copyRun(): void {
+    const target = this.#runTarget;
+    if (target === null) return;
+    this.#copyOut(target, this.#runOffset, this.#runStart, this.#runBytes);
+    this.#runTarget = null;
+    this.#runBytes = 0;
+  }
+
+  /** Copies `length` ring bytes from cursor `start` into `target` at `offset`. */
+  #copyOut(target: Buffer, offset: number, start: number, length: number): void {
+    const position = start & this.#byteMask;
     const room = this.capacity - position;
     if (length <= room) {
       this.#data.copy(target, offset, position, position + length);
@@ -442,6 +561,5 @@ export class RingReader {
       this.#data.copy(target, offset, position, this.capacity);
       this.#data.copy(target, offset + room, 0, length - room);
     }
-    this.#tail = (this.#tail + recordBytes(length)) >>> 0;
   }
 }

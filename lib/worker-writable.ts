@@ -8,9 +8,8 @@ import {
   READER_CLOSED,
   RECORD_GROUP_CONTINUES,
   RECORD_MORE,
-  recordBytes,
 } from './worker-layout';
-import { isRing, RingWriter, type RingTestHooks } from './worker-ring';
+import { isRing, reached, RingWriter, type RingTestHooks } from './worker-ring';
 
 /**
  * What a writer thread needs to write into a `WorkerChannel`: pass it to the
@@ -69,9 +68,10 @@ interface Oversize {
   offset: number;
 }
 
-/** `flush()` or `end()` waiting for the reader to take everything up to `target`. */
+/** `flush()` or `end()` waiting for the reader to take everything up to these cursors. */
 interface TailWaiter {
-  readonly target: number;
+  readonly records: number;
+  readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -120,8 +120,9 @@ export class WorkerWritable extends Writable {
 
   /** The write waiting for ring space; at most one, as Node never calls `_write` before the callback. */
   #held: HeldWrite | null = null;
-  /** Ring bytes the held write's next unit needs free. */
-  #need = 0;
+  /** Index slots and data bytes the held write's next unit needs free. */
+  #needRecords = 0;
+  #needBytes = 0;
   /** The unit of the held write being sent as fragments, or null. */
   #oversize: Oversize | null = null;
   /** `flush()` and `_final` calls waiting for the reader, targets in ascending order. */
@@ -294,9 +295,8 @@ export class WorkerWritable extends Writable {
       callback();
       return;
     }
-    const need = recordBytes(length);
     const ring = this.#ring;
-    if (need <= ring.capacity && ring.reserve(need)) {
+    if (length <= ring.capacity && ring.reserve(1, length)) {
       this.#copyRecord(chunk, 0);
       ring.publish();
       callback();
@@ -341,9 +341,8 @@ export class WorkerWritable extends Writable {
   #copyRecord(chunk: Buffer, flags: number): void {
     const ring = this.#ring;
     try {
-      ring.putHeader(chunk.length, flags);
+      ring.putRecord(chunk.length, flags);
       ring.putPayload(chunk, 0, chunk.length);
-      ring.endRecord();
     } catch (error) {
       ring.giveBack(); // nothing of the record becomes visible
       throw error;
@@ -373,17 +372,17 @@ export class WorkerWritable extends Writable {
 
   /**
    * Places the unit at `index` if the ring has room for all of it; returns
-   * the index after it, or -1 (with `#need` set, or `#oversize` started).
+   * the index after it, or -1 (with the room it needs set, or `#oversize` started).
    */
   #placeUnit(entries: readonly WritevEntry[], index: number): number {
     const chunk = entries[index].chunk as Buffer;
     const count = groupCountOf(chunk);
     const ring = this.#ring;
     if (count < 0) {
-      if (chunk.length === 0) return index + 1;
-      const need = recordBytes(chunk.length);
-      if (need > ring.capacity) return this.#startOversize([chunk], index + 1);
-      if (!ring.reserve(need)) return this.#needRoom(need);
+      const length = chunk.length;
+      if (length === 0) return index + 1;
+      if (length > ring.capacity) return this.#startOversize([chunk], index + 1);
+      if (!ring.reserve(1, length)) return this.#needRoom(1, length);
       this.#copyRecord(chunk, 0);
       ring.publish();
       return index + 1;
@@ -391,37 +390,37 @@ export class WorkerWritable extends Writable {
     const first = index + 1;
     const end = Math.min(entries.length, first + count);
     let total = 0;
-    let separate = 0;
+    let parts = 0;
     for (let i = first; i < end; i++) {
       const length = (entries[i].chunk as Buffer).length;
       total += length;
-      if (length > 0) separate += recordBytes(length);
+      if (length > 0) parts++;
     }
     if (total === 0) return end;
-    // API.md 7: a group of at most `size` bytes is one message, so it cannot
+    // API.md 7: a group of at most `size` bytes is one record, so it cannot
     // be split; a larger one goes chunk by chunk, flagged so the reader takes
     // nothing from other rings between them.
     const whole = total <= this.#size;
-    const need = whole ? recordBytes(total) : separate;
-    if (need > ring.capacity) return this.#startOversize(this.#groupMessages(entries, first, end, whole), end);
-    if (!ring.reserve(need)) return this.#needRoom(need);
+    const records = whole ? 1 : parts;
+    if (total > ring.capacity || records > ring.slots) {
+      return this.#startOversize(this.#groupMessages(entries, first, end, whole), end);
+    }
+    if (!ring.reserve(records, total)) return this.#needRoom(records, total);
     try {
       if (whole) {
-        ring.putHeader(total, 0);
+        ring.putRecord(total, 0);
         for (let i = first; i < end; i++) {
           const part = entries[i].chunk as Buffer;
           ring.putPayload(part, 0, part.length);
         }
-        ring.endRecord();
       } else {
         let last = end - 1;
         while ((entries[last].chunk as Buffer).length === 0) last--;
         for (let i = first; i <= last; i++) {
           const part = entries[i].chunk as Buffer;
           if (part.length === 0) continue;
-          ring.putHeader(part.length, i === last ? 0 : RECORD_GROUP_CONTINUES);
+          ring.putRecord(part.length, i === last ? 0 : RECORD_GROUP_CONTINUES);
           ring.putPayload(part, 0, part.length);
-          ring.endRecord();
         }
       }
     } catch (error) {
@@ -432,8 +431,9 @@ export class WorkerWritable extends Writable {
     return end;
   }
 
-  #needRoom(need: number): number {
-    this.#need = need;
+  #needRoom(records: number, bytes: number): number {
+    this.#needRecords = records;
+    this.#needBytes = bytes;
     return -1;
   }
 
@@ -464,20 +464,19 @@ export class WorkerWritable extends Writable {
     while (oversize.message < oversize.messages.length) {
       const message = oversize.messages[oversize.message];
       const remaining = message.length - oversize.offset;
-      const wanted = Math.min(recordBytes(remaining), half);
+      const wanted = Math.min(remaining, half);
       const free = ring.freeBytes();
       if (free < wanted) {
-        this.#need = wanted;
+        this.#needRoom(1, wanted);
         return false;
       }
-      const length = Math.min(remaining, free - recordBytes(0));
+      const length = Math.min(remaining, free);
       const more = length < remaining;
       const last = oversize.message === oversize.messages.length - 1;
-      ring.reserve(recordBytes(length));
+      ring.reserve(1, length);
       try {
-        ring.putHeader(length, more ? RECORD_MORE : last ? 0 : RECORD_GROUP_CONTINUES);
+        ring.putRecord(length, more ? RECORD_MORE : last ? 0 : RECORD_GROUP_CONTINUES);
         ring.putPayload(message, oversize.offset, oversize.offset + length);
-        ring.endRecord();
       } catch (error) {
         ring.giveBack();
         throw error;
@@ -503,12 +502,14 @@ export class WorkerWritable extends Writable {
 
   /** Waits for the reader to take everything published so far, then calls `resolve`. */
   #waitForReader(resolve: () => void, reject: (error: Error) => void): void {
-    const target = this.#ring.head;
-    if (this.#ring.tailReached(target)) {
+    const ring = this.#ring;
+    const records = ring.records;
+    const bytes = ring.head;
+    if (ring.tailsReached(records, bytes)) {
       resolve();
       return;
     }
-    this.#tailWaiters.push({ target, resolve, reject });
+    this.#tailWaiters.push({ records, bytes, resolve, reject });
     this.#service();
   }
 
@@ -539,8 +540,9 @@ export class WorkerWritable extends Writable {
         this.#failReaderGone();
         return;
       }
-      const seen = ring.prepareTailWait();
-      if (this.#canProceed()) continue; // the tail moved before the flag was seen
+      const [records, bytes] = this.#waitTarget();
+      const seen = ring.prepareTailWait(records, bytes);
+      if (ring.tailsReached(records, bytes)) continue; // the tail moved before the flag was seen
       const wait = ring.waitOnTailAsync(seen);
       if (wait === null) continue;
       this.#tailWaitPending = true;
@@ -559,25 +561,42 @@ export class WorkerWritable extends Writable {
         this.#failReaderGone();
         return;
       }
-      const seen = ring.prepareTailWait();
-      if (!this.#canProceed()) ring.waitOnTail(seen);
+      const [records, bytes] = this.#waitTarget();
+      const seen = ring.prepareTailWait(records, bytes);
+      if (!ring.tailsReached(records, bytes)) ring.waitOnTail(seen);
     }
     ring.endTailWait();
     this.#held = null;
     held.callback();
   }
 
-  /** True if the tail, as just loaded, lets the held write or a waiter proceed. */
-  #canProceed(): boolean {
+  /**
+   * The tails to wait for: where the held write can go on, or the first
+   * waiter is done, whichever comes first; once reached, something progresses
+   * (never a spin). A held write waits for half the ring to be free (or what
+   * it needs, if more), so the reader notifies once per half ring, not per
+   * commit.
+   */
+  #waitTarget(): [records: number, bytes: number] {
     const ring = this.#ring;
-    if (this.#held !== null && ring.freeBytes() >= this.#need) return true;
-    return this.#tailWaiters.length > 0 && ring.tailReached(this.#tailWaiters[0].target);
+    const waiter = this.#tailWaiters.length > 0 ? this.#tailWaiters[0] : null;
+    if (this.#held === null) {
+      const first = waiter as TailWaiter;
+      return [first.records, first.bytes];
+    }
+    const room = ring.roomTarget(
+      Math.max(this.#needRecords, ring.slots >>> 1),
+      Math.max(this.#needBytes, ring.capacity >>> 1),
+    );
+    // A waiter's cursors sit on one record boundary: reaching its bytes
+    // reaches its records too.
+    return waiter !== null && !reached(waiter.bytes, room[1]) ? [waiter.records, waiter.bytes] : room;
   }
 
   #settleTailWaiters(): void {
     const waiters = this.#tailWaiters;
     let done = 0;
-    while (done < waiters.length && this.#ring.tailReached(waiters[done].target)) done++;
+    while (done < waiters.length && this.#ring.tailsReached(waiters[done].records, waiters[done].bytes)) done++;
     if (done === 0) return;
     const settled = waiters.splice(0, done);
     for (const waiter of settled) waiter.resolve();

@@ -212,7 +212,15 @@ export class WorkerWritable extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
-    const accepted = super.write(chunk, encoding as BufferEncoding, callback);
+    return this.#afterWrite(super.write(chunk, encoding as BufferEncoding, callback));
+  }
+
+  /**
+   * What `write()` and `writeV()` return, given Node's answer: false also
+   * while a write waits for ring space, so true means the data is published
+   * (unless the user corked the stream).
+   */
+  #afterWrite(accepted: boolean): boolean {
     if (!accepted) {
       this.#drainOwed = false; // Node's own 'drain' will come, once for both
       return false;
@@ -252,14 +260,17 @@ export class WorkerWritable extends Writable {
     // Corked, the marker and the chunks reach _writev together, with no
     // other write between them.
     this.cork();
+    let accepted: boolean;
     try {
       super.write(Object.assign(Buffer.alloc(0), { [kGroup]: chunks.length }));
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) super.write(chunks[i]);
-      return this.write(chunks[last], done);
+      accepted = super.write(chunks[last], done);
     } finally {
       this.uncork();
     }
+    // Decided after uncork(): only then is the group placed, or held.
+    return this.#afterWrite(accepted);
   }
 
   /**

@@ -2,18 +2,26 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { finished, pipeline, Readable, Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { WorkerChannel, WorkerWritable, type WriterEndInfo } from '../lib/index';
 import { kInitialCursor } from '../lib/worker-channel';
+import { compileFixtures, type CompiledFixtures } from './fixtures/compile-fixtures';
 import type { WriterScript } from './fixtures/worker-writer';
 import { encodeMessage, MessageVerifier } from './fixtures/worker-messages';
 import { mustCall } from './support/helpers';
 
-const WRITER = join(__dirname, 'fixtures', 'worker-writer.ts');
-const EXIT_CHECK = join(__dirname, 'fixtures', 'worker-exit-check.ts');
-const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
+/** Worker scripts, compiled once for this file (in its `before`). */
+let fixtures: CompiledFixtures;
+
+/** Channels and workers a spec opened: closed after each, so a failing spec leaves nothing running. */
+const opened: { channels: WorkerChannel[]; workers: Worker[] } = { channels: [], workers: [] };
+
+function openChannel(options: ConstructorParameters<typeof WorkerChannel>[0]): WorkerChannel {
+  const channel = new WorkerChannel(options);
+  opened.channels.push(channel);
+  return channel;
+}
 
 interface Run {
   writers: number;
@@ -44,7 +52,7 @@ interface RunResult {
 
 /** Runs `writers` worker threads of the writer fixture into one channel and checks every batch. */
 async function runWorkers(run: Run): Promise<RunResult> {
-  const channel = new WorkerChannel({
+  const channel = openChannel({
     size: run.size,
     ringSize: run.ringSize,
     [kInitialCursor]: run.initialCursor ?? 0,
@@ -72,9 +80,10 @@ async function runWorkers(run: Run): Promise<RunResult> {
       blocking: run.blocking ?? false,
       progress: shared,
     };
-    const worker = new Worker(WRITER, { workerData: script, transferList: [handle.port], execArgv: TS_NODE });
+    const worker = new Worker(fixtures.writer, { workerData: script, transferList: [handle.port] });
     worker.on('error', (error) => workerErrors.push(error));
     workers.push(worker);
+    opened.workers.push(worker);
   }
   // Not once(): it rejects on 'error', and a failing writer's exit is awaited too.
   const exits = workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve)));
@@ -88,17 +97,13 @@ async function runWorkers(run: Run): Promise<RunResult> {
     }
   });
   let channelError: Error | null = null;
-  try {
-    await new Promise<void>((resolve) =>
-      finished(channel, (error) => {
-        channelError = error ?? null;
-        resolve();
-      }),
-    );
-    await Promise.all(exits);
-  } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  }
+  await new Promise<void>((resolve) =>
+    finished(channel, (error) => {
+      channelError = error ?? null;
+      resolve();
+    }),
+  );
+  await Promise.all(exits);
   return { verifier, ends, workerErrors, channelError, published: progress.map((p) => Atomics.load(p, 0)) };
 }
 
@@ -124,10 +129,19 @@ async function turns(n = 3): Promise<void> {
 }
 
 describe('WorkerChannel and WorkerWritable', () => {
+  before(() => {
+    fixtures = compileFixtures();
+  });
+  after(() => fixtures.remove());
+  afterEach(async () => {
+    for (const channel of opened.channels.splice(0)) channel.destroy();
+    await Promise.all(opened.workers.splice(0).map((worker) => worker.terminate()));
+  });
+
   describe('worker threads writing in parallel', () => {
     for (const writers of [1, 2, 4, 8]) {
       it(`delivers every message of ${writers} writer thread(s) exactly once, in per-writer order, intact`, async () => {
-        const count = Math.floor(4000 / writers);
+        const count = Math.floor(40000 / writers);
         const result = await runWorkers({ writers, count, size: 4096, ringSize: 16384 });
         expectAllDelivered(result, writers, count);
       });
@@ -136,7 +150,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     it('survives 4 KiB rings with random stalls between reserving and publishing', async () => {
       const result = await runWorkers({
         writers: 3,
-        count: 600,
+        count: 2000,
         size: 1024,
         ringSize: 4096,
         maxLength: 400,
@@ -144,13 +158,13 @@ describe('WorkerChannel and WorkerWritable', () => {
         stallChance: 0.05,
         stallMs: 2,
       });
-      expectAllDelivered(result, 3, 600);
+      expectAllDelivered(result, 3, 2000);
     });
 
     it('delivers messages larger than the ring whole, and in blocking mode', async () => {
       const result = await runWorkers({
         writers: 2,
-        count: 150,
+        count: 500,
         size: 2048,
         ringSize: 1024,
         minLength: 28,
@@ -158,7 +172,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         groupChance: 0.2,
         blocking: true,
       });
-      expectAllDelivered(result, 2, 150);
+      expectAllDelivered(result, 2, 500);
     });
 
     for (const [name, cursor] of [
@@ -168,7 +182,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       it(`keeps order and integrity as the cursors wrap near ${name}`, async () => {
         const result = await runWorkers({
           writers: 2,
-          count: 400,
+          count: 4000,
           size: 1024,
           ringSize: 4096,
           initialCursor: cursor - 2048,
@@ -176,20 +190,20 @@ describe('WorkerChannel and WorkerWritable', () => {
           stallChance: 0.02,
           stallMs: 1,
         });
-        expectAllDelivered(result, 2, 400);
+        expectAllDelivered(result, 2, 4000);
       });
     }
 
     it('loses only the unpublished record of a writer terminated mid-write, and reports its end', async () => {
       const result = await runWorkers({
         writers: 2,
-        count: 500,
+        count: 5000,
         size: 2048,
         ringSize: 4096,
         stallChance: 0.5,
         stallMs: 0.2,
         spin: true,
-        terminate: { writer: 0, after: 300 },
+        terminate: { writer: 0, after: 3000 },
       });
       expect(result.workerErrors).to.deep.equal([]);
       expect(result.channelError).to.equal(null);
@@ -197,9 +211,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       // and in sequence, with no gap: a prefix of what it wrote.
       expect(result.verifier.problems).to.deep.equal([]);
       const delivered = result.verifier.received.get(0) ?? 0;
-      expect(delivered).to.be.at.least(300);
+      expect(delivered).to.be.at.least(3000);
       expect(delivered).to.be.at.least(result.published[0]);
-      expect(result.verifier.received.get(1)).to.equal(500);
+      expect(result.verifier.received.get(1)).to.equal(5000);
       const ends = new Map(result.ends.map((end) => [end.id, end.clean]));
       expect(ends).to.deep.equal(new Map([[0, false], [1, true]]));
     });
@@ -207,7 +221,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     it('catches torn records from a writer that publishes before copying (the specs can fail)', async () => {
       const result = await runWorkers({
         writers: 2,
-        count: 300,
+        count: 1000,
         size: 1024,
         ringSize: 4096,
         stallChance: 0.3,
@@ -219,7 +233,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('lets the process exit by itself once every writer has ended or died', async () => {
-      const child = spawn(process.execPath, [...TS_NODE, EXIT_CHECK], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [fixtures.exitCheck], { stdio: ['ignore', 'pipe', 'inherit'] });
       let output = '';
       child.stdout.on('data', (data: Buffer) => (output += data.toString()));
       const timer = setTimeout(() => child.kill(), 15000);
@@ -232,7 +246,7 @@ describe('WorkerChannel and WorkerWritable', () => {
 
   describe('in one thread (writers on the reader thread)', () => {
     it('is a stream.Readable of Buffers, and its writable a stream.Writable', () => {
-      const channel = new WorkerChannel({ size: 64 });
+      const channel = openChannel({ size: 64 });
       const writer = new WorkerWritable(channel.createWriter());
       expect(channel).to.be.instanceOf(Readable);
       expect(writer).to.be.instanceOf(Writable);
@@ -240,9 +254,9 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('returns false from write() when the ring is full, and emits drain once the reader frees space', async () => {
-      const channel = new WorkerChannel({ size: 256, ringSize: 1024 });
+      const channel = openChannel({ size: 256, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());
-      const message = Buffer.alloc(60, 1); // 64 ring bytes with its header
+      const message = Buffer.alloc(64, 1); // 16 fill the ring
       const results: boolean[] = [];
       for (let i = 0; i < 17; i++) results.push(writer.write(message));
       expect(results.slice(0, 16)).to.deep.equal(new Array(16).fill(true));
@@ -254,12 +268,25 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(writer.writableNeedDrain).to.equal(false);
       writer.end();
       await once(channel, 'end');
-      expect(Buffer.concat(batches)).to.deep.equal(Buffer.alloc(60 * 17, 1));
+      expect(Buffer.concat(batches)).to.deep.equal(Buffer.alloc(64 * 17, 1));
       expect(batches.every((batch) => batch.length <= 256)).to.equal(true);
     });
 
+    it('returns false from writeV() when its group waits for ring space (regression: decided before uncork)', async () => {
+      const channel = openChannel({ size: 256, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      for (let i = 0; i < 15; i++) expect(writer.write(Buffer.alloc(64, 2))).to.equal(true);
+      expect(writer.writeV([Buffer.alloc(64, 3), Buffer.alloc(64, 4)])).to.equal(false);
+      const drained = once(writer, 'drain');
+      const batches = collect(channel);
+      await drained;
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(Buffer.concat([Buffer.alloc(64, 3), Buffer.alloc(64, 4)]));
+    });
+
     it('keeps a writeV group of at most size bytes in one batch, and a larger one free of other writers', async () => {
-      const channel = new WorkerChannel({ size: 300 });
+      const channel = openChannel({ size: 300 });
       const a = new WorkerWritable(channel.createWriter());
       const b = new WorkerWritable(channel.createWriter());
       const verifier = new MessageVerifier(300);
@@ -277,7 +304,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('calls back an empty writeV group, and writes nothing for it', async () => {
-      const channel = new WorkerChannel({ size: 16 });
+      const channel = openChannel({ size: 16 });
       const writer = new WorkerWritable(channel.createWriter());
       const batches = collect(channel);
       await new Promise<void>((resolve) => writer.writeV([], mustCall(() => resolve())));
@@ -287,7 +314,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('hands a write of size bytes or more on alone, whole', async () => {
-      const channel = new WorkerChannel({ size: 100, ringSize: 1024 });
+      const channel = openChannel({ size: 100, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());
       const batches = collect(channel);
       writer.write('ab');
@@ -300,7 +327,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('resolves flush() once the reader has taken everything written before it', async () => {
-      const channel = new WorkerChannel({ size: 64 });
+      const channel = openChannel({ size: 64 });
       const writer = new WorkerWritable(channel.createWriter());
       const batches: Buffer[] = [];
       writer.write('hello');
@@ -317,7 +344,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it("reports each writer's end: clean after end(), not after destroy()", async () => {
-      const channel = new WorkerChannel({ size: 64 });
+      const channel = openChannel({ size: 64 });
       const ends: WriterEndInfo[] = [];
       channel.on('writerEnd', (info) => ends.push(info));
       const a = new WorkerWritable(channel.createWriter());
@@ -340,7 +367,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('ends only after seal() with autoEnd: false', async () => {
-      const channel = new WorkerChannel({ size: 64, autoEnd: false });
+      const channel = openChannel({ size: 64, autoEnd: false });
       const writer = new WorkerWritable(channel.createWriter());
       collect(channel);
       let ended = false;
@@ -355,7 +382,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('fails writes with ERR_STREAM_DESTROYED once the channel is destroyed', async () => {
-      const channel = new WorkerChannel({ size: 64, ringSize: 1024 });
+      const channel = openChannel({ size: 64, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());
       writer.on('error', () => {});
       // Fill the ring so one write is held when the reader goes away.
@@ -377,7 +404,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       await once(server, 'listening');
       const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
       await once(socket, 'connect');
-      const channel = new WorkerChannel({ size: 512 });
+      const channel = openChannel({ size: 512 });
       const writer = new WorkerWritable(channel.createWriter());
       const piped = new Promise<void>((resolve, reject) => pipeline(channel, socket, (e) => (e ? reject(e) : resolve())));
       const expected: Buffer[] = [];
@@ -394,7 +421,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('opens a handle only once', () => {
-      const channel = new WorkerChannel({ size: 64 });
+      const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
       new WorkerWritable(handle);
       expect(() => new WorkerWritable(handle)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
@@ -431,7 +458,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('refuses blocking mode on the main thread with RangeError ERR_OUT_OF_RANGE', () => {
-      const channel = new WorkerChannel({ size: 64 });
+      const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
       expect(() => new WorkerWritable(handle, { blocking: true }))
         .to.throw(RangeError)
@@ -443,7 +470,7 @@ describe('WorkerChannel and WorkerWritable', () => {
     });
 
     it('refuses a writeV of a non-array with TypeError ERR_INVALID_ARG_TYPE', () => {
-      const channel = new WorkerChannel({ size: 64 });
+      const channel = openChannel({ size: 64 });
       const writer = new WorkerWritable(channel.createWriter());
       expect(() => writer.writeV('abc' as never))
         .to.throw(TypeError)

@@ -10,9 +10,10 @@
  *                     posted with its ArrayBuffer transferred (no clone)
  *
  * Reported per case: messages/s delivered end to end (from the start signal
- * to the last message read), process CPU per message (all threads), and the
- * process's peak RSS. postMessage has no backpressure, so its queue (and
- * RSS) grows while the reader lags; mwsr's rings bound it.
+ * to the last message read), process CPU per message (all threads), the
+ * peak backlog (messages written and not yet read), and the process's peak
+ * RSS. postMessage has no backpressure, so its queue (and RSS) grows while
+ * the reader lags; mwsr's rings bound the backlog (64 KiB per writer).
  *
  * Each case runs in a fresh child process (compiled JavaScript, no ts-node),
  * repetitions interleaved, medians reported. Every message carries its
@@ -51,6 +52,8 @@ interface CaseConfig {
 
 interface CaseResult {
   messages: number;
+  /** Most messages written (sent, or accepted by write()) and not yet read, sampled every 20 ms. */
+  peakBacklog: number;
   elapsedMs: number;
   cpuMicros: number;
   peakRss: number;
@@ -65,6 +68,8 @@ interface WriterData {
   id: number;
   durationMs: number;
   handle: WorkerWriterHandle | null;
+  /** Int32Array over this: [0] = messages this writer has sent so far (every GROUP). */
+  progress: SharedArrayBuffer;
 }
 
 // ---- Writer thread ------------------------------------------------------------
@@ -81,6 +86,7 @@ function makeMessage(writer: number, seq: number): Buffer {
 
 async function runWriter(data: WriterData): Promise<void> {
   const port = parentPort!;
+  const progress = new Int32Array(data.progress);
   const go = new Promise<void>((resolve) => port.once('message', () => resolve()));
   let out: WorkerWritable | null = null;
   if (data.variant === 'mwsr') out = new WorkerWritable(data.handle!);
@@ -93,24 +99,28 @@ async function runWriter(data: WriterData): Promise<void> {
       for (let i = 0; i < GROUP; i++) {
         if (!out.write(makeMessage(data.id, seq++))) await once(out, 'drain');
       }
+      Atomics.store(progress, 0, seq);
     }
     out.end();
     await once(out, 'finish');
   } else if (data.variant === 'post1') {
     while (performance.now() < deadline) {
       for (let i = 0; i < GROUP; i++) port.postMessage(makeMessage(data.id, seq++));
+      Atomics.store(progress, 0, seq);
     }
   } else if (data.variant === 'post256') {
     while (performance.now() < deadline) {
       const group: Buffer[] = [];
       for (let i = 0; i < GROUP; i++) group.push(makeMessage(data.id, seq++));
       port.postMessage(group);
+      Atomics.store(progress, 0, seq);
     }
   } else {
     while (performance.now() < deadline) {
       const batch = Buffer.allocUnsafeSlow(GROUP * MESSAGE_BYTES);
       for (let i = 0; i < GROUP; i++) makeMessage(data.id, seq++).copy(batch, i * MESSAGE_BYTES);
       port.postMessage(batch, [batch.buffer as ArrayBuffer]);
+      Atomics.store(progress, 0, seq);
     }
   }
   port.postMessage({ sent: seq });
@@ -156,12 +166,20 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
   const tally = new Tally(writers);
   const channel = variant === 'mwsr' ? new WorkerChannel({ size: 16384 }) : null;
   const sent = new Array<number>(writers).fill(-1);
+  const progress = Array.from({ length: writers }, () => new Int32Array(new SharedArrayBuffer(4)));
   const workers: Worker[] = [];
   const exits: Promise<unknown>[] = [];
   const done: Promise<void>[] = [];
   for (let id = 0; id < writers; id++) {
     const handle = channel?.createWriter() ?? null;
-    const data: WriterData = { role: WORKER_ROLE, variant, id, durationMs: config.durationMs, handle };
+    const data: WriterData = {
+      role: WORKER_ROLE,
+      variant,
+      id,
+      durationMs: config.durationMs,
+      handle,
+      progress: progress[id].buffer as SharedArrayBuffer,
+    };
     const worker = new Worker(script, { workerData: data, transferList: handle === null ? [] : [handle.port] });
     workers.push(worker);
     exits.push(once(worker, 'exit'));
@@ -189,8 +207,11 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
 
   const baseRss = process.memoryUsage.rss();
   let peakRss = baseRss;
+  let peakBacklog = 0;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    const written = progress.reduce((total, counter) => total + Atomics.load(counter, 0), 0);
+    peakBacklog = Math.max(peakBacklog, written - tally.messages);
   }, 20);
   const cpuStart = process.cpuUsage();
   const start = performance.now();
@@ -205,6 +226,7 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
   tally.check(sent);
   return {
     messages: tally.messages,
+    peakBacklog,
     elapsedMs,
     cpuMicros: cpu.user + cpu.system,
     peakRss,
@@ -252,6 +274,7 @@ async function runInChild(script: string, config: CaseConfig): Promise<CaseResul
   if (results.length === 0) {
     return {
       messages: 0,
+      peakBacklog: 0,
       elapsedMs: 0,
       cpuMicros: 0,
       peakRss: 0,
@@ -280,6 +303,7 @@ interface Row {
   variant: Variant;
   rate: number;
   cpuNanos: number;
+  peakBacklog: number;
   peakRssMB: number;
   growthMB: number;
 }
@@ -319,6 +343,7 @@ export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markd
         variant,
         rate: median(runs.map((r) => (r.elapsedMs > 0 ? (r.messages / r.elapsedMs) * 1000 : 0))),
         cpuNanos: median(runs.map((r) => (r.messages > 0 ? (r.cpuMicros * 1000) / r.messages : 0))),
+        peakBacklog: median(runs.map((r) => r.peakBacklog)),
         peakRssMB: median(runs.map((r) => r.peakRss / 2 ** 20)),
         growthMB: median(runs.map((r) => (r.peakRss - r.baseRss) / 2 ** 20)),
       });
@@ -334,17 +359,18 @@ export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markd
       `each writer writes for ${durationMs} ms, then the reader drains; ${reps} repetition(s), medians` +
       (opts.quick ? ' (quick: a correctness check, not a measurement)' : '') +
       '. Rate = messages delivered per second, start signal to last message read. ' +
-      'CPU = process CPU (all threads) per message. RSS growth = peak RSS minus RSS before the start.',
+      'CPU = process CPU (all threads) per message. Backlog = most messages written and not yet read ' +
+      '(sampled every 20 ms). RSS growth = peak RSS minus RSS before the start (threads already running).',
   );
   lines.push('');
-  lines.push('| writers | variant | msgs/s | CPU ns/msg | peak RSS MB | RSS growth MB | mwsr × this |');
-  lines.push('|---:|---|---:|---:|---:|---:|---:|');
+  lines.push('| writers | variant | msgs/s | CPU ns/msg | peak backlog (msgs) | peak RSS MB | RSS growth MB | mwsr × this |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     const ours = find(row.writers, 'mwsr');
     const ratio = row.variant === 'mwsr' || row.rate === 0 ? '' : `${(ours.rate / row.rate).toFixed(2)}×`;
     lines.push(
       `| ${row.writers} | ${VARIANT_NAMES[row.variant]} | ${formatRate(row.rate)} | ${row.cpuNanos.toFixed(0)} | ` +
-        `${row.peakRssMB.toFixed(1)} | ${row.growthMB.toFixed(1)} | ${ratio} |`,
+        `${formatRate(row.peakBacklog)} | ${row.peakRssMB.toFixed(1)} | ${row.growthMB.toFixed(1)} | ${ratio} |`,
     );
   }
   lines.push('');

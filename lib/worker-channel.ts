@@ -119,6 +119,7 @@ export class WorkerChannel extends Readable {
   #ended = false;
 
   // STYLE 7: bound once.
+  readonly #onTick = (): void => this.#pump();
   readonly #onIdleLook = (): void => {
     this.#idleLook = null;
     this.#pump();
@@ -190,7 +191,7 @@ export class WorkerChannel extends Readable {
    */
   seal(): void {
     this.#sealed = true;
-    process.nextTick(() => this.#pump());
+    process.nextTick(this.#onTick);
   }
 
   override _read(): void {
@@ -221,10 +222,8 @@ export class WorkerChannel extends Readable {
     this.#pumping = true;
     try {
       this.#pumpLoop();
-    } catch (error) {
-      // A corrupt ring: a writer broke the protocol.
-      this.destroy(error as Error);
     } finally {
+      // A listener that throws inside push() propagates, as with any Readable.
       this.#pumping = false;
     }
   }
@@ -234,7 +233,14 @@ export class WorkerChannel extends Readable {
       if (this.destroyed || this.#ended) return;
       this.#retireMaybe();
       if (this.#ended || !this.#demand) return;
-      const batch = this.#gather();
+      let batch: Buffer | null;
+      try {
+        batch = this.#gather();
+      } catch (error) {
+        // A corrupt ring: a writer broke the protocol (RangeError ERR_OUT_OF_RANGE).
+        this.destroy(error as Error);
+        return;
+      }
       if (batch !== null) {
         this.#busySinceIdle = true;
         // A _read nested in push() sets #demand again.

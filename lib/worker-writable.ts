@@ -281,6 +281,8 @@ export class WorkerWritable extends Writable {
    * @throws (rejects) with the stream's error, or `ERR_STREAM_DESTROYED`.
    */
   flush(): Promise<void> {
+    // 'finish' came once the reader had it all (autoDestroy may follow).
+    if (this.writableFinished) return Promise.resolve();
     if (this.destroyed) return Promise.reject(this.errored ?? streamDestroyed('flush'));
     return new Promise<void>((resolve, reject) => {
       if (this.writableEnded) {

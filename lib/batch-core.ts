@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
-import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed } from './errors';
+import { finished } from 'node:stream/promises';
+import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed, writeAfterEnd } from './errors';
 import type { BatchSettings } from './options';
 
 /** A write's callback, as Node hands it to `_write`/`_writev`. */
@@ -24,6 +25,31 @@ export interface BatchHost<B> {
   deliver(batch: B): void | PromiseLike<unknown>;
   /** False while the consumer cannot take another batch (a full readable side). */
   isReady(): boolean;
+}
+
+/**
+ * Figures for tuning `size` and `maxDelay`, kept always on: counters move once
+ * per batch, never per write.
+ */
+export interface BatchStats {
+  /** Batches handed over so far. */
+  readonly batches: number;
+  /** Units (bytes, or items) handed over so far. */
+  readonly units: number;
+  /** Units of the largest batch so far. */
+  readonly largestBatch: number;
+  /** Units waiting in the open batch now. */
+  readonly pendingUnits: number;
+  /**
+   * Milliseconds the consumer held the stream back, summed over all batches:
+   * from each hand-over until `onBatch` settled (BatchingWritable), or until
+   * downstream read again after the readable side filled (AsyncBatchStream).
+   */
+  readonly busyMs: number;
+  /** The longest such wait for one batch, in ms. */
+  readonly maxBusyMs: number;
+  /** The last such wait, in ms. */
+  readonly lastBusyMs: number;
 }
 
 /** What a waiting `flush()` needs: the units it waits for and its promise's ends. */
@@ -228,12 +254,26 @@ export class BatchCore<B> {
   /** Units of the pending entries already admitted (Node still counts them as buffered). */
   #pendingAdmittedUnits = 0;
 
+  /** Batches and units handed over, and the largest batch: see BatchStats. */
+  #batches = 0;
+  #batchedUnits = 0;
+  #largestBatch = 0;
+  /** When the consumer last became busy (performance.now()), or -1 while free. */
+  #busySince = -1;
+  /** Busy time in ms: total, longest and last (BatchStats). */
+  #busyMs = 0;
+  #maxBusyMs = 0;
+  #lastBusyMs = 0;
+
   /** Highest `flush()` target: the open batch is due while it covers units not handed over. */
   #flushTarget = 0;
   /** Waiting `flush()` calls, targets in ascending order. */
   #flushWaiters: FlushWaiter[] = [];
   /** `_final`/`_flush` callback, held while ending. */
   #finalCallback: WriteCallback | null = null;
+
+  /** The one promise every `ready()` caller shares until the next 'drain'. */
+  #drained: Promise<void> | null = null;
 
   /** Pending `setImmediate` for a non-full batch written while idle (maxDelay 0). */
   #immediate: NodeJS.Immediate | null = null;
@@ -284,6 +324,19 @@ export class BatchCore<B> {
   /** The first error that stopped the stream, if any. */
   get error(): Error | null {
     return this.#error;
+  }
+
+  /** A snapshot of the batching figures. */
+  get stats(): BatchStats {
+    return {
+      batches: this.#batches,
+      units: this.#batchedUnits,
+      largestBatch: this.#largestBatch,
+      pendingUnits: this.#accumulator.length,
+      busyMs: this.#busyMs,
+      maxBusyMs: this.#maxBusyMs,
+      lastBusyMs: this.#lastBusyMs,
+    };
   }
 
   // ---- Node's hooks ------------------------------------------------------
@@ -392,7 +445,9 @@ export class BatchCore<B> {
 
   /** The readable side can take a batch again (`_read`). */
   onConsumerReady(): void {
-    if (this.#phase !== 'destroyed') this.#pump();
+    if (this.#phase === 'destroyed') return;
+    this.#freeMaybe();
+    this.#pump();
   }
 
   // ---- Public methods the faces forward ----------------------------------
@@ -416,6 +471,46 @@ export class BatchCore<B> {
     });
     this.#queueTick();
     return promise;
+  }
+
+  /**
+   * `ready()`: resolves when `write()` would accept data without the caller
+   * waiting, at once or on the next 'drain'. Every caller shares one promise
+   * per drain cycle, so thousands of producers add two listeners, not
+   * thousands. Rejects if the stream ends or is destroyed first.
+   */
+  ready(): Promise<void> {
+    const stream = this.#host.stream;
+    if (stream.destroyed) return Promise.reject(this.#error ?? streamDestroyed('ready'));
+    if (stream.writableEnded) return Promise.reject(writeAfterEnd());
+    if (!stream.writableNeedDrain) return Promise.resolve();
+    this.#drained ??= new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        stream.off('close', onClose);
+        this.#drained = null;
+        resolve();
+      };
+      const onClose = (): void => {
+        stream.off('drain', onDrain);
+        this.#drained = null;
+        reject(this.#error ?? stream.errored ?? streamDestroyed('ready'));
+      };
+      stream.once('drain', onDrain);
+      stream.once('close', onClose);
+    });
+    return this.#drained;
+  }
+
+  /**
+   * `Symbol.asyncDispose`: ends the stream and waits until everything written
+   * was handed over ('finish'), instead of Node's default of destroying it
+   * and losing what is pending. A stream already destroyed is left as it is.
+   */
+  async dispose(): Promise<void> {
+    const stream = this.#host.stream;
+    if (stream.destroyed) return;
+    if (!stream.writableEnded) stream.end();
+    await finished(stream, { readable: false });
   }
 
   /**
@@ -615,6 +710,7 @@ export class BatchCore<B> {
 
   /** Hands the open batch to the consumer; settles at once if it returned no thenable. */
   #handOver(): void {
+    const length = this.#accumulator.length;
     const batch = this.#accumulator.take();
     this.#busyUnits = this.#openUnits;
     this.#unitsHandedOver += this.#openUnits;
@@ -624,6 +720,10 @@ export class BatchCore<B> {
       this.#timer = null;
     }
     this.#delayElapsed = false;
+    this.#batches++;
+    this.#batchedUnits += length;
+    if (length > this.#largestBatch) this.#largestBatch = length;
+    if (this.#busySince < 0) this.#busySince = performance.now();
     this.#busy = true;
     let result: void | PromiseLike<unknown>;
     try {
@@ -639,6 +739,7 @@ export class BatchCore<B> {
   /** The batch out with the consumer settled: release waiters whose data is all through. */
   #settle(): void {
     this.#busy = false;
+    this.#freeMaybe();
     this.#unitsSettled += this.#busyUnits;
     this.#busyUnits = 0;
     const waiters = this.#flushWaiters;
@@ -648,6 +749,16 @@ export class BatchCore<B> {
       done++;
     }
     if (done > 0) waiters.splice(0, done);
+  }
+
+  /** Closes the busy period once the consumer is settled and ready again (BatchStats). */
+  #freeMaybe(): void {
+    if (this.#busySince < 0 || this.#busy || !this.#host.isReady()) return;
+    const elapsed = performance.now() - this.#busySince;
+    this.#busySince = -1;
+    this.#busyMs += elapsed;
+    this.#lastBusyMs = elapsed;
+    if (elapsed > this.#maxBusyMs) this.#maxBusyMs = elapsed;
   }
 
   #finish(): void {

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { BatchCore, type WriteCallback, type WritevEntry } from './batch-core';
+import { BatchCore, type BatchStats, type WriteCallback, type WritevEntry } from './batch-core';
 import { invalidArgType } from './errors';
 import {
   checkBatchSettings,
@@ -80,6 +80,31 @@ export class BatchingWritable<T = Buffer> extends Writable {
    */
   flush(): Promise<void> {
     return this.#core.flush();
+  }
+
+  /**
+   * Resolves when `write()` can take data without the caller waiting: at once,
+   * or on the next `'drain'`. All callers share one promise per drain cycle,
+   * so many producers can `if (!s.write(x)) await s.ready()` without adding a
+   * listener each.
+   *
+   * @throws (rejects) if the stream is destroyed, or ends, before it drains.
+   */
+  ready(): Promise<void> {
+    return this.#core.ready();
+  }
+
+  /** Batching figures, always on: batches, units, largest batch, pending units, consumer busy time. */
+  get stats(): BatchStats {
+    return this.#core.stats;
+  }
+
+  /**
+   * `await using` support: ends the stream and waits until everything written
+   * has been handed over. (Node's default would destroy it, losing pending data.)
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#core.dispose();
   }
 
   /**

@@ -89,6 +89,11 @@ export function streamDestroyed(method: string): CodedError {
   );
 }
 
+/** Node's `ERR_STREAM_WRITE_AFTER_END`, as `write()` after `end()` gives it. */
+export function writeAfterEnd(): CodedError {
+  return coded(new Error('write after end'), 'ERR_STREAM_WRITE_AFTER_END', writeAfterEnd);
+}
+
 /**
  * What `onBatch` threw or rejected with, as an `Error`: an `Error` is kept as
  * the same object (API.md 10); anything else is wrapped, the value kept as

@@ -24,9 +24,10 @@ export const SLOTS_PER_LINE = 16;
 // ---- Channel control block --------------------------------------------------
 
 /**
- * Bumped (`Atomics.add`) by a writer that finds the reader asleep, then
- * `Atomics.notify`-ed; the reader sleeps on it with `Atomics.waitAsync` (no
- * timeout). Its own line: writers write it, and only when waking the reader.
+ * Bumped (`Atomics.add`) by a writer that finds the reader asleep, or that
+ * ends, then `Atomics.notify`-ed; the reader sleeps on it with
+ * `Atomics.waitAsync` (no timeout). Its own line: writers write it, and only
+ * when waking the reader.
  */
 export const CONTROL_DOORBELL = 0;
 /**

@@ -49,7 +49,7 @@ export interface RingTestHooks {
   publishBeforeCopy?: boolean;
 }
 
-/** True once a cursor has reached `target` (at most 2^31 ahead of it; cursors wrap at 2^32). */
+/** True once `cursor` has reached `target`; the two are within 2^31 of each other (cursors wrap at 2^32). */
 export function reached(cursor: number, target: number): boolean {
   return ((cursor - target) >>> 0) < 2 ** 31;
 }

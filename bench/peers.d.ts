@@ -24,7 +24,11 @@ declare module 'through2-batch' {
   ): Transform;
   namespace through2Batch {
     /** Object mode; without `transform`, each batch is pushed downstream as an array. */
-    function obj(options?: Through2BatchOptions, transform?: BatchTransform, flush?: FlushFunction): Transform;
+    function obj(
+      options?: Through2BatchOptions,
+      transform?: BatchTransform,
+      flush?: FlushFunction,
+    ): Transform;
   }
   export = through2Batch;
 }

@@ -108,9 +108,17 @@ function parseOptions(argv: string[]): Options {
   };
   const list = (name: string): Set<string> | null => {
     const text = value(name);
-    return text === undefined ? null : new Set(text.split(',').map((item) => item.trim()).filter(Boolean));
+    return text === undefined
+      ? null
+      : new Set(
+          text
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean),
+        );
   };
-  const known = /^--(quick|profile|only=|variants=|producers=|sizes=|reps=|duration=|warmup=|try-lib=|out=|note=)/;
+  const known =
+    /^--(quick|profile|only=|variants=|producers=|sizes=|reps=|duration=|warmup=|try-lib=|out=|note=)/;
   for (const arg of argv) if (!known.test(arg)) throw new Error(`unknown argument ${arg}`);
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
@@ -131,7 +139,8 @@ function parseOptions(argv: string[]): Options {
     warmupMs: number('warmup', quick ? 0 : 150),
     tryLibs: [...(list('try-lib') ?? [])],
     profile,
-    outDir: value('out') ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : profile ? 'profiles' : ''),
+    outDir:
+      value('out') ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : profile ? 'profiles' : ''),
     notes: argv.filter((arg) => arg.startsWith('--note=')).map((arg) => arg.slice('--note='.length)),
   };
 }
@@ -150,14 +159,23 @@ interface PlannedCase {
   job: Job;
 }
 
-function selectedVariants(variants: readonly VariantInfo[], baseline: string, options: Options, build: Build): VariantInfo[] {
+function selectedVariants(
+  variants: readonly VariantInfo[],
+  baseline: string,
+  options: Options,
+  build: Build,
+): VariantInfo[] {
   const chosen = variants.filter(
     (variant) => options.variants === null || options.variants.has(variant.id) || variant.id === baseline,
   );
   const tries = build.tryLibs.flatMap((tryLib, index) =>
     chosen
       .filter((variant) => variant.usesLib)
-      .map((variant) => ({ ...variant, id: `${variant.id}+try${index + 1}`, label: `${variant.label} [try ${tryLib.name}]` })),
+      .map((variant) => ({
+        ...variant,
+        id: `${variant.id}+try${index + 1}`,
+        label: `${variant.label} [try ${tryLib.name}]`,
+      })),
   );
   return [...chosen, ...tries];
 }
@@ -182,10 +200,18 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
     : { durationMs: options.durationMs, warmupMs: options.warmupMs };
   if (wants(options, 'bytes')) {
     for (const messageSize of BYTE_SIZES.filter((size) => options.sizes?.has(String(size)) ?? true)) {
-      for (const producers of BYTE_PRODUCERS.filter((count) => options.producers?.has(String(count)) ?? true)) {
+      for (const producers of BYTE_PRODUCERS.filter(
+        (count) => options.producers?.has(String(count)) ?? true,
+      )) {
         for (const variant of selectedVariants(BYTE_VARIANTS, BYTES_BASELINE, options, build)) {
           planned.push({
-            spec: { scenario: 'bytes', group: `${messageSize} B`, producers, variant: variant.id, label: variant.label },
+            spec: {
+              scenario: 'bytes',
+              group: `${messageSize} B`,
+              producers,
+              variant: variant.id,
+              label: variant.label,
+            },
             job: {
               scenario: 'bytes',
               variant: baseVariant(variant.id),
@@ -202,10 +228,18 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
     }
   }
   if (wants(options, 'objects')) {
-    for (const producers of OBJECT_PRODUCERS.filter((count) => options.producers?.has(String(count)) ?? true)) {
+    for (const producers of OBJECT_PRODUCERS.filter(
+      (count) => options.producers?.has(String(count)) ?? true,
+    )) {
       for (const variant of selectedVariants(OBJECT_VARIANTS, OBJECTS_BASELINE, options, build)) {
         planned.push({
-          spec: { scenario: 'objects', group: 'objects', producers, variant: variant.id, label: variant.label },
+          spec: {
+            scenario: 'objects',
+            group: 'objects',
+            producers,
+            variant: variant.id,
+            label: variant.label,
+          },
           job: {
             scenario: 'objects',
             variant: baseVariant(variant.id),
@@ -222,7 +256,10 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
     const plan = options.quick ? QUICK_MEMORY_PLAN : FULL_MEMORY_PLAN;
     const variants = [
       { id: 'batching-writable', label: 'BatchingWritable' },
-      ...build.tryLibs.map((tryLib, index) => ({ id: `batching-writable+try${index + 1}`, label: `BatchingWritable [try ${tryLib.name}]` })),
+      ...build.tryLibs.map((tryLib, index) => ({
+        id: `batching-writable+try${index + 1}`,
+        label: `BatchingWritable [try ${tryLib.name}]`,
+      })),
     ];
     for (const { id: variant, label } of variants) {
       planned.push({
@@ -254,11 +291,26 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
 // ---- Processes -------------------------------------------------------------
 
 function failedResult(error: string): RunResult {
-  return { ok: false, error, messages: 0, bytes: 0, elapsedMs: 0, cpuUs: 0, socketWrites: 0, startHeap: 0, peakHeap: 0 };
+  return {
+    ok: false,
+    error,
+    messages: 0,
+    bytes: 0,
+    elapsedMs: 0,
+    cpuUs: 0,
+    socketWrites: 0,
+    startHeap: 0,
+    peakHeap: 0,
+  };
 }
 
 /** Runs one job in a fresh child and resolves, after the child exited, with its result. */
-export function runInChild(build: Build, job: Job, execArgv: string[], timeoutMs: number): Promise<RunResult> {
+export function runInChild(
+  build: Build,
+  job: Job,
+  execArgv: string[],
+  timeoutMs: number,
+): Promise<RunResult> {
   const child = fork(build.childScript, [], {
     execArgv: ['--expose-gc', ...execArgv],
     serialization: 'advanced', // structured clone: Infinity survives
@@ -285,7 +337,10 @@ export function runInChild(build: Build, job: Job, execArgv: string[], timeoutMs
 }
 
 async function startServer(build: Build): Promise<{ process: ChildProcess; port: number }> {
-  const server = fork(build.serverScript, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const server = fork(build.serverScript, [], {
+    execArgv: [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const [message] = (await once(server, 'message')) as [{ port: number }];
   return { process: server, port: message.port };
 }
@@ -301,7 +356,11 @@ async function stopServer(server: ChildProcess): Promise<void> {
 
 function timeoutFor(job: Job, quick: boolean): number {
   if (job.scenario === 'memory') return quick ? 60_000 : 300_000;
-  return (Number.isFinite(job.durationMs) && !quick ? job.durationMs : 0) + job.warmupMs + (quick ? 30_000 : 90_000);
+  return (
+    (Number.isFinite(job.durationMs) && !quick ? job.durationMs : 0) +
+    job.warmupMs +
+    (quick ? 30_000 : 90_000)
+  );
 }
 
 // ---- Measuring ---------------------------------------------------------------
@@ -322,7 +381,11 @@ function describeRun(spec: CaseSpec, result: RunResult): string {
  * producer count), and the variant order rotates each repetition: a slow
  * spell on the shared machine hits every variant of a block alike.
  */
-async function measure(cases: PlannedCase[], options: Options, build: Build): Promise<Map<string, RunResult[]>> {
+async function measure(
+  cases: PlannedCase[],
+  options: Options,
+  build: Build,
+): Promise<Map<string, RunResult[]>> {
   const results = new Map<string, RunResult[]>();
   const blocks = new Map<string, PlannedCase[]>();
   for (const planned of cases) {
@@ -374,7 +437,9 @@ function bytesTargets(rows: SummaryRow[]): TargetResult[] {
     if (mine === undefined) continue;
     for (const [other, min] of bounds) {
       const label = BYTE_VARIANTS.find((candidate) => candidate.id === other)?.label ?? other;
-      targets.push(evaluateTarget(`Bytes 64 B ×256: ${mine.label} / ${label}`, rate(variant) / rate(other), { min }));
+      targets.push(
+        evaluateTarget(`Bytes 64 B ×256: ${mine.label} / ${label}`, rate(variant) / rate(other), { min }),
+      );
     }
   }
   return targets;
@@ -385,14 +450,20 @@ function objectsTargets(rows: SummaryRow[]): TargetResult[] {
   const row = (variant: string): SummaryRow | undefined => findRow(rows, 'objects', 'objects', 256, variant);
   const intact = (found: SummaryRow | undefined): SummaryRow | undefined =>
     found !== undefined && found.intact === found.runs ? found : undefined;
-  const ours = [...new Set(rows.map((row) => row.variant))].filter((variant) => /^async-batch-stream(\+try\d+)?$/.test(variant));
+  const ours = [...new Set(rows.map((row) => row.variant))].filter((variant) =>
+    /^async-batch-stream(\+try\d+)?$/.test(variant),
+  );
   for (const variant of ours) {
     const mine = row(variant);
     if (mine === undefined) continue;
     const ok = intact(mine);
     const ratioTo = (other: string): number => (ok?.rate ?? NaN) / (intact(row(other))?.rate ?? NaN);
-    targets.push(evaluateTarget(`Objects ×256: ${mine.label} / minimal Transform`, ratioTo('transform'), { min: 0.9 }));
-    targets.push(evaluateTarget(`Objects ×256: ${mine.label} / through2-batch`, ratioTo('through2-batch'), { min: 5 }));
+    targets.push(
+      evaluateTarget(`Objects ×256: ${mine.label} / minimal Transform`, ratioTo('transform'), { min: 0.9 }),
+    );
+    targets.push(
+      evaluateTarget(`Objects ×256: ${mine.label} / through2-batch`, ratioTo('through2-batch'), { min: 5 }),
+    );
     targets.push(
       evaluateTarget(
         `Objects ×256: ${mine.label} peak heap / array loop's`,
@@ -435,7 +506,9 @@ function chartPanels(rows: SummaryRow[]): ChartPanel[] {
         label: blockRows.find((row) => row.variant === variant)?.label ?? variant,
         color: VARIANT_COLORS[variant] ?? OTHER_COLORS[index % OTHER_COLORS.length],
         values: producerCounts.map((count) => {
-          const row = blockRows.find((candidate) => candidate.variant === variant && candidate.producers === count);
+          const row = blockRows.find(
+            (candidate) => candidate.variant === variant && candidate.producers === count,
+          );
           return row === undefined || row.intact < row.runs ? NaN : row.rate / 1e6;
         }),
       })),
@@ -481,7 +554,9 @@ async function main(): Promise<number> {
     const targets = [...bytesTargets(rows), ...objectsTargets(rows)];
 
     const memoryCases = cases.filter((planned) => planned.spec.scenario === 'memory');
-    const memoryRows = memoryCases.map((planned) => summarize(planned.spec, results.get(caseKey(planned.spec)) ?? []));
+    const memoryRows = memoryCases.map((planned) =>
+      summarize(planned.spec, results.get(caseKey(planned.spec)) ?? []),
+    );
     const memory = memoryRows.map((row) => ({
       row,
       growth: row.results[0] === undefined ? NaN : heapGrowth(row.results[0]),
@@ -520,7 +595,9 @@ async function main(): Promise<number> {
       extraSections,
     });
     const svg = renderChart(
-      options.quick ? 'mwsr bench (quick mode: not a measurement)' : 'mwsr bench: throughput per variant and producer count',
+      options.quick
+        ? 'mwsr bench (quick mode: not a measurement)'
+        : 'mwsr bench: throughput per variant and producer count',
       `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}; medians of ${options.reps}`,
       chartPanels(rows),
     );
@@ -559,7 +636,9 @@ async function main(): Promise<number> {
 
     const broken = [...rows, ...memoryRows].filter((row) => row.intact < row.runs || row.runs === 0);
     for (const row of broken) {
-      process.stderr.write(`DATA CHECK FAILED: ${row.scenario} ${row.group} ×${row.producers} ${row.label}: ${row.errors.join('; ')}\n`);
+      process.stderr.write(
+        `DATA CHECK FAILED: ${row.scenario} ${row.group} ×${row.producers} ${row.label}: ${row.errors.join('; ')}\n`,
+      );
     }
     return broken.length === 0 && extrasOk ? 0 : 1;
   } finally {

@@ -146,7 +146,9 @@ class FrameVerifier {
     for (let producer = 0; producer < this.producers; producer++) {
       const received = this.#nextSequence[producer];
       if (received !== this.messagesPerProducer) {
-        this.#problem(`producer ${producer}: ${received} of ${this.messagesPerProducer} messages arrived in order`);
+        this.#problem(
+          `producer ${producer}: ${received} of ${this.messagesPerProducer} messages arrived in order`,
+        );
       }
     }
     return { messages: this.messages, bytes: this.bytes, problems: this.problems };
@@ -162,7 +164,9 @@ class FrameVerifier {
     } else if (producer >= this.producers) {
       this.#problem(`unknown producer ${producer}`);
     } else if (sequence !== this.#nextSequence[producer]) {
-      this.#problem(`producer ${producer}: got message ${sequence}, expected ${this.#nextSequence[producer]}`);
+      this.#problem(
+        `producer ${producer}: got message ${sequence}, expected ${this.#nextSequence[producer]}`,
+      );
       // After a gap, follow on from here so one loss is reported once.
       if (sequence > this.#nextSequence[producer]) this.#nextSequence[producer] = sequence + 1;
     } else {
@@ -279,7 +283,11 @@ function startProgress(label: string, writesLabel: string, counters: Counters, q
 }
 
 /** 256 producers -> BatchingWritable -> one socket.write() per batch. */
-async function sendBatched(client: net.Socket, options: Required<DemoOptions>, counters: Counters): Promise<void> {
+async function sendBatched(
+  client: net.Socket,
+  options: Required<DemoOptions>,
+  counters: Counters,
+): Promise<void> {
   const sink = new BatchingWritable({
     size: options.batchSize,
     highWaterMark: options.batchSize,
@@ -297,7 +305,11 @@ async function sendBatched(client: net.Socket, options: Required<DemoOptions>, c
 }
 
 /** 256 producers -> one socket.write() per message. */
-async function sendNaive(client: net.Socket, options: Required<DemoOptions>, counters: Counters): Promise<void> {
+async function sendNaive(
+  client: net.Socket,
+  options: Required<DemoOptions>,
+  counters: Counters,
+): Promise<void> {
   const write = (message: Buffer): boolean => {
     counters.socketWrites++;
     return client.write(message);

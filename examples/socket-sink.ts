@@ -59,7 +59,9 @@ async function main(): Promise<void> {
   server.close();
 
   const lines = received.split('\n').filter(Boolean).length;
-  console.log(`${PRODUCERS * LINES_PER_PRODUCER} lines written, ${lines} received, in ${socketWrites} socket writes`);
+  console.log(
+    `${PRODUCERS * LINES_PER_PRODUCER} lines written, ${lines} received, in ${socketWrites} socket writes`,
+  );
   if (lines !== PRODUCERS * LINES_PER_PRODUCER) throw new Error('lines went missing');
 }
 

@@ -46,13 +46,17 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
       writev: undefined,
       destroy: undefined,
     });
-    this.#core = new BatchCore<Buffer | T[]>(settings, {
-      stream: this,
-      deliver: (batch) => {
-        this.#downstreamFull = !this.push(batch);
+    this.#core = new BatchCore<Buffer | T[]>(
+      settings,
+      {
+        stream: this,
+        deliver: (batch) => {
+          this.#downstreamFull = !this.push(batch);
+        },
+        isReady: () => !this.#downstreamFull,
       },
-      isReady: () => !this.#downstreamFull,
-    }, options.defaultEncoding ?? 'utf8');
+      options.defaultEncoding ?? 'utf8',
+    );
   }
 
   /**
@@ -112,8 +116,12 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
-    if (typeof encoding === 'function') return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
-    return this.#core.tryWrite(chunk, encoding, callback) || super.write(chunk, encoding as BufferEncoding, callback);
+    if (typeof encoding === 'function')
+      return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
+    return (
+      this.#core.tryWrite(chunk, encoding, callback) ||
+      super.write(chunk, encoding as BufferEncoding, callback)
+    );
   }
 
   override setDefaultEncoding(encoding: BufferEncoding): this {

@@ -329,9 +329,9 @@ export class BatchCore<B> {
     this.#objectMode = settings.objectMode;
     this.#host = host;
     // The face picks B to match the mode (Buffer or T[]); decided once here.
-    this.#accumulator = (
-      settings.objectMode ? new ItemAccumulator() : new ByteAccumulator(settings.size)
-    ) as unknown as Accumulator<B>;
+    this.#accumulator = (settings.objectMode
+      ? new ItemAccumulator()
+      : new ByteAccumulator(settings.size)) as unknown as Accumulator<B>;
     this.defaultEncoding = defaultEncoding;
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#fastPath = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
@@ -473,8 +473,7 @@ export class BatchCore<B> {
     }
     // Units written so far: admitted, plus what Node still buffers (the
     // pending entries we admitted are in both, hence the subtraction).
-    const target =
-      this.#unitsAdmitted + this.#host.stream.writableLength - this.#pendingAdmittedUnits;
+    const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#pendingAdmittedUnits;
     if (target <= this.#unitsSettled) return Promise.resolve();
     if (target > this.#flushTarget) this.#flushTarget = target;
     const promise = new Promise<void>((resolve, reject) => {

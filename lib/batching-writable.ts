@@ -48,12 +48,19 @@ export class BatchingWritable<T = Buffer> extends Writable {
       final: undefined,
       destroy: undefined,
     });
-    const deliver = onBatch as (this: BatchingWritable<T>, batch: Buffer | T[]) => void | PromiseLike<unknown>;
-    this.#core = new BatchCore<Buffer | T[]>(settings, {
-      stream: this,
-      deliver: (batch) => deliver.call(this, batch),
-      isReady: () => true,
-    }, options.defaultEncoding ?? 'utf8');
+    const deliver = onBatch as (
+      this: BatchingWritable<T>,
+      batch: Buffer | T[],
+    ) => void | PromiseLike<unknown>;
+    this.#core = new BatchCore<Buffer | T[]>(
+      settings,
+      {
+        stream: this,
+        deliver: (batch) => deliver.call(this, batch),
+        isReady: () => true,
+      },
+      options.defaultEncoding ?? 'utf8',
+    );
   }
 
   /**
@@ -117,8 +124,12 @@ export class BatchingWritable<T = Buffer> extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
-    if (typeof encoding === 'function') return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
-    return this.#core.tryWrite(chunk, encoding, callback) || super.write(chunk, encoding as BufferEncoding, callback);
+    if (typeof encoding === 'function')
+      return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
+    return (
+      this.#core.tryWrite(chunk, encoding, callback) ||
+      super.write(chunk, encoding as BufferEncoding, callback)
+    );
   }
 
   override setDefaultEncoding(encoding: BufferEncoding): this {

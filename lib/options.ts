@@ -32,8 +32,7 @@ type OwnedWritableOptions = 'write' | 'writev' | 'final' | 'objectMode' | 'decod
 
 /** `BatchingWritable` in byte mode: `onBatch` receives one `Buffer`. */
 export interface ByteBatchingWritableOptions
-  extends BatchingOptions,
-    Omit<WritableOptions, OwnedWritableOptions> {
+  extends BatchingOptions, Omit<WritableOptions, OwnedWritableOptions> {
   objectMode?: false;
   /**
    * Receives each batch, one at a time: it is not called again before the
@@ -46,8 +45,7 @@ export interface ByteBatchingWritableOptions
 
 /** `BatchingWritable` in object mode: `onBatch` receives an array of items. */
 export interface ObjectBatchingWritableOptions<T>
-  extends BatchingOptions,
-    Omit<WritableOptions, OwnedWritableOptions> {
+  extends BatchingOptions, Omit<WritableOptions, OwnedWritableOptions> {
   objectMode: true;
   /** As in byte mode, with an array of the items written, in write order. */
   onBatch(batch: T[]): void | PromiseLike<unknown>;
@@ -57,18 +55,15 @@ export interface ObjectBatchingWritableOptions<T>
  * Options of `new BatchingWritable<T>()`: byte mode unless `objectMode: true`,
  * so `onBatch` gets a `Buffer` or a `T[]`.
  */
-export type BatchingWritableOptions<T = Buffer> = ByteBatchingWritableOptions | ObjectBatchingWritableOptions<T>;
+export type BatchingWritableOptions<T = Buffer> =
+  ByteBatchingWritableOptions | ObjectBatchingWritableOptions<T>;
 
 type OwnedTransformOptions =
-  | OwnedWritableOptions
-  | 'transform'
-  | 'flush'
-  | 'read'
-  | 'readableObjectMode'
-  | 'writableObjectMode';
+  OwnedWritableOptions | 'transform' | 'flush' | 'read' | 'readableObjectMode' | 'writableObjectMode';
 
 /** Options of `new AsyncBatchStream<T>()`: byte mode unless `objectMode: true`. */
-export interface AsyncBatchStreamOptions extends BatchingOptions, Omit<TransformOptions, OwnedTransformOptions> {
+export interface AsyncBatchStreamOptions
+  extends BatchingOptions, Omit<TransformOptions, OwnedTransformOptions> {
   /** `true`: items in, arrays out. `false` (default): bytes in, coalesced `Buffer`s out. */
   objectMode?: boolean;
   /**
@@ -100,7 +95,11 @@ export function checkBatchSettings(options: unknown): BatchSettings {
   if (options === null || typeof options !== 'object') {
     throw invalidArgType('options', 'of type object', options);
   }
-  const { size, maxDelay = 0, objectMode = false } = options as Partial<BatchingOptions> & {
+  const {
+    size,
+    maxDelay = 0,
+    objectMode = false,
+  } = options as Partial<BatchingOptions> & {
     objectMode?: unknown;
   };
   if (typeof size !== 'number') throw invalidArgType('options.size', 'of type number', size);

@@ -124,7 +124,11 @@ describe('Node conventions', () => {
 
   describe('signal', () => {
     for (const [name, make] of [
-      ['BatchingWritable', (signal: AbortSignal) => new BatchingWritable({ size: 4, signal, onBatch: () => new Promise(() => {}) })],
+      [
+        'BatchingWritable',
+        (signal: AbortSignal) =>
+          new BatchingWritable({ size: 4, signal, onBatch: () => new Promise(() => {}) }),
+      ],
       ['AsyncBatchStream', (signal: AbortSignal) => new AsyncBatchStream({ size: 4, signal })],
     ] as const) {
       it(`destroys a ${name} with an AbortError and rejects a waiting flush()`, async () => {

@@ -99,8 +99,10 @@ class FrameChecker {
       if (pending.length < HEADER_BYTES + length) break;
       const payload = pending.subarray(HEADER_BYTES, HEADER_BYTES + length);
       const expectedSeq = this.#nextSeq.get(producer) ?? 0;
-      if (seq !== expectedSeq) this.problems.push(`producer ${producer}: frame ${seq}, expected ${expectedSeq}`);
-      else if (!payload.equals(payloadOf(producer, seq))) this.problems.push(`producer ${producer}: frame ${seq} corrupt`);
+      if (seq !== expectedSeq)
+        this.problems.push(`producer ${producer}: frame ${seq}, expected ${expectedSeq}`);
+      else if (!payload.equals(payloadOf(producer, seq)))
+        this.problems.push(`producer ${producer}: frame ${seq} corrupt`);
       this.#nextSeq.set(producer, seq + 1);
       this.frames++;
       pending = pending.subarray(HEADER_BYTES + length);
@@ -191,7 +193,9 @@ describe('interop: a real TCP socket on loopback', () => {
         expected.update(header).update(payload);
         expectedBytes += header.length + payload.length;
         const ok =
-          next() < 0.5 ? writable.writeV([header, payload]) : writable.write(Buffer.concat([header, payload]));
+          next() < 0.5
+            ? writable.writeV([header, payload])
+            : writable.write(Buffer.concat([header, payload]));
         if (!ok) await once(writable, 'drain');
         const pause = next();
         if (pause < 0.3) await nextTurn();
@@ -282,7 +286,11 @@ describe("interop: node's stream utilities", () => {
         setImmediate(callback);
       },
     });
-    await streamPromises.pipeline(Readable.from(items), new AsyncBatchStream<number>({ objectMode: true, size: 10 }), sink);
+    await streamPromises.pipeline(
+      Readable.from(items),
+      new AsyncBatchStream<number>({ objectMode: true, size: 10 }),
+      sink,
+    );
     expect(batches.flat()).to.deep.equal(items);
     expectWithinBounds(batches, 10);
     // API.md: the slower downstream reads, the fuller the batches.
@@ -292,9 +300,13 @@ describe("interop: node's stream utilities", () => {
   it('runs AsyncBatchStream into an async function destination of stream/promises pipeline', async () => {
     const chunks = byteChunks(400, 30, 2);
     const batches: Buffer[] = [];
-    await streamPromises.pipeline(Readable.from(chunks), new AsyncBatchStream({ size: 50 }), async (source) => {
-      for await (const batch of source as AsyncIterable<Buffer>) batches.push(batch);
-    });
+    await streamPromises.pipeline(
+      Readable.from(chunks),
+      new AsyncBatchStream({ size: 50 }),
+      async (source) => {
+        for await (const batch of source as AsyncIterable<Buffer>) batches.push(batch);
+      },
+    );
     expect(Buffer.concat(batches).equals(Buffer.concat(chunks))).to.equal(true);
     expectWithinBounds(batches, 50);
   });
@@ -315,7 +327,9 @@ describe("interop: node's stream utilities", () => {
     expect(items).to.have.length(150);
     for (const name of ['a', 'b', 'c']) {
       // Each producer's own writes keep their order.
-      expect(items.filter((item) => item[0] === name)).to.deep.equal(Array.from({ length: 50 }, (_, i) => `${name}${i}`));
+      expect(items.filter((item) => item[0] === name)).to.deep.equal(
+        Array.from({ length: 50 }, (_, i) => `${name}${i}`),
+      );
     }
     expectWithinBounds(batches, 8);
   });
@@ -332,7 +346,10 @@ describe("interop: node's stream utilities", () => {
     const failure = new Error('consumer failed');
     const writable = new BatchingWritable({ size: 4, onBatch: () => Promise.reject(failure) });
     const done = new Promise<Error | null | undefined>((resolve) => finished(writable, mustCall(resolve)));
-    writable.on('error', mustCall(() => {}));
+    writable.on(
+      'error',
+      mustCall(() => {}),
+    );
     writable.write('abc');
     expect(await done).to.equal(failure);
   });
@@ -432,7 +449,11 @@ describe('interop: readable-stream 4', () => {
     // Each batch arrives whole, as one object-mode chunk, on the Transform's writable side.
     const measure = new rs.Transform({
       objectMode: true,
-      transform(batch: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: unknown) => void) {
+      transform(
+        batch: Buffer,
+        _encoding: BufferEncoding,
+        callback: (error?: Error | null, data?: unknown) => void,
+      ) {
         seen.push(batch.length);
         callback(null, batch);
       },

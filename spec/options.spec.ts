@@ -53,18 +53,24 @@ describe('options (API.md 11: bad arguments throw at once)', () => {
 
       for (const bad of [undefined, null, 42, 'size']) {
         it(`refuses options ${String(bad)} with TypeError ERR_INVALID_ARG_TYPE`, () => {
-          const construct = face === 'BatchingWritable' ? () => new BatchingWritable(bad as never) : () => new AsyncBatchStream(bad as never);
+          const construct =
+            face === 'BatchingWritable'
+              ? () => new BatchingWritable(bad as never)
+              : () => new AsyncBatchStream(bad as never);
           expect(construct).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
         });
       }
 
       it('accepts maxDelay Infinity, 0 and the timer limit', () => {
-        for (const maxDelay of [Infinity, 0, 2 ** 31 - 1]) expect(() => make({ size: 1, maxDelay })).not.to.throw();
+        for (const maxDelay of [Infinity, 0, 2 ** 31 - 1])
+          expect(() => make({ size: 1, maxDelay })).not.to.throw();
       });
 
       it('quotes the value received, as Node does', () => {
         expect(() => make({ size: 0 })).to.throw(/"options\.size".*Received 0$/);
-        expect(() => make({ size: '10' })).to.throw(/"options\.size" property must be of type number\. Received type string \('10'\)/);
+        expect(() => make({ size: '10' })).to.throw(
+          /"options\.size" property must be of type number\. Received type string \('10'\)/,
+        );
         expect(() => make({ size: 2 ** 60 })).to.throw(/Received 1_152_921_504_606_847_000$/);
       });
 

@@ -317,7 +317,12 @@ async function put<C>(
   if (!ok) await (producer.waitFor === 'drain' ? once(stream, 'drain') : callbackFired);
 }
 
-async function produce<C>(stream: BatchStream, producer: Producer<C>, kit: ModeKit<C>, trace: Trace): Promise<void> {
+async function produce<C>(
+  stream: BatchStream,
+  producer: Producer<C>,
+  kit: ModeKit<C>,
+  trace: Trace,
+): Promise<void> {
   for (const action of producer.actions) {
     switch (action.op) {
       case 'write':
@@ -362,7 +367,8 @@ function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
     const firstMismatch = items.findIndex((item, i) => !Object.is(item, trace.written[i]));
     expect(firstMismatch, 'first item out of order').to.equal(-1);
   } else {
-    for (const batch of batches) expect(Buffer.isBuffer(batch), 'a byte-mode batch is a Buffer').to.equal(true);
+    for (const batch of batches)
+      expect(Buffer.isBuffer(batch), 'a byte-mode batch is a Buffer').to.equal(true);
     const got = Buffer.concat(batches as Buffer[]);
     const want = Buffer.concat(trace.written as Buffer[]);
     expect(got.length, 'bytes delivered').to.equal(want.length);
@@ -395,7 +401,9 @@ function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
     const index = batchOf[chunk.start];
     if (chunk.units >= size) {
       // API.md 3: a chunk of size bytes or more is handed over alone, whole.
-      expect(spans[index], `chunk of ${chunk.units} >= ${size} bytes at ${chunk.start} alone`).to.deep.equal(chunk);
+      expect(spans[index], `chunk of ${chunk.units} >= ${size} bytes at ${chunk.start} alone`).to.deep.equal(
+        chunk,
+      );
     } else {
       expect(landsWhole(chunk), `chunk of ${chunk.units} units at ${chunk.start} split`).to.equal(true);
     }
@@ -403,7 +411,9 @@ function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
   // API.md 7: a group of at most size units arrives in one batch.
   for (const group of trace.groups) {
     if (group.units === 0 || group.units > size) continue;
-    expect(landsWhole(group), `group of ${group.units} <= ${size} units at ${group.start} split`).to.equal(true);
+    expect(landsWhole(group), `group of ${group.units} <= ${size} units at ${group.start} split`).to.equal(
+      true,
+    );
   }
 }
 
@@ -474,7 +484,9 @@ async function runAsyncBatchStream<C>(kit: ModeKit<C>, program: Program<C, Downs
   transform.onPush = (batch, queued) => {
     // Items wait in the open batch while downstream is busy, not in a queue of batches.
     if (queued > transform.readableHighWaterMark) {
-      trace.violations.push(`pushed with ${queued} batches queued (readableHighWaterMark ${transform.readableHighWaterMark})`);
+      trace.violations.push(
+        `pushed with ${queued} batches queued (readableHighWaterMark ${transform.readableHighWaterMark})`,
+      );
     }
     trace.deliveredUnits += batch.length;
   };

@@ -97,7 +97,10 @@ function expectItemBatches<T>(recorded: Recorder<T[]> | T[][], written: readonly
   const batches = Array.isArray(recorded) ? recorded : recorded.batches;
   if (!Array.isArray(recorded)) expect(recorded.reentries, 'onBatch re-entered').to.equal(0);
   const outOfBounds = batches.filter((batch) => batch.length < 1 || batch.length > size);
-  expect(outOfBounds.map((batch) => batch.length), 'batch sizes out of 1..size').to.deep.equal([]);
+  expect(
+    outOfBounds.map((batch) => batch.length),
+    'batch sizes out of 1..size',
+  ).to.deep.equal([]);
   expect(batches.flat()).to.deep.equal(written);
 }
 
@@ -129,7 +132,11 @@ function expectByteBatches(recorder: Recorder<Buffer>, writes: readonly Buffer[]
 }
 
 /** API.md 7: every group of at most `size` units lies within one batch. */
-function expectGroupsWhole(batchLengths: readonly number[], groupUnits: readonly number[], size: number): void {
+function expectGroupsWhole(
+  batchLengths: readonly number[],
+  groupUnits: readonly number[],
+  size: number,
+): void {
   let batch = 0;
   let batchEnd = batchLengths[0] ?? 0;
   let offset = 0;
@@ -142,7 +149,12 @@ function expectGroupsWhole(batchLengths: readonly number[], groupUnits: readonly
 }
 
 /** Per-producer order, for items encoded `producer * stride + sequence`. */
-function expectPerProducerOrder(items: readonly number[], producers: number, stride: number, each: number): void {
+function expectPerProducerOrder(
+  items: readonly number[],
+  producers: number,
+  stride: number,
+  each: number,
+): void {
   const next = new Array<number>(producers).fill(0);
   let misplaced = 0;
   for (const item of items) {
@@ -154,7 +166,10 @@ function expectPerProducerOrder(items: readonly number[], producers: number, str
 }
 
 /** Reads every batch of `source`, running `work` on each (a slow consumer). */
-async function collect<B>(source: AsyncIterable<B>, work?: (batch: B, index: number) => unknown): Promise<B[]> {
+async function collect<B>(
+  source: AsyncIterable<B>,
+  work?: (batch: B, index: number) => unknown,
+): Promise<B[]> {
   const batches: B[] = [];
   for await (const batch of source) {
     batches.push(batch);
@@ -216,17 +231,28 @@ describe('buffer_test.go', () => {
 
   it('TestBufferCallbackError: a rejecting onBatch fails the waiting flush() and later writes with its error', async () => {
     const errTest = new Error('test error');
-    const recorder = new Recorder<number[]>((_batch, index) => (index === 1 ? Promise.reject(errTest) : undefined));
+    const recorder = new Recorder<number[]>((_batch, index) =>
+      index === 1 ? Promise.reject(errTest) : undefined,
+    );
     const onBatch = mustCall(recorder.onBatch, 2);
     const w = new BatchingWritable<number>({ size: 10, objectMode: true, onBatch });
-    w.on('error', mustCall((error: Error) => expect(error).to.equal(errTest)));
-    w.writeV([1, 2, 3], mustCall((error?: Error | null) => expect(error).to.equal(null)));
+    w.on(
+      'error',
+      mustCall((error: Error) => expect(error).to.equal(errTest)),
+    );
+    w.writeV(
+      [1, 2, 3],
+      mustCall((error?: Error | null) => expect(error).to.equal(null)),
+    );
     await w.flush();
     w.writeV([4, 5]);
     expect(await rejectionOf(w.flush())).to.equal(errTest);
     expect(w.destroyed).to.equal(true);
     expectLaterFailure(await writeResult(w, 6), errTest);
-    expect(recorder.batches).to.deep.equal([[1, 2, 3], [4, 5]]);
+    expect(recorder.batches).to.deep.equal([
+      [1, 2, 3],
+      [4, 5],
+    ]);
   });
 
   it('TestBufferPanicRecovery: onBatch throwing destroys the stream with that same error', async () => {
@@ -235,7 +261,10 @@ describe('buffer_test.go', () => {
       throw panic;
     });
     const w = new BatchingWritable<number>({ size: 2, objectMode: true, onBatch });
-    w.on('error', mustCall((error: Error) => expect(error).to.equal(panic)));
+    w.on(
+      'error',
+      mustCall((error: Error) => expect(error).to.equal(panic)),
+    );
     w.write(1);
     expect(await rejectionOf(w.flush())).to.equal(panic);
     expect(w.destroyed).to.equal(true);
@@ -280,7 +309,10 @@ describe('buffer_test.go', () => {
     const w = new BatchingWritable({ size: 10, maxDelay: Infinity, onBatch: recorder.onBatch });
     const large = Buffer.from(range(0, 25));
     const turnEnd = endOfThisTurn();
-    w.write(large, mustCall((error?: Error | null) => expect(error).to.equal(null)));
+    w.write(
+      large,
+      mustCall((error?: Error | null) => expect(error).to.equal(null)),
+    );
     await turnEnd;
     expect(recorder.batches).to.have.length(1);
     expectByteBatches(recorder, [large], 10);
@@ -291,7 +323,12 @@ describe('buffer_test.go', () => {
   it('TestBufferLargeWrite: a group of items larger than size arrives in batches of at most size', async () => {
     // API.md 3 wins over the seed: only a byte chunk may exceed size; items are bounded.
     const recorder = new Recorder<number[]>();
-    const w = new BatchingWritable<number>({ size: 10, objectMode: true, maxDelay: Infinity, onBatch: recorder.onBatch });
+    const w = new BatchingWritable<number>({
+      size: 10,
+      objectMode: true,
+      maxDelay: Infinity,
+      onBatch: recorder.onBatch,
+    });
     const turnEnd = endOfThisTurn();
     w.writeV(range(0, 25));
     await turnEnd;
@@ -303,7 +340,12 @@ describe('buffer_test.go', () => {
 
   it('TestBufferExactlyFull: a batch filled to size goes at once; the next write starts a new one', async () => {
     const recorder = new Recorder<number[]>();
-    const w = new BatchingWritable<number>({ size: 5, objectMode: true, maxDelay: Infinity, onBatch: recorder.onBatch });
+    const w = new BatchingWritable<number>({
+      size: 5,
+      objectMode: true,
+      maxDelay: Infinity,
+      onBatch: recorder.onBatch,
+    });
     const turnEnd = endOfThisTurn();
     w.writeV([1, 2, 3]);
     w.writeV([4, 5]);
@@ -476,7 +518,10 @@ describe('buffer_test.go', () => {
     const errTest = new Error('permanent error');
     const onBatch = mustCall((_batch: number[]): Promise<void> => Promise.reject(errTest));
     const w = new BatchingWritable<number>({ size: 10, objectMode: true, onBatch });
-    w.on('error', mustCall((error: Error) => expect(error).to.equal(errTest)));
+    w.on(
+      'error',
+      mustCall((error: Error) => expect(error).to.equal(errTest)),
+    );
     w.write(1);
     expect(await rejectionOf(w.flush())).to.equal(errTest);
     expectLaterFailure(await writeResult(w, 2), errTest);
@@ -488,7 +533,11 @@ describe('buffer_test.go', () => {
 
   it('TestBufferGenericTypes: object mode carries strings, structs and large objects as they are', async () => {
     const strings = new Recorder<string[]>();
-    const stringWritable = new BatchingWritable<string>({ size: 10, objectMode: true, onBatch: strings.onBatch });
+    const stringWritable = new BatchingWritable<string>({
+      size: 10,
+      objectMode: true,
+      onBatch: strings.onBatch,
+    });
     stringWritable.writeV(['hello', 'world']);
     await stringWritable.flush();
     expect(strings.batches).to.deep.equal([['hello', 'world']]);
@@ -515,7 +564,10 @@ describe('buffer_test.go', () => {
     }
     const bigs = new Recorder<Big[]>();
     const bigWritable = new BatchingWritable<Big>({ size: 5, objectMode: true, onBatch: bigs.onBatch });
-    const groups = range(0, 20).map(() => [{ payload: new Uint8Array(1024) }, { payload: new Uint8Array(1024) }]);
+    const groups = range(0, 20).map(() => [
+      { payload: new Uint8Array(1024) },
+      { payload: new Uint8Array(1024) },
+    ]);
     for (const group of groups) bigWritable.writeV(group);
     await bigWritable.flush();
     expectItemBatches(bigs, groups.flat(), 5);
@@ -537,7 +589,12 @@ describe('buffer_test.go', () => {
     expect(recorder.batches).to.deep.equal([data]);
 
     const items = new Recorder<number[]>();
-    const objects = new BatchingWritable<number>({ size: 10, objectMode: true, maxDelay: Infinity, onBatch: items.onBatch });
+    const objects = new BatchingWritable<number>({
+      size: 10,
+      objectMode: true,
+      maxDelay: Infinity,
+      onBatch: items.onBatch,
+    });
     const itemsTurnEnd = endOfThisTurn();
     objects.writeV(range(0, 10));
     await itemsTurnEnd;
@@ -573,7 +630,10 @@ describe('buffer_test.go', () => {
     const recorder = new Recorder<Buffer>();
     const w = new BatchingWritable({ size: 128, onBatch: recorder.onBatch });
     const group = [bytes(1, 2), bytes(3, 4, 5), bytes(6)];
-    const ok = w.writeV(group, mustCall((error?: Error | null) => expect(error).to.equal(null)));
+    const ok = w.writeV(
+      group,
+      mustCall((error?: Error | null) => expect(error).to.equal(null)),
+    );
     expect(ok).to.equal(true);
     await w.flush();
     expect(recorder.batches).to.deep.equal([bytes(1, 2, 3, 4, 5, 6)]);
@@ -587,8 +647,17 @@ describe('buffer_test.go', () => {
     await w.flush();
     await endOf(w);
 
-    const items = new BatchingWritable<number>({ size: 128, objectMode: true, onBatch: mustCall(() => {}, 0) });
-    expect(items.writeV([], mustCall((error?: Error | null) => expect(error).to.equal(null)))).to.equal(true);
+    const items = new BatchingWritable<number>({
+      size: 128,
+      objectMode: true,
+      onBatch: mustCall(() => {}, 0),
+    });
+    expect(
+      items.writeV(
+        [],
+        mustCall((error?: Error | null) => expect(error).to.equal(null)),
+      ),
+    ).to.equal(true);
     await items.flush();
     await endOf(items);
   });
@@ -597,7 +666,10 @@ describe('buffer_test.go', () => {
     const recorder = new Recorder<Buffer>();
     const w = new BatchingWritable({ size: 10, onBatch: recorder.onBatch });
     const group = [Buffer.alloc(25, 1), bytes(1, 2, 3), Buffer.alloc(30, 2)];
-    w.writeV(group, mustCall((error?: Error | null) => expect(error).to.equal(null)));
+    w.writeV(
+      group,
+      mustCall((error?: Error | null) => expect(error).to.equal(null)),
+    );
     await w.flush();
     expect(recorder.batches.map((batch) => batch.length)).to.deep.equal([25, 3, 30]);
     expectByteBatches(recorder, group, 10);
@@ -665,14 +737,19 @@ describe('buffer_test.go', () => {
     });
     const onBatch = mustCall(recorder.onBatch, 2);
     const w = new BatchingWritable({ size: 5, onBatch });
-    w.on('error', mustCall((error: Error) => expect(error).to.equal(errTest)));
+    w.on(
+      'error',
+      mustCall((error: Error) => expect(error).to.equal(errTest)),
+    );
     w.writeV([bytes(1, 2)]);
     await w.flush();
     w.writeV([bytes(3, 4)]);
     expect(await rejectionOf(w.flush())).to.equal(errTest);
     const single = await new Promise<Error | null | undefined>((resolve) => w.writeV([bytes(5)], resolve));
     expectLaterFailure(single, errTest);
-    const group = await new Promise<Error | null | undefined>((resolve) => w.writeV([bytes(5), bytes(6)], resolve));
+    const group = await new Promise<Error | null | undefined>((resolve) =>
+      w.writeV([bytes(5), bytes(6)], resolve),
+    );
     expectLaterFailure(group, errTest);
     expect(recorder.batches).to.deep.equal([bytes(1, 2), bytes(3, 4)]);
   });
@@ -680,8 +757,8 @@ describe('buffer_test.go', () => {
   it('TestBufferWriteVBytes: scatter-gather parts arrive together, never split by a fuller batch', async () => {
     const recorder = new Recorder<Buffer>();
     const w = new BatchingWritable({ size: 64, onBatch: recorder.onBatch });
-    const parts = ['HTTP/1.1 200 OK\r\n', 'Content-Type: text/plain\r\n', '\r\n', 'Hello, World!'].map((text) =>
-      Buffer.from(text),
+    const parts = ['HTTP/1.1 200 OK\r\n', 'Content-Type: text/plain\r\n', '\r\n', 'Hello, World!'].map(
+      (text) => Buffer.from(text),
     );
     // 10 bytes first: the 58-byte group no longer fits that batch, so it must
     // move to the next one whole (API.md 7), not fill the first and split.
@@ -743,10 +820,13 @@ describe('mwsr_test.go', () => {
     const received: number[][] = [];
     const sink = new Writable({
       objectMode: true,
-      write: mustCall((batch: number[], _encoding: BufferEncoding, callback: (error?: Error | null) => void) => {
-        received.push(batch);
-        callback(received.length === 2 ? errTest : null);
-      }, 2),
+      write: mustCall(
+        (batch: number[], _encoding: BufferEncoding, callback: (error?: Error | null) => void) => {
+          received.push(batch);
+          callback(received.length === 2 ? errTest : null);
+        },
+        2,
+      ),
     });
     const piping = pipeline(t, sink);
     for (const i of [1, 2, 3, 4]) t.write(i);
@@ -799,7 +879,9 @@ describe('mwsr_test.go', () => {
     // API.md 10: Go's ErrClosed is Node's ERR_STREAM_WRITE_AFTER_END.
     const writeError = (await writeResult(t, 2)) as CodedError;
     expect(writeError.code).to.equal('ERR_STREAM_WRITE_AFTER_END');
-    const writeVError = await new Promise<CodedError | null | undefined>((resolve) => t.writeV([2, 3], resolve));
+    const writeVError = await new Promise<CodedError | null | undefined>((resolve) =>
+      t.writeV([2, 3], resolve),
+    );
     expect(writeVError?.code).to.equal('ERR_STREAM_WRITE_AFTER_END');
     expect(errors.filter((error) => error.code !== 'ERR_STREAM_WRITE_AFTER_END')).to.deep.equal([]);
   });
@@ -808,9 +890,18 @@ describe('mwsr_test.go', () => {
     const t = new AsyncBatchStream<number>({ size: 128, objectMode: true });
     const plain = new PassThrough({ objectMode: true });
     for (const stream of [t, plain]) {
-      stream.on('error', mustCall(() => {}, 0));
-      stream.on('finish', mustCall(() => {}));
-      stream.on('end', mustCall(() => {}));
+      stream.on(
+        'error',
+        mustCall(() => {}, 0),
+      );
+      stream.on(
+        'finish',
+        mustCall(() => {}),
+      );
+      stream.on(
+        'end',
+        mustCall(() => {}),
+      );
       stream.end();
       stream.end();
       stream.end();

@@ -288,7 +288,13 @@ async function runOnce(job: BytesJob | MemoryJob, lib: Mwsr, measured: boolean):
         const heapPeak = heap.takeWindowPeak();
         collectGarbage();
         const usage = process.memoryUsage();
-        result.checkpoints?.push({ messages: total, heapUsed, heapLive: usage.heapUsed, heapPeak, rss: usage.rss });
+        result.checkpoints?.push({
+          messages: total,
+          heapUsed,
+          heapLive: usage.heapUsed,
+          heapPeak,
+          rss: usage.rss,
+        });
       },
     },
   );
@@ -309,7 +315,9 @@ async function runOnce(job: BytesJob | MemoryJob, lib: Mwsr, measured: boolean):
     const error =
       verdict.error ??
       compareCounts(producers.sent, verdict.perProducer) ??
-      (verdict.bytes === producers.total * size ? null : `${verdict.bytes} bytes for ${producers.total} messages`);
+      (verdict.bytes === producers.total * size
+        ? null
+        : `${verdict.bytes} bytes for ${producers.total} messages`);
     result.ok = error === null;
     if (error !== null) result.error = error;
   } catch (error) {

@@ -61,7 +61,12 @@ interface ObjectSink {
   finish(): Promise<void>;
 }
 
-type SinkFactory = (checker: ItemChecker, heap: HeapSampler, lib: Mwsr, fail: (error: unknown) => void) => ObjectSink;
+type SinkFactory = (
+  checker: ItemChecker,
+  heap: HeapSampler,
+  lib: Mwsr,
+  fail: (error: unknown) => void,
+) => ObjectSink;
 
 /** The consumer of the Transform variants: checks each batch as it is read. */
 function checkingWritable(checker: ItemChecker, heap: HeapSampler): Writable {
@@ -76,7 +81,12 @@ function checkingWritable(checker: ItemChecker, heap: HeapSampler): Writable {
 }
 
 /** A Transform piped into the checker. */
-function throughTransform(transform: Transform, checker: ItemChecker, heap: HeapSampler, fail: (error: unknown) => void): ObjectSink {
+function throughTransform(
+  transform: Transform,
+  checker: ItemChecker,
+  heap: HeapSampler,
+  fail: (error: unknown) => void,
+): ObjectSink {
   const consumer = checkingWritable(checker, heap);
   transform.on('error', fail);
   consumer.on('error', fail);
@@ -92,7 +102,8 @@ function throughTransform(transform: Transform, checker: ItemChecker, heap: Heap
 }
 
 const SINKS: Record<string, SinkFactory> = {
-  transform: (checker, heap, _lib, fail) => throughTransform(new MinimalBatchTransform(), checker, heap, fail),
+  transform: (checker, heap, _lib, fail) =>
+    throughTransform(new MinimalBatchTransform(), checker, heap, fail),
   'through2-batch': (checker, heap, _lib, fail) =>
     throughTransform(through2Batch.obj({ batchSize: BATCH_ITEMS }), checker, heap, fail),
   'batch-stream': (checker, heap, _lib, fail) =>
@@ -100,7 +111,12 @@ const SINKS: Record<string, SinkFactory> = {
   'stream-batch': (checker, heap, _lib, fail) =>
     throughTransform(streamBatch({ maxItems: BATCH_ITEMS }), checker, heap, fail),
   'async-batch-stream': (checker, heap, lib, fail) =>
-    throughTransform(new lib.AsyncBatchStream<Item>({ objectMode: true, size: BATCH_ITEMS }), checker, heap, fail),
+    throughTransform(
+      new lib.AsyncBatchStream<Item>({ objectMode: true, size: BATCH_ITEMS }),
+      checker,
+      heap,
+      fail,
+    ),
   'batching-writable': (checker, heap, lib, fail) => {
     const stream = new lib.BatchingWritable<Item>({
       objectMode: true,
@@ -176,7 +192,10 @@ async function runOnce(job: ObjectsJob, lib: Mwsr): Promise<RunResult> {
       if (sinkFactory === undefined) throw new Error(`unknown objects variant ${job.variant}`);
       const sink = sinkFactory(checker, heap, lib, failure.fail);
       const producers = new Producers(
-        { write: (producer, seq) => sink.write({ p: producer, s: seq }), onDrain: (listener) => sink.onDrain(listener) },
+        {
+          write: (producer, seq) => sink.write({ p: producer, s: seq }),
+          onDrain: (listener) => sink.onDrain(listener),
+        },
         { producers: job.producers, durationMs: job.durationMs, maxMessages: job.maxMessages, heap },
       );
       await Promise.race([producers.run(), failure.promise]);

@@ -23,8 +23,14 @@ export interface MachineInfo {
 
 function gitCommit(root: string): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib'], { cwd: root, encoding: 'utf8' }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
     return dirty === '' ? head : `${head} (lib/ modified)`;
   } catch {
     return 'unknown';
@@ -34,7 +40,9 @@ function gitCommit(root: string): string {
 function hashLib(root: string): string {
   const hash = createHash('sha256');
   const dir = join(root, 'lib');
-  for (const name of readdirSync(dir).filter((file) => file.endsWith('.ts')).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((file) => file.endsWith('.ts'))
+    .sort()) {
     hash.update(name).update(readFileSync(join(dir, name)));
   }
   return hash.digest('hex').slice(0, 12);

@@ -28,7 +28,10 @@ export interface ReportInput {
 }
 
 function table(header: string[], body: string[][]): string {
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  const lines = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
   for (const cells of body) lines.push(`| ${cells.join(' | ')} |`);
   return lines.join('\n');
 }
@@ -47,7 +50,13 @@ function uniqueInOrder<T>(values: T[]): T[] {
 }
 
 /** One block (e.g. bytes, 64 B): an overview by producer count, then every figure. */
-function blockSection(rows: SummaryRow[], heading: string, unit: string, baselineLabel: string, bytes: boolean): string {
+function blockSection(
+  rows: SummaryRow[],
+  heading: string,
+  unit: string,
+  baselineLabel: string,
+  bytes: boolean,
+): string {
   const producerCounts = uniqueInOrder(rows.map((row) => row.producers)).sort((a, b) => a - b);
   const variants = uniqueInOrder(rows.map((row) => row.variant));
   const labelOf = (variant: string): string => rows.find((row) => row.variant === variant)?.label ?? variant;
@@ -64,7 +73,17 @@ function blockSection(rows: SummaryRow[], heading: string, unit: string, baselin
     ]),
   );
   const detailHeader = bytes
-    ? ['Variant', 'Producers', unit, 'spread', 'MB/s', 'socket writes', 'msgs/write', 'client CPU ns/msg', `× ${baselineLabel}`]
+    ? [
+        'Variant',
+        'Producers',
+        unit,
+        'spread',
+        'MB/s',
+        'socket writes',
+        'msgs/write',
+        'client CPU ns/msg',
+        `× ${baselineLabel}`,
+      ]
     : ['Variant', 'Producers', unit, 'spread', 'peak heap MB', `× ${baselineLabel}`];
   const detail = table(
     detailHeader,
@@ -107,7 +126,10 @@ function blockSection(rows: SummaryRow[], heading: string, unit: string, baselin
 function memorySection(memory: MemoryReport): string {
   const { row, growth, tolerance } = memory;
   const result = row.results[0];
-  const lines = [`## Memory: ${row.label}, ${row.producers} producers, ${row.group} messages into the socket`, ''];
+  const lines = [
+    `## Memory: ${row.label}, ${row.producers} producers, ${row.group} messages into the socket`,
+    '',
+  ];
   if (result === undefined || !result.ok) {
     lines.push(`**The run failed**: ${result?.error ?? 'no result'}`);
     return lines.join('\n');
@@ -115,7 +137,13 @@ function memorySection(memory: MemoryReport): string {
   const checkpoints: HeapCheckpoint[] = result.checkpoints ?? [];
   lines.push(
     table(
-      ['Messages', 'heapUsed (sampled) MB', 'live heap after GC MB', 'peak heapUsed since previous MB', 'RSS MB'],
+      [
+        'Messages',
+        'heapUsed (sampled) MB',
+        'live heap after GC MB',
+        'peak heapUsed since previous MB',
+        'RSS MB',
+      ],
       checkpoints.map((checkpoint) => [
         formatCount(checkpoint.messages),
         formatMB(checkpoint.heapUsed),
@@ -134,7 +162,14 @@ function memorySection(memory: MemoryReport): string {
 }
 
 export function renderMarkdown(input: ReportInput): string {
-  const out: string[] = [`# ${input.title}`, '', `Machine: ${machineLine(input.machine)}.`, '', input.settings, ''];
+  const out: string[] = [
+    `# ${input.title}`,
+    '',
+    `Machine: ${machineLine(input.machine)}.`,
+    '',
+    input.settings,
+    '',
+  ];
   for (const note of input.notes) out.push(`- ${note}`);
   if (input.notes.length > 0) out.push('');
 
@@ -143,7 +178,12 @@ export function renderMarkdown(input: ReportInput): string {
     out.push(
       table(
         ['Target', 'Measured', 'Required', 'Verdict'],
-        input.targets.map((target) => [target.description, formatRatio(target.measured), boundText(target), verdict(target)]),
+        input.targets.map((target) => [
+          target.description,
+          formatRatio(target.measured),
+          boundText(target),
+          verdict(target),
+        ]),
       ),
       '',
     );
@@ -159,7 +199,16 @@ export function renderMarkdown(input: ReportInput): string {
     out.push(`## ${heading}`, '');
     for (const group of uniqueInOrder(rows.map((row) => row.group))) {
       const groupRows = rows.filter((row) => row.group === group);
-      out.push(blockSection(groupRows, `${heading}: ${group}`, unit, input.baselineLabels[scenario] ?? 'baseline', bytes), '');
+      out.push(
+        blockSection(
+          groupRows,
+          `${heading}: ${group}`,
+          unit,
+          input.baselineLabels[scenario] ?? 'baseline',
+          bytes,
+        ),
+        '',
+      );
     }
   }
 

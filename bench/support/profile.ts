@@ -36,7 +36,8 @@ function areaOf(frame: CallFrame): string {
   const { url, functionName } = frame;
   if (url === '') {
     if (functionName === '(garbage collector)') return 'GC';
-    if (functionName === '(idle)' || functionName === '(program)' || functionName === '(root)') return functionName;
+    if (functionName === '(idle)' || functionName === '(program)' || functionName === '(root)')
+      return functionName;
     return 'native';
   }
   // Our compiled code lives under node_modules/.cache/mwsr-bench/<pid>/: test it first.
@@ -88,22 +89,44 @@ export function summarizeProfile(profile: CpuProfile, title: string): string {
     }
     const depth = (onStack.get(key) ?? 1) - 1;
     onStack.set(key, depth);
-    if (depth === 0 && areaOf(node.callFrame) === 'mwsr lib') inclusive.set(key, (inclusive.get(key) ?? 0) + total);
+    if (depth === 0 && areaOf(node.callFrame) === 'mwsr lib')
+      inclusive.set(key, (inclusive.get(key) ?? 0) + total);
     return total;
   };
   const root = profile.nodes[0];
   if (root !== undefined) visit(root);
 
-  const lines = [`### ${title}`, '', `${(busyMs / 1000).toFixed(2)} s busy (idle excluded), ${sampleCount} samples.`, ''];
+  const lines = [
+    `### ${title}`,
+    '',
+    `${(busyMs / 1000).toFixed(2)} s busy (idle excluded), ${sampleCount} samples.`,
+    '',
+  ];
   lines.push('| Area | ms | share of busy |', '| --- | ---: | ---: |');
   for (const [area, ms] of [...areas].sort((a, b) => b[1] - a[1])) {
     if (area === '(idle)' || area === '(root)') continue;
     lines.push(`| ${area} | ${ms.toFixed(0)} | ${percent(ms, busyMs)} |`);
   }
-  lines.push('', 'Top functions by self time:', '', '| Function | Area | self ms | share |', '| --- | --- | ---: | ---: |');
-  const top = [...self].filter(([, value]) => value.area !== '(idle)').sort((a, b) => b[1].ms - a[1].ms).slice(0, 30);
-  for (const [key, value] of top) lines.push(`| \`${key}\` | ${value.area} | ${value.ms.toFixed(0)} | ${percent(value.ms, busyMs)} |`);
-  lines.push('', 'mwsr lib functions by total time (self + callees):', '', '| Function | total ms | share |', '| --- | ---: | ---: |');
+  lines.push(
+    '',
+    'Top functions by self time:',
+    '',
+    '| Function | Area | self ms | share |',
+    '| --- | --- | ---: | ---: |',
+  );
+  const top = [...self]
+    .filter(([, value]) => value.area !== '(idle)')
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, 30);
+  for (const [key, value] of top)
+    lines.push(`| \`${key}\` | ${value.area} | ${value.ms.toFixed(0)} | ${percent(value.ms, busyMs)} |`);
+  lines.push(
+    '',
+    'mwsr lib functions by total time (self + callees):',
+    '',
+    '| Function | total ms | share |',
+    '| --- | ---: | ---: |',
+  );
   for (const [key, ms] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
     lines.push(`| \`${key}\` | ${ms.toFixed(0)} | ${percent(ms, busyMs)} |`);
   }
@@ -140,14 +163,32 @@ export async function profileCases(
       cases.push({
         name: `bytes-${variant}-${tag.replace(/\W+/g, '-')}`,
         title: `${variant}, bytes 64 B × 256 producers into the socket (${tag})`,
-        job: { scenario: 'bytes', variant, producers: 256, messageSize: 64, port, libDir, durationMs, maxMessages: Infinity, warmupMs: 300 },
+        job: {
+          scenario: 'bytes',
+          variant,
+          producers: 256,
+          messageSize: 64,
+          port,
+          libDir,
+          durationMs,
+          maxMessages: Infinity,
+          warmupMs: 300,
+        },
       });
     }
     for (const variant of variants.objects) {
       cases.push({
         name: `objects-${variant}-${tag.replace(/\W+/g, '-')}`,
         title: `${variant}, objects × 256 producers (${tag})`,
-        job: { scenario: 'objects', variant, producers: 256, libDir, durationMs, maxMessages: Infinity, warmupMs: 300 },
+        job: {
+          scenario: 'objects',
+          variant,
+          producers: 256,
+          libDir,
+          durationMs,
+          maxMessages: Infinity,
+          warmupMs: 300,
+        },
       });
     }
   }
@@ -157,7 +198,12 @@ export async function profileCases(
   for (const profileCase of cases) {
     const dir = join(outDir, profileCase.name);
     rmSync(dir, { recursive: true, force: true });
-    const result = await runInChild(build, profileCase.job, ['--cpu-prof', `--cpu-prof-dir=${dir}`], durationMs + 60_000);
+    const result = await runInChild(
+      build,
+      profileCase.job,
+      ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+      durationMs + 60_000,
+    );
     if (!result.ok) {
       ok = false;
       sections.push(`### ${profileCase.title}`, '', `**Run failed**: ${result.error ?? 'unknown'}`, '');
@@ -169,9 +215,14 @@ export async function profileCases(
       sections.push(`### ${profileCase.title}`, '', 'No profile written.', '');
       continue;
     }
-    const rate = ((result.messages / result.elapsedMs) * 1000 / 1e6).toFixed(2);
+    const rate = (((result.messages / result.elapsedMs) * 1000) / 1e6).toFixed(2);
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
-    sections.push(summarizeProfile(profile, `${profileCase.title}: ${rate} M/s under the profiler`), '', `Profile: ${join(dir, file)}`, '');
+    sections.push(
+      summarizeProfile(profile, `${profileCase.title}: ${rate} M/s under the profiler`),
+      '',
+      `Profile: ${join(dir, file)}`,
+      '',
+    );
   }
   const summary = `${sections.join('\n').trimEnd()}\n`;
   writeFileSync(join(outDir, 'summary.md'), summary);

@@ -88,14 +88,28 @@ export interface TargetResult {
   missing: boolean;
 }
 
-export function evaluateTarget(description: string, measured: number, bound: { min: number } | { max: number }): TargetResult {
+export function evaluateTarget(
+  description: string,
+  measured: number,
+  bound: { min: number } | { max: number },
+): TargetResult {
   const missing = !Number.isFinite(measured);
   const pass = !missing && ('min' in bound ? measured >= bound.min : measured <= bound.max);
   return { description, measured, bound, pass, missing };
 }
 
-export function findRow(rows: readonly SummaryRow[], scenario: ScenarioName, group: string, producers: number, variant: string): SummaryRow | undefined {
+export function findRow(
+  rows: readonly SummaryRow[],
+  scenario: ScenarioName,
+  group: string,
+  producers: number,
+  variant: string,
+): SummaryRow | undefined {
   return rows.find(
-    (row) => row.scenario === scenario && row.group === group && row.producers === producers && row.variant === variant,
+    (row) =>
+      row.scenario === scenario &&
+      row.group === group &&
+      row.producers === producers &&
+      row.variant === variant,
   );
 }

@@ -26,7 +26,18 @@ const MARGIN_RIGHT = 20;
 const PLOT_HEIGHT = 220;
 const PANEL_TOP = 34;
 const LEGEND_ROW = 18;
-const PALETTE = ['#9e9e9e', '#f2a93b', '#5a8fd6', '#b07cc6', '#3aa57a', '#d6455a', '#7a5230', '#2bb0c0', '#e377c2', '#17becf'];
+const PALETTE = [
+  '#9e9e9e',
+  '#f2a93b',
+  '#5a8fd6',
+  '#b07cc6',
+  '#3aa57a',
+  '#d6455a',
+  '#7a5230',
+  '#2bb0c0',
+  '#e377c2',
+  '#17becf',
+];
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -67,7 +78,9 @@ function renderPanel(panel: ChartPanel, top: number): string {
   for (let tick = 0; tick <= axisTop + step / 2; tick += step) {
     const ty = y(tick).toFixed(1);
     parts.push(`<line x1="${MARGIN_LEFT}" x2="${WIDTH - MARGIN_RIGHT}" y1="${ty}" y2="${ty}" class="grid"/>`);
-    parts.push(`<text x="${MARGIN_LEFT - 6}" y="${ty}" dy="4" text-anchor="end" class="tick">${formatValue(tick)}</text>`);
+    parts.push(
+      `<text x="${MARGIN_LEFT - 6}" y="${ty}" dy="4" text-anchor="end" class="tick">${formatValue(tick)}</text>`,
+    );
   }
   parts.push(
     `<text transform="translate(16 ${plotTop + PLOT_HEIGHT / 2}) rotate(-90)" text-anchor="middle" class="tick">${escapeXml(panel.unit)}</text>`,
@@ -103,7 +116,9 @@ function renderPanel(panel: ChartPanel, top: number): string {
   panel.series.forEach((series, s) => {
     const lx = MARGIN_LEFT + (s % 3) * legendWidth;
     const ly = legendTop + Math.floor(s / 3) * LEGEND_ROW;
-    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${series.color ?? PALETTE[s % PALETTE.length]}"/>`);
+    parts.push(
+      `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${series.color ?? PALETTE[s % PALETTE.length]}"/>`,
+    );
     parts.push(`<text x="${lx + 18}" y="${ly}" class="legend">${escapeXml(series.label)}</text>`);
   });
   return parts.join('\n');

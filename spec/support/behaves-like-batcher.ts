@@ -459,7 +459,9 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           h.stream.on('error', (e) => errors.push(e));
           h.stream.end();
           const viaWrite = new Promise<unknown>((resolve) => h.stream.write(h.chunk('a'), resolve));
-          const viaWriteV = new Promise<unknown>((resolve) => h.stream.writeV([h.chunk('a'), h.chunk('b')], resolve));
+          const viaWriteV = new Promise<unknown>((resolve) =>
+            h.stream.writeV([h.chunk('a'), h.chunk('b')], resolve),
+          );
           const viaEmpty = new Promise<unknown>((resolve) => h.stream.writeV([], resolve));
           for (const error of await Promise.all([viaWrite, viaWriteV, viaEmpty])) {
             expect(error).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
@@ -478,10 +480,14 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           const h = make(100, { maxDelay: 2 ** 31 - 1 });
           h.stream.write(h.chunk('a'));
           await nextTurn();
-          const before = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
+          const before = (
+            process as unknown as { getActiveResourcesInfo(): string[] }
+          ).getActiveResourcesInfo();
           h.stream.destroy();
           await closed(h);
-          const after = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
+          const after = (
+            process as unknown as { getActiveResourcesInfo(): string[] }
+          ).getActiveResourcesInfo();
           const timeouts = (list: string[]) => list.filter((r) => r === 'Timeout').length;
           expect(timeouts(after)).to.equal(timeouts(before) - 1);
         });

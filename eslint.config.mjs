@@ -58,7 +58,15 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // chai's `expect(x).to.be.true` style reads as an unused expression.
       '@typescript-eslint/no-unused-expressions': 'off',
+      // Specs capture `this` inside callbacks to check what they were called on.
+      '@typescript-eslint/no-this-alias': 'off',
     },
+  },
+  {
+    // The bench loads compiled copies of lib/ (its own build, `--try-lib`
+    // copies) from paths chosen at run time: a plain `require()`.
+    files: ['bench/support/lib.ts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     // Config and script files outside the tsconfig: plain JavaScript rules.

@@ -394,7 +394,7 @@ export class BatchCore<B> {
     this.#openUnits += units;
     this.#unitsAdmitted += units;
     this.#scheduleMaybe();
-    if (typeof callback === 'function') process.nextTick(callback as WriteCallback, null);
+    if (typeof callback === 'function') process.nextTick(callback, null);
     return true;
   }
 
@@ -807,7 +807,7 @@ export class BatchCore<B> {
     }
     // Byte mode: only a zero-length Buffer can be a marker; test that first.
     return (chunk as Buffer).length === 0 && kGroup in (chunk as object)
-      ? (chunk as unknown as GroupMarker)[kGroup]
+      ? (chunk as GroupMarker)[kGroup]
       : -1;
   }
 

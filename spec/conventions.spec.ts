@@ -143,7 +143,7 @@ describe('Node conventions', () => {
           (e: unknown) => e,
         );
         controller.abort();
-        const [error] = await errored;
+        const [error] = (await errored) as unknown[];
         expect(error).to.have.property('name', 'AbortError');
         expect(await flushed).to.equal(error);
         expect(s.destroyed).to.equal(true);

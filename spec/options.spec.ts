@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { inspect } from 'node:util';
 import { AsyncBatchStream, BatchingWritable } from '../lib/index';
 
 /** Every bad argument of API.md 11, for both classes: the class and code it gets. */
@@ -88,7 +89,7 @@ describe('options (API.md 11: bad arguments throw at once)', () => {
 
   describe('BatchingWritable onBatch', () => {
     for (const bad of [undefined, null, 'fn', {}, 1]) {
-      it(`refuses onBatch ${String(bad)} with TypeError ERR_INVALID_ARG_TYPE`, () => {
+      it(`refuses onBatch ${inspect(bad)} with TypeError ERR_INVALID_ARG_TYPE`, () => {
         expect(() => new BatchingWritable({ size: 1, onBatch: bad } as never))
           .to.throw(TypeError, /"options\.onBatch" property must be of type function/)
           .with.property('code', 'ERR_INVALID_ARG_TYPE');

@@ -456,7 +456,7 @@ async function runBatchingWritable<C>(kit: ModeKit<C>, program: Program<C, Delay
   await endOf(writable);
   // API.md 9: everything handed over by 'finish'.
   expect(deliveredAtFinish, "units delivered by 'finish'").to.equal(trace.writtenUnits);
-  checkBatches(trace, kit as ModeKit<unknown>, size);
+  checkBatches(trace, kit, size);
 }
 
 /** Records every batch pushed, and how many batches the readable side held before it. */
@@ -523,7 +523,7 @@ async function runAsyncBatchStream<C>(kit: ModeKit<C>, program: Program<C, Downs
   await downstream;
   // API.md: end() pushes the last partial batch before the writable side finishes.
   expect(deliveredAtFinish, "units pushed by 'finish'").to.equal(trace.writtenUnits);
-  checkBatches(trace, kit as ModeKit<unknown>, size);
+  checkBatches(trace, kit, size);
 }
 
 // ---- Properties ---------------------------------------------------------------

@@ -111,7 +111,7 @@ class WritableHarness extends BaseHarness {
     const common = { size: options.size, maxDelay: options.maxDelay, highWaterMark: options.highWaterMark };
     this.stream =
       options.mode === 'bytes'
-        ? (new BatchingWritable({ ...common, onBatch }) as BatchingWritable<unknown>)
+        ? new BatchingWritable({ ...common, onBatch })
         : new BatchingWritable<unknown>({ ...common, objectMode: true, onBatch });
   }
 

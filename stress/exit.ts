@@ -49,7 +49,9 @@ async function exitOne(
   const expectSignal = variant === 'SIGTERM, no handler';
   if (run.timedOut) report.fail(`${variant}: the child did not exit by itself within ${formatMs(deadline)}`);
   else if (expectSignal ? run.signal !== 'SIGTERM' : run.code !== 0) {
-    report.fail(`${variant}: the child exited with code ${run.code}, signal ${run.signal}: ${run.stderr.slice(-1500)}`);
+    report.fail(
+      `${variant}: the child exited with code ${run.code}, signal ${run.signal}: ${run.stderr.slice(-1500)}`,
+    );
   }
   const { delivers } = EXIT_VARIANTS[variant];
   const results: string[] = [];
@@ -68,7 +70,12 @@ async function exitOne(
       report.fail(`${variant}, ${face}: ${checker.received} of ${count} messages arrived`);
     }
     const lost = count - checker.received;
-    results.push(`${face} ${lost === 0 ? 'all' : `${checker.received.toLocaleString('en-US')}`}${lost === 0 ? '' : ` (${lost.toLocaleString('en-US')} lost${mustDeliver ? '' : ', as documented'})`}`);
+    results.push(
+      `${face} ${lost === 0 ? 'all' : `${checker.received.toLocaleString('en-US')}`}${lost === 0 ? '' : ` (${lost.toLocaleString('en-US')} lost${mustDeliver ? '' : ', as documented'})`}`,
+    );
   }
-  report.figure(`${variant}`, `${results.join('; ')} of ${count.toLocaleString('en-US')}, child ran ${formatMs(run.ms)}`);
+  report.figure(
+    `${variant}`,
+    `${results.join('; ')} of ${count.toLocaleString('en-US')}, child ran ${formatMs(run.ms)}`,
+  );
 }

@@ -107,7 +107,9 @@ function idsOf(chunk: unknown): number[] {
   if (Array.isArray(chunk)) return (chunk as Item[]).map((item) => idOf(item.p, item.s));
   const item = chunk as Partial<Item> | null;
   // writeV's group marker (object mode) is not a message.
-  return item !== null && typeof item === 'object' && typeof item.p === 'number' ? [idOf(item.p, item.s as number)] : [];
+  return item !== null && typeof item === 'object' && typeof item.p === 'number'
+    ? [idOf(item.p, item.s as number)]
+    : [];
 }
 
 async function trial(
@@ -124,8 +126,10 @@ async function trial(
   const size = random.int(1, 40) * unit;
   const maxDelay = random.pick([0, 0, 1, 3]);
   const failAt = random.int(0, 12);
-  const failure: unknown = kind === 'non-Error' ? { notAnError: label } : new Error(`fail at batch ${failAt}`);
-  const message = (p: number, s: number): Buffer | Item => (mode === 'bytes' ? encodeMessage(p, s) : { p, s });
+  const failure: unknown =
+    kind === 'non-Error' ? { notAnError: label } : new Error(`fail at batch ${failAt}`);
+  const message = (p: number, s: number): Buffer | Item =>
+    mode === 'bytes' ? encodeMessage(p, s) : { p, s };
 
   /** Every message, in the order the stream's write() was called. */
   const log: number[] = [];
@@ -158,11 +162,10 @@ async function trial(
   );
   if (face === 'BatchingWritable') {
     const onBatch = (batch: Batch): void | Promise<void> => consume(batch);
-    stream = (
+    stream =
       mode === 'bytes'
         ? new BatchingWritable({ size, maxDelay, onBatch })
-        : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch })
-    ) as Batcher;
+        : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch });
     piped = pipeline(source, stream as Writable);
   } else {
     const t = new AsyncBatchStream<Item>({ size, maxDelay, objectMode: mode === 'objects' });
@@ -188,7 +191,11 @@ async function trial(
           done(error as Error);
           return;
         }
-        if (result) result.then(() => done(), (error: Error) => setImmediate(done, error));
+        if (result)
+          result.then(
+            () => done(),
+            (error: Error) => setImmediate(done, error),
+          );
         else done();
       },
     });
@@ -219,7 +226,7 @@ async function trial(
   const drain = sharedDrain(stream);
   let writesAfterFailure = 0;
   const producer = async (p: number): Promise<void> => {
-    for (let s = 0; s < 400 && !stream.destroyed; ) {
+    for (let s = 0; s < 400 && !stream.destroyed;) {
       if (failed) writesAfterFailure++;
       let ok: boolean;
       if (random.chance(0.2)) {
@@ -279,10 +286,13 @@ async function trial(
     }
   }
   if (mismatch >= 0) {
-    fail(`delivered message ${mismatch} is ${delivered[mismatch]}, the write log has ${log[mismatch]}: lost, duplicated or reordered`);
+    fail(
+      `delivered message ${mismatch} is ${delivered[mismatch]}, the write log has ${log[mismatch]}: lost, duplicated or reordered`,
+    );
   }
   for (const ids of received) {
-    if (ids.length === 0 || ids.length * unit > size) fail(`a batch of ${ids.length * unit} units (size ${size})`);
+    if (ids.length === 0 || ids.length * unit > size)
+      fail(`a batch of ${ids.length * unit} units (size ${size})`);
   }
   // Units through to the consumer before the failure: what a resolved flush()
   // may have waited for. AsyncBatchStream's flush() waits only for the push.
@@ -297,14 +307,16 @@ async function trial(
       }
     }
     for (const ids of pushed) {
-      if (ids.length === 0 || ids.length * unit > size) fail(`a batch of ${ids.length * unit} units (size ${size})`);
+      if (ids.length === 0 || ids.length * unit > size)
+        fail(`a batch of ${ids.length * unit} units (size ${size})`);
     }
   }
 
   // The error reaches the pipeline, 'error' and every waiting flush().
   const piping = pipelineOutcome.outcome;
   if (piping.state !== 'rejected') fail(`pipeline() ${piping.state}, expected a rejection`);
-  else if (piping.error !== theError) fail(`pipeline() rejected with ${describe(piping.error)}, not the error`);
+  else if (piping.error !== theError)
+    fail(`pipeline() rejected with ${describe(piping.error)}, not the error`);
   if (!errors.includes(theError)) fail(`'error' was ${errors.map(describe).join(', ') || 'not emitted'}`);
   for (const flush of flushes) {
     totals.flushes++;
@@ -312,7 +324,9 @@ async function trial(
     if (outcome.state === 'pending') fail('a flush() never settled');
     else if (outcome.state === 'resolved') {
       if (flush.loggedAt > deliveredBefore) {
-        fail(`a flush() resolved though ${flush.loggedAt - deliveredBefore} messages written before it never got through`);
+        fail(
+          `a flush() resolved though ${flush.loggedAt - deliveredBefore} messages written before it never got through`,
+        );
       }
     } else {
       totals.flushesRejected++;

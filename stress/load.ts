@@ -66,7 +66,8 @@ async function loadOne(face: FaceName, mode: Mode, perProducer: number, random: 
   const rig = makeRig(face, mode, { size, highWaterMark }, consume);
   const stream = rig.stream;
   const drain = sharedDrain(stream);
-  const message = (p: number, s: number): Buffer | Item => (mode === 'bytes' ? encodeMessage(p, s) : { p, s });
+  const message = (p: number, s: number): Buffer | Item =>
+    mode === 'bytes' ? encodeMessage(p, s) : { p, s };
 
   let accepted = 0;
   let peakHeld = 0;
@@ -131,7 +132,10 @@ async function loadOne(face: FaceName, mode: Mode, perProducer: number, random: 
     peakBeyondWaiting <= tight,
     `${label}: held ${peakBeyondWaiting} ${unitName} beyond the waiting producers' last writes, above 2·size + highWaterMark = ${tight}`,
   );
-  report.check(rig.largestBatch <= size, `${label}: a batch of ${rig.largestBatch} ${unitName}, above size ${size}`);
+  report.check(
+    rig.largestBatch <= size,
+    `${label}: a batch of ${rig.largestBatch} ${unitName}, above size ${size}`,
+  );
   report.figure(
     label,
     `${(PRODUCERS * perProducer).toLocaleString('en-US')} msgs in ${formatMs(Date.now() - started)}; ` +

@@ -45,13 +45,20 @@ export async function runRaces(options: StressOptions): Promise<Report> {
   const report = new Report('races: end() against flush(), write() and writeV()');
   const random = randomSource(options.seed ^ 0x5ace);
   const trials = options.quick ? 400 : 8000;
-  const totals: Totals = { trials: 0, finished: 0, destroyedByWriteAfterEnd: 0, writesAfterEnd: 0, flushes: 0, flushesRejected: 0 };
+  const totals: Totals = {
+    trials: 0,
+    finished: 0,
+    destroyedByWriteAfterEnd: 0,
+    writesAfterEnd: 0,
+    flushes: 0,
+    flushesRejected: 0,
+  };
   for (let i = 0; i < trials; i++) {
     const face = random.pick(FACES);
     const mode = random.pick(MODES);
     const label = `${face} ${mode} #${i}`;
-    await withDeadline(trial(face, mode, random, report, label, totals), 10_000, label).catch((error: Error) =>
-      report.fail(error.message),
+    await withDeadline(trial(face, mode, random, report, label, totals), 10_000, label).catch(
+      (error: Error) => report.fail(error.message),
     );
   }
   report.figure('trials', totals.trials);
@@ -99,7 +106,9 @@ async function trial(
   let batchesSettled = 0;
   const idOf = (batch: Batch): number[] =>
     Buffer.isBuffer(batch)
-      ? Array.from({ length: batch.length / MESSAGE_BYTES }, (_, i) => batch.readUInt32LE(i * MESSAGE_BYTES + 4))
+      ? Array.from({ length: batch.length / MESSAGE_BYTES }, (_, i) =>
+          batch.readUInt32LE(i * MESSAGE_BYTES + 4),
+        )
       : batch.map((item) => item.s);
   const latency = (): void | Promise<void> => (random.chance(0.5) ? nextTurn() : undefined);
   let stream: Batcher;
@@ -110,11 +119,10 @@ async function trial(
       delivered.push(...idOf(batch));
       batchesSettled++;
     };
-    stream = (
+    stream =
       mode === 'bytes'
         ? new BatchingWritable({ size, maxDelay, onBatch })
-        : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch })
-    ) as Batcher;
+        : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch });
   } else {
     const t = new AsyncBatchStream<Item>({ size, maxDelay, objectMode: mode === 'objects' });
     const push = t.push.bind(t);
@@ -131,7 +139,7 @@ async function trial(
         objectMode: true,
         write: (_batch, _encoding, done) => {
           const wait = latency();
-          if (wait) wait.then(() => done());
+          if (wait) void wait.then(() => done());
           else done();
         },
       }),
@@ -161,7 +169,12 @@ async function trial(
       record.error = error;
     };
   };
-  const flushes: { outcome: { outcome: Outcome }; written: number; deliveredAtResolve: number; beforeFinish: boolean }[] = [];
+  const flushes: {
+    outcome: { outcome: Outcome };
+    written: number;
+    deliveredAtResolve: number;
+    beforeFinish: boolean;
+  }[] = [];
   // (beforeFinish: called while the stream was neither finished nor destroyed.)
   const message = (): Buffer | Item => {
     const s = seq++;
@@ -190,7 +203,10 @@ async function trial(
           beforeFinish: finishedAt < 0 && !stream.destroyed,
         };
         const promise = stream.flush();
-        promise.then(() => (record.deliveredAtResolve = delivered.length), () => {});
+        promise.then(
+          () => (record.deliveredAtResolve = delivered.length),
+          () => {},
+        );
         record.outcome = track(promise);
         flushes.push(record);
         break;
@@ -227,8 +243,10 @@ async function trial(
       break;
     }
   }
-  if (delivered.length > beforeEnd.length) fail(`${delivered.length - beforeEnd.length} messages handed over that were written after end()`);
-  if (writesAfterEnd === 0 && !finished) fail(`no 'finish' though nothing was written after end(): ${errors.map(describe).join(', ')}`);
+  if (delivered.length > beforeEnd.length)
+    fail(`${delivered.length - beforeEnd.length} messages handed over that were written after end()`);
+  if (writesAfterEnd === 0 && !finished)
+    fail(`no 'finish' though nothing was written after end(): ${errors.map(describe).join(', ')}`);
   if (finished && delivered.length !== beforeEnd.length) {
     fail(`'finish' with ${delivered.length} of ${beforeEnd.length} messages handed over`);
   }
@@ -245,10 +263,12 @@ async function trial(
     if (outcome.state === 'pending') fail('a flush() never settled');
     else if (outcome.state === 'rejected') {
       totals.flushesRejected++;
-      if (finished && flush.beforeFinish) fail(`a flush() called before 'finish' rejected: ${describe(outcome.error)}`);
-    }
-    else if (flush.deliveredAtResolve < flush.written) {
-      fail(`a flush() resolved with ${flush.deliveredAtResolve} of the ${flush.written} messages written before it through`);
+      if (finished && flush.beforeFinish)
+        fail(`a flush() called before 'finish' rejected: ${describe(outcome.error)}`);
+    } else if (flush.deliveredAtResolve < flush.written) {
+      fail(
+        `a flush() resolved with ${flush.deliveredAtResolve} of the ${flush.written} messages written before it through`,
+      );
     }
   }
 }

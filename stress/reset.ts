@@ -6,7 +6,6 @@
  * crashes and nothing hangs.
  */
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AsyncBatchStream, BatchingWritable } from '../lib/index';
@@ -71,7 +70,13 @@ async function trial(
   codes: Map<string, number>,
 ): Promise<void> {
   const afterBytes = random.int(1, 512) * 1024;
-  const { socket, id } = await peer.connect({ producers: 1, perProducer: 0, action, afterBytes, pausePerMille: 0 });
+  const { socket, id } = await peer.connect({
+    producers: 1,
+    perProducer: 0,
+    action,
+    afterBytes,
+    pausePerMille: 0,
+  });
   const socketErrors: unknown[] = [];
   socket.on('error', (error) => socketErrors.push(error));
   const size = random.pick([256, 4096, 64 * 1024]);
@@ -97,7 +102,7 @@ async function trial(
   } else {
     const t = new AsyncBatchStream({ size });
     stream = t as unknown as Batcher;
-    piped = pipeline(source, t, socket as Socket);
+    piped = pipeline(source, t, socket);
   }
   const outcome = track(piped);
   const flushes: { outcome: Outcome }[] = [];
@@ -117,8 +122,9 @@ async function trial(
   const result = outcome.outcome;
   if (result.state !== 'rejected') fail(`pipeline() ${result.state}, expected the connection's error`);
   else {
-    const code = String((result.error as { code?: unknown })?.code ?? describe(result.error));
-    codes.set(code, (codes.get(code) ?? 0) + 1);
+    const code = (result.error as { code?: unknown } | null)?.code;
+    const name = typeof code === 'string' ? code : describe(result.error);
+    codes.set(name, (codes.get(name) ?? 0) + 1);
   }
   if (!stream.destroyed) fail('the stream is not destroyed');
   for (const flush of flushes) {

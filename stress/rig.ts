@@ -79,7 +79,7 @@ export function makeRig(
     };
     rig.stream =
       mode === 'bytes'
-        ? (new BatchingWritable({ ...common, onBatch }) as unknown as BatchingWritable<Item>)
+        ? new BatchingWritable({ ...common, onBatch })
         : new BatchingWritable<Item>({ ...common, objectMode: true, onBatch });
     rig.done = finished(rig.stream);
   } else {

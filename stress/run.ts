@@ -37,7 +37,8 @@ function parseArgs(argv: string[]): StressOptions & { only: string[] } {
   const seed = value('seed');
   const only = value('only')?.split(',') ?? Object.keys(SCENARIOS);
   for (const name of only) {
-    if (!(name in SCENARIOS)) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+    if (!(name in SCENARIOS))
+      throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   }
   return {
     quick: argv.includes('--quick'),

@@ -94,7 +94,9 @@ function serve(socket: Socket, seed: number): void {
       faultCount: (checker?.faultCount ?? 0) + (pending.length === 0 || ended !== 'end' ? 0 : 1),
       faults: [
         ...(checker?.faults ?? []),
-        ...(pending.length !== 0 && ended === 'end' ? [`${pending.length} bytes left over: a torn message`] : []),
+        ...(pending.length !== 0 && ended === 'end'
+          ? [`${pending.length} bytes left over: a torn message`]
+          : []),
       ],
       incompleteProducers: checker?.incomplete() ?? -1,
       pauses,

@@ -66,7 +66,11 @@ async function sendBatch(socket: Socket, batch: Buffer, random: Random): Promise
 }
 
 /** A BatchingWritable whose onBatch writes to `socket`, or an AsyncBatchStream piped into it. */
-function connectFace(face: FaceName, socket: Socket, random: Random): { stream: Batcher; done: Promise<void> } {
+function connectFace(
+  face: FaceName,
+  socket: Socket,
+  random: Random,
+): { stream: Batcher; done: Promise<void> } {
   const size = 64 * 1024;
   if (face === 'BatchingWritable') {
     const stream = new BatchingWritable({ size, onBatch: (batch) => sendBatch(socket, batch, random) });
@@ -147,7 +151,10 @@ async function soakOne(
     `${face}: the server got ${server.messages} of ${total} messages, ${server.incompleteProducers} producers ` +
       `incomplete, ${server.faultCount} faults: ${server.faults.join('; ')}`,
   );
-  report.check(server.bytes === total * MESSAGE_BYTES, `${face}: ${server.bytes} bytes, expected ${total * MESSAGE_BYTES}`);
+  report.check(
+    server.bytes === total * MESSAGE_BYTES,
+    `${face}: ${server.bytes} bytes, expected ${total * MESSAGE_BYTES}`,
+  );
   const { first, last, peak } = heap.growth();
   report.check(
     last <= first * 1.25 + HEAP_TOLERANCE_BYTES,

@@ -265,11 +265,15 @@ export function forkTs(script: string, args: string[], execArgv: string[] = []):
 export async function runChild(script: string, args: string[], deadlineMs: number): Promise<ChildResult> {
   const started = Date.now();
   // No IPC channel: nothing but the child's own handles may keep it alive.
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(STRESS_DIR, script), ...args], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', join(STRESS_DIR, script), ...args],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (piece: Buffer) => (stdout += piece.toString()));
@@ -373,7 +377,7 @@ export function watchProcessErrors(report: Report): () => void {
 export function describe(value: unknown): string {
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
-    return `${value.name}${code ? ` ${String(code)}` : ''}: ${value.message}`;
+    return `${value.name}${typeof code === 'string' ? ` ${code}` : ''}: ${value.message}`;
   }
   return `${typeof value} ${String(value)}`;
 }

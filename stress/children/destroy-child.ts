@@ -27,7 +27,13 @@ import {
   type Random,
 } from '../support';
 
-export const PHASES = ['accumulating', 'slow consumer', 'during flush()', 'maxDelay pending', 'ending'] as const;
+export const PHASES = [
+  'accumulating',
+  'slow consumer',
+  'during flush()',
+  'maxDelay pending',
+  'ending',
+] as const;
 type Phase = (typeof PHASES)[number];
 
 export interface DestroyChildResult {
@@ -103,13 +109,17 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
   let stream: Batcher;
   if (face === 'BatchingWritable') {
     const onBatch = (_batch: Batch): void | Promise<void> => consume();
-    stream = (
+    stream =
       mode === 'bytes'
         ? new BatchingWritable({ size, maxDelay, onBatch, highWaterMark: 4 * size })
-        : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch, highWaterMark: 4 * size })
-    ) as Batcher;
+        : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch, highWaterMark: 4 * size });
   } else {
-    const t = new AsyncBatchStream<Item>({ size, maxDelay, objectMode: mode === 'objects', highWaterMark: 4 * size });
+    const t = new AsyncBatchStream<Item>({
+      size,
+      maxDelay,
+      objectMode: mode === 'objects',
+      highWaterMark: 4 * size,
+    });
     stream = t;
     // Downstream reads one batch per consume(); a slow phase reads slowly or never.
     let wake: (() => void) | null = null;
@@ -121,7 +131,7 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
     t.on('close', wakeUp);
     const reader = async (): Promise<void> => {
       while (!t.destroyed) {
-        const batch = t.read();
+        const batch: unknown = t.read();
         if (batch === null) {
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
@@ -136,7 +146,8 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
   stream.on('error', (error) => errors.push(error));
   const closed = new Promise((resolve) => stream.once('close', resolve));
   const done = track(finished(stream));
-  const message = (p: number, s: number): Buffer | Item => (mode === 'bytes' ? encodeMessage(p, s) : { p, s });
+  const message = (p: number, s: number): Buffer | Item =>
+    mode === 'bytes' ? encodeMessage(p, s) : { p, s };
 
   const callbacks: { calls: number; error: unknown }[] = [];
   const callback = (): ((error?: Error | null) => void) => {
@@ -150,7 +161,7 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
   const flushes: { outcome: Outcome }[] = [];
   const drain = sharedDrain(stream);
   const producer = async (p: number): Promise<void> => {
-    for (let s = 0; s < 200 && !stream.destroyed && !stream.writableEnded; ) {
+    for (let s = 0; s < 200 && !stream.destroyed && !stream.writableEnded;) {
       let ok: boolean;
       if (random.chance(0.2)) {
         const chunks = [];
@@ -192,7 +203,8 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
   for (let i = 0; i < 3; i++) await nextTurn();
 
   const fail = (what: string): void => violation(`${label}: ${what}`);
-  if (consumerCallsAfterDestroy > 0) fail(`the consumer was called ${consumerCallsAfterDestroy} times after destroy()`);
+  if (consumerCallsAfterDestroy > 0)
+    fail(`the consumer was called ${consumerCallsAfterDestroy} times after destroy()`);
   for (const record of callbacks) {
     result.writeCallbacks++;
     if (record.calls !== 1) fail(`a write callback was called ${record.calls} times`);

@@ -35,7 +35,7 @@ export const EXIT_VARIANTS = {
   },
   'natural exit, maxDelay 0': {
     delivers: true,
-    what: 'no end(), no exit(): the pending hand-over and the consumer\'s I/O keep the event loop alive until all is through',
+    what: "no end(), no exit(): the pending hand-over and the consumer's I/O keep the event loop alive until all is through",
   },
   'natural exit, maxDelay Infinity': {
     delivers: false,
@@ -51,11 +51,11 @@ export const EXIT_VARIANTS = {
   },
   'process.exit() at once': {
     delivers: false,
-    what: 'process.exit() right after write(): nothing pending runs again, the open batch and Node\'s buffer are lost',
+    what: "process.exit() right after write(): nothing pending runs again, the open batch and Node's buffer are lost",
   },
   'SIGTERM, no handler': {
     delivers: false,
-    what: "killed by SIGTERM with no handler: as process.exit(), what was not through is lost",
+    what: 'killed by SIGTERM with no handler: as process.exit(), what was not through is lost',
   },
 } as const;
 
@@ -73,7 +73,8 @@ async function batchingWritableToFile(file: string, maxDelay: number): Promise<S
     size: 4096,
     maxDelay,
     async onBatch(batch) {
-      for (let at = 0; at < batch.length; ) at += (await handle.write(batch, at, batch.length - at)).bytesWritten;
+      for (let at = 0; at < batch.length;)
+        at += (await handle.write(batch, at, batch.length - at)).bytesWritten;
     },
   });
   w.on('finish', () => void handle.close());
@@ -111,7 +112,8 @@ async function main(): Promise<void> {
     for (const sink of sinks) sink.stream.end();
     await Promise.all(sinks.map((sink) => sink.done()));
   };
-  if (variant === "'beforeExit' handler ends, maxDelay Infinity") process.once('beforeExit', () => void endAll());
+  if (variant === "'beforeExit' handler ends, maxDelay Infinity")
+    process.once('beforeExit', () => void endAll());
   if (variant === 'SIGTERM handler ends, then exits') {
     process.once('SIGTERM', () => {
       void endAll().then(() => process.exit(0));

@@ -119,7 +119,7 @@ async function runWriter(data: WriterData): Promise<void> {
     while (performance.now() < deadline) {
       const batch = Buffer.allocUnsafeSlow(GROUP * MESSAGE_BYTES);
       for (let i = 0; i < GROUP; i++) makeMessage(data.id, seq++).copy(batch, i * MESSAGE_BYTES);
-      port.postMessage(batch, [batch.buffer as ArrayBuffer]);
+      port.postMessage(batch, [batch.buffer]);
       Atomics.store(progress, 0, seq);
     }
   }
@@ -144,7 +144,8 @@ class Tally {
     for (let offset = 0; offset + MESSAGE_BYTES <= bytes.length; offset += MESSAGE_BYTES) {
       const writer = view.getUint32(offset, true);
       const seq = view.getUint32(offset + 4, true);
-      if (this.#next[writer] !== seq) this.#fail(`writer ${writer}: seq ${seq}, expected ${this.#next[writer]}`);
+      if (this.#next[writer] !== seq)
+        this.#fail(`writer ${writer}: seq ${seq}, expected ${this.#next[writer]}`);
       this.#next[writer] = seq + 1;
       this.messages++;
     }
@@ -152,7 +153,8 @@ class Tally {
 
   check(sent: readonly number[]): void {
     sent.forEach((count, writer) => {
-      if (this.#next[writer] !== count) this.#fail(`writer ${writer}: received ${this.#next[writer]} of ${count}`);
+      if (this.#next[writer] !== count)
+        this.#fail(`writer ${writer}: received ${this.#next[writer]} of ${count}`);
     });
   }
 
@@ -166,7 +168,8 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
   const tally = new Tally(writers);
   const channel = variant === 'mwsr' ? new WorkerChannel({ size: 16384 }) : null;
   const sent = new Array<number>(writers).fill(-1);
-  const progress = Array.from({ length: writers }, () => new Int32Array(new SharedArrayBuffer(4)));
+  const counters = Array.from({ length: writers }, () => new SharedArrayBuffer(4));
+  const progress = counters.map((counter) => new Int32Array(counter));
   const workers: Worker[] = [];
   const exits: Promise<unknown>[] = [];
   const done: Promise<void>[] = [];
@@ -178,9 +181,12 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
       id,
       durationMs: config.durationMs,
       handle,
-      progress: progress[id].buffer as SharedArrayBuffer,
+      progress: counters[id],
     };
-    const worker = new Worker(script, { workerData: data, transferList: handle === null ? [] : [handle.port] });
+    const worker = new Worker(script, {
+      workerData: data,
+      transferList: handle === null ? [] : [handle.port],
+    });
     workers.push(worker);
     exits.push(once(worker, 'exit'));
     const ready = once(worker, 'message');
@@ -255,7 +261,11 @@ function build(): { dir: string; script: string } {
   for (const file of files) {
     const output = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
       fileName: file,
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        esModuleInterop: true,
+      },
     });
     const target = join(dir, file.replace(/\.ts$/, '.js'));
     mkdirSync(join(target, '..'), { recursive: true });
@@ -265,7 +275,9 @@ function build(): { dir: string; script: string } {
 }
 
 async function runInChild(script: string, config: CaseConfig): Promise<CaseResult> {
-  const child = fork(script, ['--child', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, ['--child', JSON.stringify(config)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const timer = setTimeout(() => child.kill(), config.durationMs * 20 + 30000);
   const results: CaseResult[] = [];
   child.on('message', (message) => results.push(message as CaseResult));
@@ -349,7 +361,8 @@ export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markd
       });
     }
   }
-  const find = (writers: number, variant: Variant): Row => rows.find((r) => r.writers === writers && r.variant === variant)!;
+  const find = (writers: number, variant: Variant): Row =>
+    rows.find((r) => r.writers === writers && r.variant === variant)!;
 
   const lines: string[] = [];
   lines.push(`## Worker threads: N writer threads → one reader, ${MESSAGE_BYTES}-byte messages`);
@@ -363,7 +376,9 @@ export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markd
       '(sampled every 20 ms). RSS growth = peak RSS minus RSS before the start (threads already running).',
   );
   lines.push('');
-  lines.push('| writers | variant | msgs/s | CPU ns/msg | peak backlog (msgs) | peak RSS MB | RSS growth MB | mwsr × this |');
+  lines.push(
+    '| writers | variant | msgs/s | CPU ns/msg | peak backlog (msgs) | peak RSS MB | RSS growth MB | mwsr × this |',
+  );
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     const ours = find(row.writers, 'mwsr');

@@ -15,8 +15,10 @@ import { createRing, RingReader, waitAsync } from './worker-ring';
 import type { WorkerWriterHandle } from './worker-writable';
 
 /** Options of `new WorkerChannel(options)`, on top of Node's `ReadableOptions`. */
-export interface WorkerChannelOptions
-  extends Omit<ReadableOptions, 'read' | 'destroy' | 'construct' | 'objectMode' | 'encoding'> {
+export interface WorkerChannelOptions extends Omit<
+  ReadableOptions,
+  'read' | 'destroy' | 'construct' | 'objectMode' | 'encoding'
+> {
   /**
    * The most bytes a batch holds, a positive safe integer. A single write (or
    * a group) of `size` bytes or more is handed on alone, whole.
@@ -49,6 +51,9 @@ export interface WriterEndInfo {
    */
   readonly clean: boolean;
 }
+
+/** Node's listener type for events other than ours, as `Readable` declares it. */
+type NodeListener = Parameters<Readable['on']>[1];
 
 /** Hidden option: the cursor every new ring starts at (specs start near 2^31 and 2^32). */
 export const kInitialCursor = Symbol('mwsr.initialCursor');
@@ -160,6 +165,26 @@ export class WorkerChannel extends Readable {
     return this.#writers.length;
   }
 
+  // STYLE 6: our event is typed; the catch-alls keep Readable's own overloads.
+  /** `'writerEnd'`: a writer ended and every record it published was pushed. */
+  override on(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
+  override on(event: string | symbol, listener: NodeListener): this;
+  override on(event: string | symbol, listener: NodeListener): this {
+    return super.on(event, listener);
+  }
+
+  override once(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
+  override once(event: string | symbol, listener: NodeListener): this;
+  override once(event: string | symbol, listener: NodeListener): this {
+    return super.once(event, listener);
+  }
+
+  override off(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
+  override off(event: string | symbol, listener: NodeListener): this;
+  override off(event: string | symbol, listener: NodeListener): this {
+    return super.off(event, listener);
+  }
+
   /**
    * Creates the shared ring of one more writer and returns its handle. Pass
    * it to the worker with its port in the transfer list:
@@ -173,7 +198,12 @@ export class WorkerChannel extends Readable {
     if (this.destroyed || this.#ended || this.#sealed) throw streamDestroyed('createWriter');
     const ring = createRing(this.#ringSize, this.#initialCursor);
     const { port1, port2 } = new MessageChannel();
-    const writer: WriterState = { id: this.#nextId++, ring: new RingReader(ring), port: port1, closed: false };
+    const writer: WriterState = {
+      id: this.#nextId++,
+      ring: new RingReader(ring),
+      port: port1,
+      closed: false,
+    };
     port1.on('close', () => {
       writer.closed = true;
       this.#pump();
@@ -322,7 +352,7 @@ export class WorkerChannel extends Readable {
    */
   #retireMaybe(): void {
     const writers = this.#writers;
-    for (let index = 0; index < writers.length; ) {
+    for (let index = 0; index < writers.length;) {
       const writer = writers[index];
       // The state before the head: an ended ring's head is then final.
       const clean = writer.ring.writerEnded();
@@ -370,7 +400,7 @@ export class WorkerChannel extends Readable {
       return false;
     }
     this.#sleeping = true;
-    wait.value.then(this.#onDoorbell);
+    void wait.value.then(this.#onDoorbell);
     return true;
   }
 
@@ -395,21 +425,6 @@ export class WorkerChannel extends Readable {
     if (this.#idleLook !== null) clearImmediate(this.#idleLook);
     this.#idleLook = null;
   }
-}
-
-/** Node's listener type for events other than ours, as `Readable` declares it. */
-type NodeListener = Parameters<Readable['on']>[1];
-
-// STYLE 6: our event is typed; the catch-alls keep Readable's own overloads
-// assignable (a narrower listener type would not be).
-export interface WorkerChannel {
-  /** A writer ended and every record it published was pushed. */
-  on(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
-  on(event: string | symbol, listener: NodeListener): this;
-  once(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
-  once(event: string | symbol, listener: NodeListener): this;
-  off(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
-  off(event: string | symbol, listener: NodeListener): this;
 }
 
 interface ChannelSettings {
@@ -438,12 +453,18 @@ function checkChannelOptions(options: unknown): ChannelSettings {
   }
   if (typeof ringSize !== 'number') throw invalidArgType('options.ringSize', 'of type number', ringSize);
   if (!Number.isInteger(ringSize) || ringSize < MIN_RING_CAPACITY || ringSize > MAX_RING_CAPACITY) {
-    throw outOfRange('options.ringSize', `an integer >= ${MIN_RING_CAPACITY} && <= ${MAX_RING_CAPACITY}`, ringSize);
+    throw outOfRange(
+      'options.ringSize',
+      `an integer >= ${MIN_RING_CAPACITY} && <= ${MAX_RING_CAPACITY}`,
+      ringSize,
+    );
   }
   if (typeof autoEnd !== 'boolean') throw invalidArgType('options.autoEnd', 'of type boolean', autoEnd);
   if (typeof maxDelay !== 'number') throw invalidArgType('options.maxDelay', 'of type number', maxDelay);
-  if (maxDelay !== 0) throw outOfRange('options.maxDelay', '0 (batches go out as soon as possible)', maxDelay);
-  if (objectMode !== false) throw invalidArgType('options.objectMode', 'false (batches carry bytes)', objectMode);
+  if (maxDelay !== 0)
+    throw outOfRange('options.maxDelay', '0 (batches go out as soon as possible)', maxDelay);
+  if (objectMode !== false)
+    throw invalidArgType('options.objectMode', 'false (batches carry bytes)', objectMode);
   if (
     typeof initialCursor !== 'number' ||
     !Number.isInteger(initialCursor) ||

@@ -25,8 +25,7 @@ import {
 
 /** `Atomics.waitAsync`'s result (ES2024, in Node since 16). */
 type WaitAsyncResult =
-  | { async: false; value: 'not-equal' | 'timed-out' }
-  | { async: true; value: Promise<'ok' | 'timed-out'> };
+  { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 
 /** `Atomics.waitAsync`, typed here because the project compiles against the ES2022 lib. */
 export const waitAsync = (
@@ -51,7 +50,7 @@ export interface RingTestHooks {
 
 /** True once `cursor` has reached `target`; the two are within 2^31 of each other (cursors wrap at 2^32). */
 export function reached(cursor: number, target: number): boolean {
-  return ((cursor - target) >>> 0) < 2 ** 31;
+  return (cursor - target) >>> 0 < 2 ** 31;
 }
 
 /** Creates the shared memory of one ring: header written, every cursor at `initialCursor`. */

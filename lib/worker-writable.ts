@@ -34,8 +34,10 @@ export interface WorkerWriterHandle {
 }
 
 /** Options of `new WorkerWritable(handle, options)`, on top of Node's own. */
-export interface WorkerWritableOptions
-  extends Omit<WritableOptions, 'write' | 'writev' | 'final' | 'destroy' | 'objectMode' | 'decodeStrings'> {
+export interface WorkerWritableOptions extends Omit<
+  WritableOptions,
+  'write' | 'writev' | 'final' | 'destroy' | 'objectMode' | 'decodeStrings'
+> {
   /**
    * Block the thread with `Atomics.wait` while the ring is full, instead of
    * holding the write and returning false. Worker threads only: a RangeError
@@ -241,14 +243,15 @@ export class WorkerWritable extends Writable {
    * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
    *   for a chunk `write()` would refuse (then nothing is written).
    */
-  writeV(chunks: readonly (Buffer | Uint8Array | string)[], callback?: WriteCallback): boolean {
+  writeV(chunks: readonly (ArrayBufferView | string)[], callback?: WriteCallback): boolean {
     if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
     if (callback !== undefined && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
     }
     for (const chunk of chunks) {
       if (chunk === null) throw nullChunk();
-      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidChunk(chunk);
+      // As write() (Node 20): strings and any ArrayBufferView, as its bytes.
+      if (typeof chunk !== 'string' && !ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
     }
     const done = callback ?? noop;
     if (this.writableEnded || this.destroyed) return this.write(EMPTY, done); // fails as write() fails
@@ -560,7 +563,7 @@ export class WorkerWritable extends Writable {
       if (wait === null) continue;
       this.#tailWaitPending = true;
       this.#port.ref();
-      wait.then(this.#onTailMoved);
+      void wait.then(this.#onTailMoved);
       return;
     }
   }
@@ -609,7 +612,8 @@ export class WorkerWritable extends Writable {
   #settleTailWaiters(): void {
     const waiters = this.#tailWaiters;
     let done = 0;
-    while (done < waiters.length && this.#ring.tailsReached(waiters[done].records, waiters[done].bytes)) done++;
+    while (done < waiters.length && this.#ring.tailsReached(waiters[done].records, waiters[done].bytes))
+      done++;
     if (done === 0) return;
     const settled = waiters.splice(0, done);
     for (const waiter of settled) waiter.resolve();
@@ -650,7 +654,8 @@ function checkHandle(handle: WorkerWriterHandle): void {
   if (handle === null || typeof handle !== 'object') throw invalidArgType('handle', 'of type object', handle);
   const { id, size, control, ring, port } = handle;
   if (!Number.isSafeInteger(id)) throw invalidArgType('handle.id', 'an integer', id);
-  if (!Number.isSafeInteger(size) || size < 1) throw invalidArgType('handle.size', 'a positive integer', size);
+  if (!Number.isSafeInteger(size) || size < 1)
+    throw invalidArgType('handle.size', 'a positive integer', size);
   if (!(control instanceof SharedArrayBuffer) || control.byteLength !== CONTROL_SLOTS * 4) {
     throw invalidArgType('handle.control', 'a channel control SharedArrayBuffer', control);
   }

@@ -255,7 +255,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       let output = '';
       child.stdout.on('data', (data: Buffer) => (output += data.toString()));
       const timer = setTimeout(() => child.kill(), 15000);
-      const [code] = await once(child, 'exit');
+      const [code] = (await once(child, 'exit')) as [number | null];
       clearTimeout(timer);
       expect(output.trim()).to.equal('ok 200 0:true 1:false');
       expect(code).to.equal(0);
@@ -300,7 +300,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       await drained;
       writer.end();
       await once(channel, 'end');
-      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(Buffer.concat([Buffer.alloc(64, 3), Buffer.alloc(64, 4)]));
+      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(
+        Buffer.concat([Buffer.alloc(64, 3), Buffer.alloc(64, 4)]),
+      );
     });
 
     it('keeps a writeV group of at most size bytes in one batch, and a larger one free of other writers', async () => {
@@ -317,15 +319,40 @@ describe('WorkerChannel and WorkerWritable', () => {
       b.end();
       channel.on('data', (batch: Buffer) => verifier.add(batch));
       await once(channel, 'end');
-      verifier.expectCounts(new Map([[0, 7], [1, 4]]));
+      verifier.expectCounts(
+        new Map([
+          [0, 7],
+          [1, 4],
+        ]),
+      );
       expect(verifier.problems).to.deep.equal([]);
+    });
+
+    it('takes in writeV() what write() takes: strings and any ArrayBufferView, as its bytes', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      const view = new Int16Array([0x4241, 0x4443]); // 'ABCD' in little endian
+      const yz = Buffer.from('yz');
+      writer.writeV(['x', view, new DataView(yz.buffer, yz.byteOffset, 2)]);
+      expect(() => writer.writeV([new ArrayBuffer(2) as never]))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('xABCDyz');
     });
 
     it('calls back an empty writeV group, and writes nothing for it', async () => {
       const channel = openChannel({ size: 16 });
       const writer = new WorkerWritable(channel.createWriter());
       const batches = collect(channel);
-      await new Promise<void>((resolve) => writer.writeV([], mustCall(() => resolve())));
+      await new Promise<void>((resolve) =>
+        writer.writeV(
+          [],
+          mustCall(() => resolve()),
+        ),
+      );
       writer.end();
       await once(channel, 'end');
       expect(batches).to.deep.equal([]);
@@ -396,7 +423,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(ended).to.equal(false);
       channel.seal();
       await once(channel, 'end');
-      expect(() => channel.createWriter()).to.throw(Error).with.property('code', 'ERR_STREAM_DESTROYED');
+      expect(() => channel.createWriter())
+        .to.throw(Error)
+        .with.property('code', 'ERR_STREAM_DESTROYED');
     });
 
     it('fails writes with ERR_STREAM_DESTROYED once the channel is destroyed', async () => {
@@ -407,7 +436,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       while (writer.write(Buffer.alloc(100))) {
         /* fill */
       }
-      const failed = new Promise<Error>((resolve) => writer.write('late', (error) => resolve(error as Error)));
+      const failed = new Promise<Error>((resolve) =>
+        writer.write('late', (error) => resolve(error as Error)),
+      );
       channel.destroy();
       const error = await failed;
       expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
@@ -424,7 +455,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       await once(socket, 'connect');
       const channel = openChannel({ size: 512 });
       const writer = new WorkerWritable(channel.createWriter());
-      const piped = new Promise<void>((resolve, reject) => pipeline(channel, socket, (e) => (e ? reject(e) : resolve())));
+      const piped = new Promise<void>((resolve, reject) =>
+        pipeline(channel, socket, (e) => (e ? reject(e) : resolve())),
+      );
       const expected: Buffer[] = [];
       for (let i = 0; i < 200; i++) {
         const chunk = Buffer.from(`line ${i}\n`);
@@ -442,7 +475,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
       new WorkerWritable(handle);
-      expect(() => new WorkerWritable(handle)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+      expect(() => new WorkerWritable(handle))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
       channel.destroy();
     });
   });
@@ -463,7 +498,9 @@ describe('WorkerChannel and WorkerWritable', () => {
     for (const [name, options, type, code] of bad) {
       it(`refuses ${name} with ${type} ${code}`, () => {
         const create = () => new WorkerChannel(options as ConstructorParameters<typeof WorkerChannel>[0]);
-        expect(create).to.throw(type === 'TypeError' ? TypeError : RangeError).with.property('code', code);
+        expect(create)
+          .to.throw(type === 'TypeError' ? TypeError : RangeError)
+          .with.property('code', code);
       });
     }
 

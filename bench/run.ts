@@ -49,6 +49,7 @@ import {
   type TargetResult,
 } from './support/summary';
 import { renderChart, type ChartPanel } from './support/svg';
+import { runWorkersBench } from './workers';
 
 // ---- Extra benches -----------------------------------------------------------
 
@@ -76,13 +77,14 @@ export interface ExtraBench {
 
 /**
  * Benches kept in their own files, run after the scenarios and reported as
- * their own sections. The worker-threads bench plugs in here once
- * bench/workers.ts exists:
- *
- *   import { runWorkersBench } from './workers';
- *   … { name: 'workers', run: runWorkersBench },
+ * their own sections.
  */
-const EXTRA_BENCHES: ExtraBench[] = [];
+const EXTRA_BENCHES: ExtraBench[] = [
+  {
+    name: 'workers',
+    run: async ({ quick }) => ({ ...(await runWorkersBench({ quick })), data: null }),
+  },
+];
 
 // ---- Options ---------------------------------------------------------------
 

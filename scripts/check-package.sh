@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# npm run check:package — the package as users get it:
+#   1. build, `npm pack`, and check the tarball ships only dist/ (no source
+#      maps), README.md, LICENSE and package.json;
+#   2. install the tarball into a fresh project (offline: it has no
+#      dependencies) and check `require('mwsr')` and `import … from 'mwsr'`
+#      give the same classes, then run scripts/smoke-package.js there;
+#   3. publint (strict: warnings fail) and @arethetypeswrong/cli on the tarball.
+# Extra Node versions for step 2's smoke test: MWSR_SMOKE_NODES="18 22 24"
+# runs it under `npx -y node@<v>` too (needs the `node` package from the registry).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$(mktemp -d "${TMPDIR:-/tmp}/mwsr-check-package.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+fail() {
+  echo "check:package FAILED: $*" >&2
+  exit 1
+}
+
+step 'build and pack'
+npm run --silent build
+tarball=$(npm pack --silent --pack-destination "$work" | tail -1)
+tarball="$work/$tarball"
+echo "$tarball"
+
+step 'tarball contents'
+contents=$(tar -tzf "$tarball" | sed 's|^package/||' | sort)
+echo "$contents"
+unexpected=$(echo "$contents" | grep -vE '^(dist/[a-z-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$' || true)
+[[ -z $unexpected ]] || fail "unexpected files in the tarball: $unexpected"
+for needed in dist/index.js dist/index.d.ts README.md LICENSE package.json; do
+  echo "$contents" | grep -qxF "$needed" || fail "$needed missing from the tarball"
+done
+
+step 'install into a fresh project'
+app="$work/app"
+mkdir "$app"
+(
+  cd "$app"
+  npm init -y >/dev/null
+  npm install --no-audit --no-fund --no-package-lock --offline "$tarball" >/dev/null
+)
+echo "installed $(node -p "require('$app/node_modules/mwsr/package.json').version") into $app"
+
+step "require('mwsr') and import from 'mwsr'"
+(
+  cd "$app"
+  node -e "
+    const m = require('mwsr');
+    const { Writable, Transform } = require('node:stream');
+    if (!(new m.BatchingWritable({ size: 1, onBatch() {} }) instanceof Writable)) throw new Error('not a Writable');
+    if (!(new m.AsyncBatchStream({ size: 1 }) instanceof Transform)) throw new Error('not a Transform');
+    console.log('require: ' + Object.keys(m).sort().join(', '));
+  "
+  node --input-type=module -e "
+    import { BatchingWritable, AsyncBatchStream, WorkerChannel, WorkerWritable } from 'mwsr';
+    import * as namespace from 'mwsr';
+    import { createRequire } from 'node:module';
+    const required = createRequire(import.meta.url)('mwsr');
+    const same = required.BatchingWritable === BatchingWritable && required.AsyncBatchStream === AsyncBatchStream
+      && required.WorkerChannel === WorkerChannel && required.WorkerWritable === WorkerWritable;
+    if (!same) throw new Error('import and require give different classes');
+    console.log('import: same classes as require; namespace: ' + Object.keys(namespace).sort().join(', '));
+  "
+)
+
+step 'smoke test of the installed package'
+cp scripts/smoke-package.js "$app/smoke.js"
+(cd "$app" && node smoke.js)
+for version in ${MWSR_SMOKE_NODES:-}; do
+  (cd "$app" && npx -y "node@$version" smoke.js)
+done
+
+step 'publint'
+npx --no-install publint --strict "$root"
+
+step 'arethetypeswrong'
+npx --no-install attw "$tarball"
+
+printf '\ncheck:package passed\n'

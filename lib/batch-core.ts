@@ -377,6 +377,10 @@ export class BatchCore<B> {
       if (chunk === null) return false; // Node throws ERR_STREAM_NULL_VALUES
       units = 1;
     } else if (chunk instanceof Uint8Array) {
+      // Node checks an encoding even for Buffers (ERR_UNKNOWN_ENCODING): let it.
+      if (encoding !== undefined && encoding !== 'buffer' && !Buffer.isEncoding(encoding as string)) {
+        return false;
+      }
       units = chunk.length;
     } else if (typeof chunk === 'string' && encoding === undefined) {
       units = Buffer.byteLength(chunk, this.defaultEncoding);
@@ -742,7 +746,9 @@ export class BatchCore<B> {
       this.#fail(error);
       return;
     }
-    if (isThenable(result)) result.then(this.#onSettled, this.#onFailed);
+    // Promise.resolve() returns a native promise as it is, and makes a foreign
+    // thenable safe: settled once, a throwing `then` becomes a rejection.
+    if (isThenable(result)) Promise.resolve(result).then(this.#onSettled, this.#onFailed);
     else this.#settle();
   }
 
@@ -822,7 +828,8 @@ export class BatchCore<B> {
   #checkChunk(chunk: unknown): void {
     if (chunk === null) throw nullChunk();
     if (this.#objectMode) return;
-    if (typeof chunk === 'string' || chunk instanceof Uint8Array) return;
+    // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
+    if (typeof chunk === 'string' || ArrayBuffer.isView(chunk)) return;
     throw invalidChunk(chunk);
   }
 }

@@ -454,8 +454,14 @@ describe('buffer_test.go', () => {
     expect(await late).to.equal(null);
     await producing;
     await w.flush();
-    // API.md 5: what was written while busy goes as soon as it settles, in batches up to size.
-    expect(recorder.batches).to.deep.equal([range(0, 10), range(10, 20), [999]]);
+    // API.md 5: what was written while busy goes as soon as it settles, in
+    // batches up to size; where 999 falls among 10..19 depends on when the
+    // producer resumed after write() asked it to wait, not on the contract.
+    expect(recorder.batches[0]).to.deep.equal(range(0, 10));
+    const later = recorder.batches.slice(1).flat();
+    expect(later.filter((n) => n !== 999)).to.deep.equal(range(10, 20));
+    expect(later.filter((n) => n === 999)).to.have.length(1);
+    for (const batch of recorder.batches) expect(batch.length).to.be.within(1, 10);
     expect(recorder.reentries).to.equal(0);
   });
 

@@ -36,7 +36,7 @@ describe('errors (lib/errors.ts, through the public API)', () => {
       for (const [what, chunk] of chunks) {
         it(`${face}: ${what}`, () => {
           const expected = plainWriteError(chunk);
-          const error = thrown(() => make().writeV(['ok', chunk]));
+          const error = thrown(() => make().writeV(['ok', chunk as string])); // deliberately the wrong type
           expect(error).to.be.instanceOf(TypeError);
           expect(error.code).to.equal(expected.code).and.to.equal('ERR_INVALID_ARG_TYPE');
           expect(error.message).to.equal(expected.message);

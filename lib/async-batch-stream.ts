@@ -130,25 +130,33 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
     return this;
   }
 
+  /** Node's hook behind `write()`; not for users to call. @internal */
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
     this.#core.write(chunk, callback);
   }
 
+  /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
   override _writev(entries: WritevEntry[], callback: WriteCallback): void {
     this.#core.writev(entries, callback);
   }
 
+  /** Transform's hook, unused: `_write` and `_writev` take every write. @internal */
   override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
     // Unused: _write and _writev above take every write. Kept so the class
     // honours Transform's contract if Node ever calls it.
     this.#core.write(chunk, callback);
   }
 
-  /** Transform's `_final` calls this at `end()`; it then ends the readable side. */
+  /**
+   * Transform's `_final` calls this at `end()`; it then ends the readable side.
+   * Node's hook behind `end()`; not for users to call.
+   * @internal
+   */
   override _flush(callback: TransformCallback): void {
     this.#core.end(callback);
   }
 
+  /** Node's hook behind `read()`; not for users to call. @internal */
   override _read(): void {
     // Readable calls _read often (on every read() below the high-water mark);
     // only a full readable side made the core wait, so only then pump. A
@@ -158,6 +166,7 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
     this.#core.onConsumerReady();
   }
 
+  /** Node's hook behind `destroy()`; not for users to call. @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#core.destroy(error);
     callback(error);

@@ -138,18 +138,22 @@ export class BatchingWritable<T = Buffer> extends Writable {
     return this;
   }
 
+  /** Node's hook behind `write()`; not for users to call. @internal */
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
     this.#core.write(chunk, callback);
   }
 
+  /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
   override _writev(entries: WritevEntry[], callback: WriteCallback): void {
     this.#core.writev(entries, callback);
   }
 
+  /** Node's hook behind `end()`; not for users to call. @internal */
   override _final(callback: WriteCallback): void {
     this.#core.end(callback);
   }
 
+  /** Node's hook behind `destroy()`; not for users to call. @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#core.destroy(error);
     callback(error);

@@ -5,7 +5,10 @@ import { inspect } from 'node:util';
  * one of ours (`ERR_MWSR_*`). The classes are Node's own (`TypeError`,
  * `RangeError`, `Error`), so `instanceof` checks written for Node's errors hold.
  */
-export type CodedError<E extends Error = Error> = E & { code: string };
+export type CodedError<E extends Error = Error> = E & {
+  /** Node's error code, such as `'ERR_INVALID_ARG_TYPE'`, or ours, such as `'ERR_MWSR_NON_ERROR'`. */
+  code: string;
+};
 
 // STYLE 8: errors are built fresh by factories, with Node's codes and
 // messages; the factory frame is cut from the stack so it points at the caller.

@@ -33,6 +33,10 @@ type OwnedWritableOptions = 'write' | 'writev' | 'final' | 'objectMode' | 'decod
 /** `BatchingWritable` in byte mode: `onBatch` receives one `Buffer`. */
 export interface ByteBatchingWritableOptions
   extends BatchingOptions, Omit<WritableOptions, OwnedWritableOptions> {
+  /**
+   * `false` or left out (the default): byte mode. Chunks are `Buffer`,
+   * `Uint8Array` or strings; each batch is one `Buffer` of at most `size` bytes.
+   */
   objectMode?: false;
   /**
    * Receives each batch, one at a time: it is not called again before the
@@ -46,6 +50,10 @@ export interface ByteBatchingWritableOptions
 /** `BatchingWritable` in object mode: `onBatch` receives an array of items. */
 export interface ObjectBatchingWritableOptions<T>
   extends BatchingOptions, Omit<WritableOptions, OwnedWritableOptions> {
+  /**
+   * `true`: object mode. Any value but `null` is an item; each batch is an
+   * array of at most `size` items, holding the items themselves (not copies).
+   */
   objectMode: true;
   /** As in byte mode, with an array of the items written, in write order. */
   onBatch(batch: T[]): void | PromiseLike<unknown>;

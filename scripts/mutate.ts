@@ -1,0 +1,466 @@
+/**
+ * `npm run mutate`: breaks the batching core on purpose, one way at a time,
+ * and checks that the specs notice. For each mutation: copy the repository
+ * (without .git; node_modules symlinked) to a temporary directory, replace one
+ * exact piece of lib/batch-core.ts there (failing loudly if that text is no
+ * longer in the core, so mutations cannot rot silently), run the core's
+ * specs there with --bail, and report caught or MISSED. The working tree is
+ * never touched.
+ *
+ *   npm run mutate                     every mutation
+ *   npm run mutate -- --only=a,b       some, by name
+ *   npm run mutate -- --jobs=2         mutations run at once (default 1)
+ *   npm run mutate -- --with-stress    also run spec/stress.spec.ts (slower)
+ *
+ * Specs that already fail without any mutation (known bugs) are left out of
+ * every run (mocha --grep ... --invert), so they cannot count as catches.
+ * Exits 1 if a mutation is missed or a target text is missing.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+
+const ROOT = join(__dirname, '..');
+const CORE = join('lib', 'batch-core.ts');
+
+interface Mutation {
+  name: string;
+  /** Exact replacements in lib/batch-core.ts; each `from` must occur exactly once. */
+  edits: { from: string; to: string }[];
+}
+
+/*
+ * Left out as equivalent (no spec can tell): skipping the `_final` callback
+ * on destroy. Node settles end() callbacks from destroy() itself (errorBuffer)
+ * with the same ERR_STREAM_DESTROYED, and ignores a late _final callback.
+ */
+const MUTATIONS: Mutation[] = [
+  {
+    name: 'split a group that fits',
+    edits: [
+      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) return false;', to: '' },
+    ],
+  },
+  {
+    name: 'drop the last partial batch on end',
+    edits: [
+      {
+        from: "this.#phase = 'ending';",
+        to:
+          "this.#phase = 'ending';\n" +
+          '    if (this.#accumulator.length > 0 && this.#accumulator.length < this.#size) {\n' +
+          '      this.#accumulator.take();\n' +
+          '      this.#unitsHandedOver += this.#openUnits;\n' +
+          '      this.#unitsSettled += this.#openUnits;\n' +
+          '      this.#openUnits = 0;\n' +
+          '    }',
+      },
+    ],
+  },
+  {
+    name: 'call onBatch while it is busy',
+    edits: [
+      { from: 'const free = !this.#busy && this.#host.isReady();', to: 'const free = this.#host.isReady();' },
+    ],
+  },
+  {
+    name: 'skip the callback of a write that waited for room',
+    edits: [
+      {
+        from: '    // is consistent here, so that nested admission is safe.\n    callback();',
+        to: '    // is consistent here, so that nested admission is safe.\n    void callback;',
+      },
+    ],
+  },
+  {
+    name: 'skip the waiting write callback on destroy',
+    edits: [
+      {
+        from: "if (pendingCallback !== null) process.nextTick(pendingCallback, error ?? streamDestroyed('write'));",
+        to: '',
+      },
+    ],
+  },
+  {
+    name: 'hand over a batch one unit over size',
+    edits: [
+      {
+        from: 'if (length > 0) return length + units <= this.#size;',
+        to: 'if (length > 0) return length + units <= this.#size + 1;',
+      },
+    ],
+  },
+  {
+    name: 'swallow an error onBatch throws',
+    edits: [
+      {
+        from: '      this.#fail(error);\n      return;',
+        to: '      void error;\n      this.#settle();\n      return;',
+      },
+    ],
+  },
+  {
+    name: 'swallow a rejection of onBatch',
+    edits: [
+      {
+        from: "if (this.#phase !== 'destroyed') this.#fail(reason);",
+        to: "if (this.#phase !== 'destroyed') this.#onSettled();",
+      },
+    ],
+  },
+  {
+    name: 'leave waiting flush() calls pending on destroy',
+    edits: [
+      { from: "for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));", to: '' },
+    ],
+  },
+  {
+    name: 'resolve flush() once handed over, before onBatch settled',
+    edits: [
+      {
+        from: 'if (target <= this.#unitsSettled) return Promise.resolve();',
+        to: 'if (target <= this.#unitsHandedOver) return Promise.resolve();',
+      },
+      {
+        from: 'waiters[done].target <= this.#unitsSettled',
+        to: 'waiters[done].target <= this.#unitsHandedOver',
+      },
+    ],
+  },
+  {
+    name: "resolve flush() before writes still in Node's buffer went through",
+    edits: [
+      {
+        from: 'const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#pendingAdmittedUnits;',
+        to: 'const target = this.#unitsAdmitted;',
+      },
+    ],
+  },
+  {
+    name: 'let flush() wait for maxDelay',
+    edits: [{ from: '      this.#flushTarget > this.#unitsHandedOver ||\n', to: '' }],
+  },
+  {
+    name: 'let a full batch wait for the next turn or maxDelay',
+    edits: [{ from: '      this.#accumulator.length >= this.#size ||\n', to: '' }],
+  },
+  {
+    name: "emit 'finish' before the last batch settled",
+    edits: [
+      {
+        from: 'if (this.#busy || this.#accumulator.length > 0) return;',
+        to: 'if (this.#accumulator.length > 0) return;',
+      },
+    ],
+  },
+  {
+    name: 'leave the maxDelay timer running on destroy',
+    edits: [
+      {
+        from: '    if (this.#timer !== null) clearTimeout(this.#timer);\n    this.#immediate = null;',
+        to: '    this.#immediate = null;',
+      },
+    ],
+  },
+  {
+    name: 'pass a non-Error failure on unwrapped',
+    edits: [{ from: 'const error = asError(reason);', to: 'const error = reason as Error;' }],
+  },
+  {
+    name: 'let flush() resolve after destroy',
+    edits: [
+      {
+        from: "  flush(): Promise<void> {\n    if (this.#phase === 'destroyed') {",
+        to: "  flush(): Promise<void> {\n    if (this.#phase === 'destroyed' && this.#error !== null) {",
+      },
+    ],
+  },
+  {
+    name: 'hand over from inside write()',
+    edits: [{ from: 'if (this.#isUrgent()) this.#queueTick();', to: 'if (this.#isUrgent()) this.#pump();' }],
+  },
+  {
+    name: 'keep handing over after destroy',
+    edits: [
+      {
+        from: "      if (this.#phase === 'destroyed') return;\n      const free",
+        to: '      const free',
+      },
+    ],
+  },
+  {
+    name: 'let the fast path overtake a write waiting for room',
+    edits: [
+      {
+        from: "if (!this.#fastPath || this.#phase !== 'open' || this.#pendingEntries !== null) return false;",
+        to: "if (!this.#fastPath || this.#phase !== 'open') return false;",
+      },
+    ],
+  },
+  {
+    name: 'let the fast path ignore cork() (writeV groups)',
+    edits: [
+      {
+        from: 'if (stream.writableCorked !== 0 || stream.writableEnded || stream.errored !== null) return false;',
+        to: 'if (stream.writableEnded || stream.errored !== null) return false;',
+      },
+    ],
+  },
+];
+
+/** The specs that exercise the core; the rest (bench, examples, packaging, workers) do not. */
+const CORE_SPECS = [
+  'spec/async-batch-stream.spec.ts',
+  'spec/batching-writable.spec.ts',
+  'spec/bad-input.spec.ts',
+  'spec/conventions.spec.ts',
+  'spec/destroy.spec.ts',
+  'spec/interop.spec.ts',
+  'spec/options.spec.ts',
+  'spec/properties.spec.ts',
+  'spec/seed-port.spec.ts',
+];
+
+/** A run that takes longer than this is killed and counted as caught (a hang). */
+const RUN_DEADLINE_MS = 60_000;
+/** How long mocha may stay alive after writing its results before it counts as held open. */
+const LINGER_MS = 3000;
+
+interface Args {
+  only: string[] | null;
+  jobs: number;
+  withStress: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (name: string): string | undefined =>
+    argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const only = value('only')?.split(',') ?? null;
+  for (const name of only ?? []) {
+    if (!MUTATIONS.some((m) => m.name === name)) throw new Error(`no mutation named '${name}'`);
+  }
+  return { only, jobs: Number(value('jobs') ?? 1), withStress: argv.includes('--with-stress') };
+}
+
+/** Skips what never matters to the specs, or would be slow or wrong to copy. */
+function copyFilter(source: string): boolean {
+  const path = relative(ROOT, source);
+  if (path === '') return true;
+  const top = path.split(/[\\/]/)[0];
+  if (['node_modules', '.git', 'dist', 'coverage', 'scratch', '.scratch'].includes(top)) return false;
+  if (path.startsWith(join('bench', 'results'))) return false;
+  return !basename(path).endsWith('.cpuprofile');
+}
+
+function copyRepository(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mwsr-mutant-'));
+  cpSync(ROOT, dir, { recursive: true, filter: copyFilter });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** Applies `mutation` to the copy's core; throws if a target is missing or ambiguous. */
+function applyMutation(dir: string, mutation: Mutation): void {
+  const file = join(dir, CORE);
+  let text = readFileSync(file, 'utf8');
+  for (const { from, to } of mutation.edits) {
+    const count = text.split(from).length - 1;
+    if (count !== 1) {
+      throw new Error(
+        `mutation '${mutation.name}': its target is ${count === 0 ? 'not in' : `${count} times in`} ${CORE}; ` +
+          `update it in scripts/mutate.ts:\n${from}`,
+      );
+    }
+    text = text.replace(from, () => to);
+  }
+  writeFileSync(file, text);
+}
+
+interface SpecRun {
+  code: number | null;
+  timedOut: boolean;
+  failures: string[];
+  passes: number;
+  ms: number;
+  output: string;
+}
+
+/** Runs mocha in `dir` on `specs`; `skip` titles are left out; JSON results to a file. */
+async function runSpecs(
+  dir: string,
+  specs: string[],
+  options: { bail: boolean; skip: string[] },
+): Promise<SpecRun> {
+  const started = Date.now();
+  const resultFile = join(dir, '.mutate-result.json');
+  const args = [
+    join('node_modules', 'mocha', 'bin', 'mocha.js'),
+    '--no-config',
+    '-r',
+    'ts-node/register',
+    '--extension',
+    'ts',
+    '--timeout',
+    '5000',
+    '--reporter',
+    'json',
+    '--reporter-option',
+    `output=${resultFile}`,
+    ...(options.bail ? ['--bail'] : []),
+    ...(options.skip.length > 0 ? ['--grep', options.skip.map(exactTitle).join('|'), '--invert'] : []),
+    ...specs,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: dir,
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (piece: Buffer) => (output = (output + piece.toString()).slice(-4000)));
+  child.stderr.on('data', (piece: Buffer) => (output = (output + piece.toString()).slice(-4000)));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, RUN_DEADLINE_MS);
+  // Mocha writes its results when the run ends; a process still alive a few
+  // seconds later is held by a handle a mutant left open: no need to wait more.
+  let resultsSeenAt = 0;
+  const watcher = setInterval(() => {
+    if (resultsSeenAt === 0 && existsSync(resultFile)) resultsSeenAt = Date.now();
+    if (resultsSeenAt !== 0 && Date.now() - resultsSeenAt > LINGER_MS) {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }
+  }, 250);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  clearInterval(watcher);
+  let failures: string[] = [];
+  let passes = 0;
+  if (existsSync(resultFile)) {
+    try {
+      const result = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+        stats: { passes: number };
+        failures: { fullTitle: string }[];
+      };
+      failures = result.failures.map((failure) => failure.fullTitle);
+      passes = result.stats.passes;
+    } catch {
+      // a killed run leaves no (or half a) result
+    }
+  }
+  return { code, timedOut, failures, passes, ms: Date.now() - started, output };
+}
+
+/** A regular expression matching exactly `title`, for mocha's --grep. */
+function exactTitle(title: string): string {
+  return `^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+}
+
+interface Verdict {
+  mutation: string;
+  verdict: 'caught' | 'caught (hang)' | 'MISSED' | 'BROKEN TARGET';
+  by: string;
+  ms: number;
+}
+
+async function main(): Promise<void> {
+  process.exitCode = 1;
+  const args = parseArgs(process.argv.slice(2));
+  const specs = args.withStress ? [...CORE_SPECS, 'spec/stress.spec.ts'] : CORE_SPECS;
+  const mutations = args.only ? MUTATIONS.filter((m) => args.only?.includes(m.name)) : MUTATIONS;
+
+  // Every target must be in the core as it is now, before anything runs.
+  const core = readFileSync(join(ROOT, CORE), 'utf8');
+  const broken: Verdict[] = [];
+  for (const mutation of mutations) {
+    for (const { from } of mutation.edits) {
+      const count = core.split(from).length - 1;
+      if (count !== 1) {
+        broken.push({
+          mutation: mutation.name,
+          verdict: 'BROKEN TARGET',
+          by: `target found ${count} times`,
+          ms: 0,
+        });
+        console.error(`mutation '${mutation.name}': target found ${count} times in ${CORE}:\n${from}\n`);
+      }
+    }
+  }
+
+  console.log(`baseline: ${specs.length} spec files, no mutation ...`);
+  const baseDir = copyRepository();
+  let known: string[];
+  try {
+    const baseline = await runSpecs(baseDir, specs, { bail: false, skip: [] });
+    known = baseline.failures;
+    console.log(
+      `baseline: ${baseline.passes} passing, ${known.length} failing in ${(baseline.ms / 1000).toFixed(0)} s` +
+        (known.length > 0 ? `; left out of the mutant runs:\n  - ${known.join('\n  - ')}` : ''),
+    );
+    if (baseline.timedOut || (baseline.code !== 0 && known.length === 0)) {
+      throw new Error(`the baseline run did not complete:\n${baseline.output}`);
+    }
+  } finally {
+    rmSync(baseDir, { recursive: true, force: true });
+  }
+
+  const verdicts: Verdict[] = [...broken];
+  const queue = mutations.filter((m) => !broken.some((b) => b.mutation === m.name));
+  const worker = async (): Promise<void> => {
+    for (let mutation = queue.shift(); mutation !== undefined; mutation = queue.shift()) {
+      const dir = copyRepository();
+      try {
+        applyMutation(dir, mutation);
+        const run = await runSpecs(dir, specs, { bail: true, skip: known });
+        const hung = run.timedOut ? ` (then mocha did not exit: a handle left open)` : '';
+        const verdict: Verdict =
+          run.failures.length > 0
+            ? { mutation: mutation.name, verdict: 'caught', by: run.failures[0] + hung, ms: run.ms }
+            : run.timedOut
+              ? {
+                  mutation: mutation.name,
+                  verdict: 'caught (hang)',
+                  by: `no result within ${RUN_DEADLINE_MS / 1000} s`,
+                  ms: run.ms,
+                }
+              : run.code !== 0
+                ? {
+                    mutation: mutation.name,
+                    verdict: 'caught',
+                    by: run.failures[0] ?? `mocha exited ${run.code}: ${run.output.slice(-300)}`,
+                    ms: run.ms,
+                  }
+                : {
+                    mutation: mutation.name,
+                    verdict: 'MISSED',
+                    by: `${run.passes} specs passed`,
+                    ms: run.ms,
+                  };
+        verdicts.push(verdict);
+        console.log(
+          `${verdict.verdict.padEnd(13)} ${mutation.name}  (${(run.ms / 1000).toFixed(0)} s)\n              ${verdict.by}`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, args.jobs) }, worker));
+
+  const missed = verdicts.filter((v) => v.verdict === 'MISSED' || v.verdict === 'BROKEN TARGET');
+  console.log('\n== mutations ==');
+  for (const v of verdicts) console.log(`${v.verdict.padEnd(13)} ${v.mutation}`);
+  console.log(
+    `${verdicts.length - missed.length} of ${verdicts.length} caught` +
+      (missed.length > 0 ? `; missed or broken: ${missed.map((v) => v.mutation).join(', ')}` : ''),
+  );
+  process.exitCode = missed.length === 0 ? 0 : 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

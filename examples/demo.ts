@@ -14,18 +14,25 @@
  *   npm start                 # 256 producers x 4000 messages of 64 bytes
  *   npm start -- --quick      # 16 x 200, as the specs run it
  *
+ * While it runs it shows a progress bar (redrawn in place on a terminal, a
+ * line every 0.5 s otherwise). At the end it prints the batching figures from
+ * the stream's `stats`, a bar chart of messages per second both ways, and
+ * writes the same chart as an SVG file (demo-results/demo.svg).
+ *
  * `runDemo()` is exported so a spec can run a small workload and read the
  * figures.
  */
 import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
-import { BatchingWritable } from '../lib/index';
+import { BatchingWritable, type BatchStats } from '../lib/index';
 
 export interface DemoOptions {
   /** Concurrent producers (async functions). Default 256. */
@@ -55,6 +62,8 @@ export interface RunResult {
   verified: boolean;
   /** The first few problems the server found, if any. */
   problems: string[];
+  /** The batched run's `BatchingWritable#stats` at the end; null for the naive run. */
+  stats: BatchStats | null;
 }
 
 export interface DemoResult {
@@ -64,6 +73,8 @@ export interface DemoResult {
   speedup: number;
   /** Both runs verified. */
   verified: boolean;
+  /** Bytes per message, frame included. */
+  messageBytes: number;
 }
 
 // ---- The wire format ------------------------------------------------------
@@ -213,10 +224,10 @@ async function startServer(settings: ServerSettings): Promise<{ worker: Worker; 
 // ---- The producers (main thread) --------------------------------------------
 
 /**
- * Returns a function that resolves at the stream's next 'drain'. All the
- * producers blocked in one drain cycle share one promise, so 256 producers add
- * one 'drain' listener, not 256 (which would also trip Node's
- * MaxListenersExceededWarning).
+ * For the naive run: resolves at the socket's next 'drain', one promise shared
+ * by all the producers blocked in one drain cycle, so 256 producers add one
+ * 'drain' listener, not 256 (which would trip MaxListenersExceededWarning).
+ * mwsr's streams have this built in: `if (!w.write(x)) await w.ready()`.
  */
 function sharedDrain(stream: Writable): () => Promise<void> {
   let waiting: Promise<void> | null = null;
@@ -258,21 +269,37 @@ function runProducers(
   return Promise.all(loops);
 }
 
-/** What the progress line shows: written by the producers so far. */
+/** What the progress bar shows: written by the producers so far. */
 interface Counters {
   messages: number;
   bytes: number;
   socketWrites: number;
+  /** Messages the run will write in all. */
+  total: number;
 }
 
-/** A live progress line: rewritten in place on a terminal, a line every 0.5 s otherwise. */
+const BAR_WIDTH = 30;
+
+/** `[#########.....]  45%`, in block characters. */
+function progressBar(done: number, total: number): string {
+  const fraction = total === 0 ? 1 : Math.min(1, done / total);
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
+  return `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${percent}`;
+}
+
+/**
+ * A live progress bar: redrawn in place on a terminal (10 times a second),
+ * a line every 0.5 s otherwise (a log file, a CI job). Returns its stop function.
+ */
 function startProgress(label: string, writesLabel: string, counters: Counters, quiet: boolean): () => void {
   if (quiet) return () => {};
   const tty = process.stdout.isTTY === true;
   const show = (): void => {
     const line =
-      `${label}: ${counters.messages.toLocaleString('en-US')} msgs, ` +
-      `${(counters.bytes / 1e6).toFixed(1)} MB, ${counters.socketWrites.toLocaleString('en-US')} ${writesLabel}`;
+      `${progressBar(counters.messages, counters.total)} ${label.trim()}: ` +
+      `${counters.messages.toLocaleString('en-US')} msgs, ${(counters.bytes / 1e6).toFixed(1)} MB, ` +
+      `${counters.socketWrites.toLocaleString('en-US')} ${writesLabel}`;
     process.stdout.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
   };
   const timer = setInterval(show, tty ? 100 : 500);
@@ -287,7 +314,7 @@ async function sendBatched(
   client: net.Socket,
   options: Required<DemoOptions>,
   counters: Counters,
-): Promise<void> {
+): Promise<BatchStats | null> {
   const sink = new BatchingWritable({
     size: options.batchSize,
     highWaterMark: options.batchSize,
@@ -299,9 +326,16 @@ async function sendBatched(
         client.write(batch, (error) => (error ? reject(error) : resolve()));
       }),
   });
-  await runProducers(options, counters, (message) => sink.write(message), sharedDrain(sink));
+  // ready(): one 'drain' promise shared by every producer waiting on it.
+  await runProducers(
+    options,
+    counters,
+    (message) => sink.write(message),
+    () => sink.ready(),
+  );
   sink.end();
   await finished(sink); // every batch has been written to the socket
+  return sink.stats;
 }
 
 /** 256 producers -> one socket.write() per message. */
@@ -309,12 +343,13 @@ async function sendNaive(
   client: net.Socket,
   options: Required<DemoOptions>,
   counters: Counters,
-): Promise<void> {
+): Promise<null> {
   const write = (message: Buffer): boolean => {
     counters.socketWrites++;
     return client.write(message);
   };
   await runProducers(options, counters, write, sharedDrain(client));
+  return null;
 }
 
 /** One run on a fresh connection, timed until the server has checked the last byte. */
@@ -329,12 +364,18 @@ async function runOnce(
   await once(client, 'connect');
   const closed = once(client, 'close');
   const reported = once(server.worker, 'message') as Promise<[ConnectionReport]>;
-  const counters: Counters = { messages: 0, bytes: 0, socketWrites: 0 };
+  const counters: Counters = {
+    messages: 0,
+    bytes: 0,
+    socketWrites: 0,
+    total: options.producers * options.messagesPerProducer,
+  };
   const stopProgress = startProgress(name, writesLabel, counters, options.quiet);
   const started = performance.now();
   let report: ConnectionReport;
+  let stats: BatchStats | null;
   try {
-    await send(client, options, counters);
+    stats = await send(client, options, counters);
     client.end();
     [report] = await reported;
   } finally {
@@ -350,6 +391,7 @@ async function runOnce(
     elapsedMs,
     verified: report.problems.length === 0,
     problems: report.problems,
+    stats,
   };
 }
 
@@ -381,42 +423,147 @@ export async function runDemo(demoOptions: DemoOptions = {}): Promise<DemoResult
   try {
     const batched = await runOnce('mwsr BatchingWritable', 'batches', server, options, sendBatched);
     log(summary(batched, 'batches'));
-    const naive = await runOnce('naive socket.write   ', 'socket writes', server, options, sendNaive);
+    const naive = await runOnce('socket.write per message', 'socket writes', server, options, sendNaive);
     log(summary(naive, 'socket writes'));
     const speedup = batched.messages / batched.elapsedMs / (naive.messages / naive.elapsedMs);
     const verified = batched.verified && naive.verified;
-    log(`speedup: ${speedup.toFixed(1)}x the messages per second with mwsr`);
     log(
       verified
         ? 'verified: every message arrived exactly once, in per-producer order, intact (both runs)'
         : 'VERIFICATION FAILED',
     );
-    return { batched, naive, speedup, verified };
+    const messageBytes = options.payloadBytes + HEADER_BYTES + CRC_BYTES;
+    return { batched, naive, speedup, verified, messageBytes };
   } finally {
     server.worker.postMessage('close');
     await once(server.worker, 'exit');
   }
 }
 
+/** `65,536 B` below 1 KiB, else `63.9 KiB`. */
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes.toFixed(0)} B`;
+}
+
+/** `1.23 s`, or `45.6 ms` below a second. */
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+}
+
+function messagesPerSecond(run: RunResult): number {
+  return run.messages / (run.elapsedMs / 1000);
+}
+
 function summary(run: RunResult, writesLabel: string): string {
   const seconds = run.elapsedMs / 1000;
-  const mean = run.socketWrites === 0 ? 0 : run.bytes / run.socketWrites;
-  return (
+  const lines = [
     `${run.name}: ${run.messages.toLocaleString('en-US')} msgs, ` +
-    `${(run.bytes / 1e6).toFixed(1)} MB, ` +
-    `${run.socketWrites.toLocaleString('en-US')} ${writesLabel} ` +
-    `(mean ${mean >= 1024 ? `${(mean / 1024).toFixed(1)} KiB` : `${mean.toFixed(0)} B`}), ` +
-    `${Math.round(run.messages / seconds).toLocaleString('en-US')} msgs/s, ` +
-    `${(run.bytes / 1e6 / seconds).toFixed(1)} MB/s, ` +
-    `${seconds.toFixed(2)} s` +
-    (run.verified ? '' : `\n  problems: ${run.problems.join('; ')}`)
-  );
+      `${(run.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s: ` +
+      `${Math.round(messagesPerSecond(run)).toLocaleString('en-US')} msgs/s, ` +
+      `${(run.bytes / 1e6 / seconds).toFixed(1)} MB/s, ` +
+      `${run.socketWrites.toLocaleString('en-US')} ${writesLabel}`,
+  ];
+  const stats = run.stats;
+  if (stats !== null && stats.batches > 0) {
+    // BatchingWritable#stats: what batching did, and how long onBatch (here,
+    // the socket taking each batch) held the stream.
+    lines.push(
+      `  stats: ${stats.batches.toLocaleString('en-US')} batches, ` +
+        `mean ${formatBytes(stats.units / stats.batches)}, largest ${formatBytes(stats.largestBatch)}; ` +
+        `onBatch busy ${formatMs(stats.busyMs)} in all, longest ${formatMs(stats.maxBusyMs)}`,
+    );
+  }
+  if (!run.verified) lines.push(`  problems: ${run.problems.join('; ')}`);
+  return lines.join('\n');
 }
+
+// ---- The chart: in the terminal, and as an SVG file ------------------------
+
+/** `1.08 M` or `331.2 k` messages per second. */
+function formatRate(rate: number): string {
+  return rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M` : `${(rate / 1e3).toFixed(1)} k`;
+}
+
+function chartRows(result: DemoResult): { label: string; rate: number; writes: number; color: string }[] {
+  return [result.batched, result.naive].map((run, index) => ({
+    label: run.name,
+    rate: messagesPerSecond(run),
+    writes: run.socketWrites,
+    color: index === 0 ? '#3aa57a' : '#9e9e9e',
+  }));
+}
+
+/** A horizontal bar chart of messages per second, for the terminal. */
+export function terminalChart(result: DemoResult, width = 40): string {
+  const rows = chartRows(result);
+  const top = Math.max(...rows.map((row) => row.rate));
+  const labelWidth = Math.max(...rows.map((row) => row.label.length));
+  const lines = ['messages per second, this run:'];
+  for (const row of rows) {
+    const bar = '█'.repeat(Math.max(1, Math.round((row.rate / top) * width)));
+    lines.push(`  ${row.label.padEnd(labelWidth)}  ${bar.padEnd(width)}  ${formatRate(row.rate)} msgs/s`);
+  }
+  lines.push(`  ${result.speedup.toFixed(1)}x the messages per second with mwsr`);
+  return lines.join('\n');
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The same chart as a standalone SVG document, with the workload and machine in its caption. */
+export function svgChart(result: DemoResult, caption: string): string {
+  const rows = chartRows(result);
+  const top = Math.max(...rows.map((row) => row.rate));
+  const width = 820;
+  const left = 220;
+  const plot = width - left - 250;
+  const rowHeight = 44;
+  const height = 90 + rows.length * rowHeight;
+  const bars = rows.map((row, index) => {
+    const y = 62 + index * rowHeight;
+    const barWidth = Math.max(1, (row.rate / top) * plot);
+    return (
+      `<text x="${left - 10}" y="${y + 19}" text-anchor="end">${escapeXml(row.label)}</text>` +
+      `<rect x="${left}" y="${y}" width="${barWidth.toFixed(1)}" height="28" fill="${row.color}"/>` +
+      `<text x="${(left + barWidth + 8).toFixed(1)}" y="${y + 19}">${formatRate(row.rate)} msgs/s ` +
+      `<tspan fill="#555" font-size="12">(${row.writes.toLocaleString('en-US')} socket writes)</tspan></text>`
+    );
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="14">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="20" y="28" font-size="17" font-weight="bold">mwsr demo: messages per second ` +
+      `(${result.speedup.toFixed(1)}x with mwsr)</text>`,
+    `<text x="20" y="48" font-size="12" fill="#555">${escapeXml(caption)}</text>`,
+    ...bars,
+    `<text x="20" y="${height - 12}" font-size="12" fill="#555">` +
+      `${result.verified ? 'Every message verified by the server: once, in order, intact.' : 'VERIFICATION FAILED'}</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** Where `npm start` writes its chart (gitignored). */
+const CHART_FILE = path.join(__dirname, '..', 'demo-results', 'demo.svg');
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const { verified } = await runDemo(quick ? { producers: 16, messagesPerProducer: 200 } : {});
-  if (!verified) process.exitCode = 1;
+  const options = quick
+    ? { producers: 16, messagesPerProducer: 200 }
+    : { producers: 256, messagesPerProducer: 4000 };
+  const result = await runDemo(options);
+  console.log(`\n${terminalChart(result)}`);
+  const caption =
+    `${options.producers} producers x ${options.messagesPerProducer.toLocaleString('en-US')} messages ` +
+    `of ${result.messageBytes} bytes over TCP on 127.0.0.1; ` +
+    `Node ${process.version}, ${os.availableParallelism()} cores, ` +
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  mkdirSync(path.dirname(CHART_FILE), { recursive: true });
+  writeFileSync(CHART_FILE, svgChart(result, caption));
+  console.log(`chart: ${path.relative(process.cwd(), CHART_FILE)}`);
+  if (!result.verified) process.exitCode = 1;
 }
 
 if (!isMainThread && (workerData as ServerSettings | null)?.role === 'mwsr-demo-server') {

@@ -13,7 +13,6 @@
  *
  *   npx ts-node examples/writev-header-body.ts
  */
-import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BatchingWritable } from '../lib/index';
@@ -57,11 +56,6 @@ async function run(useWriteV: boolean): Promise<void> {
       await nextTurn();
     },
   });
-  // 40 writers share one 'drain' listener per drain cycle instead of adding
-  // 40 (more than 10 would print a MaxListenersExceededWarning).
-  let drain: Promise<unknown> | null = null;
-  const drained = () => (drain ??= once(sink, 'drain').finally(() => (drain = null)));
-
   const writers = Array.from({ length: WRITERS }, async (_, writer) => {
     for (let i = 0; i < MESSAGES_PER_WRITER; i++) {
       const body = Buffer.alloc(20 + ((writer * 7 + i * 13) % 80), 'abcdefghij'[writer % 10]);
@@ -72,7 +66,9 @@ async function run(useWriteV: boolean): Promise<void> {
         sink.write(header(writer, body));
         ready = sink.write(body);
       }
-      if (!ready) await drained();
+      // ready(): the 40 writers share one 'drain' promise per drain cycle
+      // (40 listeners of their own would trip MaxListenersExceededWarning).
+      if (!ready) await sink.ready();
       await nextTurn(); // let the other writers have a go
     }
   });

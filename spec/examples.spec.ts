@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { runDemo } from '../examples/demo';
+import { runDemo, svgChart, terminalChart } from '../examples/demo';
 
 const root = path.join(__dirname, '..');
 const examples = readdirSync(path.join(root, 'examples'))
@@ -57,6 +57,16 @@ describe('examples/', () => {
       expect(outcome.signal, `killed (timeout?)\n${shown}`).to.equal(null);
       expect(outcome.code, shown).to.equal(0);
       expect(outcome.stderr, shown).to.equal('');
+      if (name === 'demo.ts') {
+        // The demo ends with a chart in the terminal and names the SVG it wrote.
+        expect(outcome.stdout, shown).to.match(/^messages per second, this run:$/m);
+        const chartFile = /^chart: (.+\.svg)$/m.exec(outcome.stdout)?.[1];
+        expect(chartFile, shown).to.be.a('string');
+        const svg = readFileSync(path.resolve(root, chartFile as string), 'utf8');
+        expect(svg)
+          .to.match(/^<svg /)
+          .and.to.include('mwsr BatchingWritable');
+      }
     });
   }
 });
@@ -79,5 +89,21 @@ describe('runDemo', () => {
     expect(result.naive.socketWrites).to.equal(messages);
     expect(result.batched.socketWrites).to.be.at.least(Math.ceil((messages * 64) / (64 * 1024)));
     expect(result.batched.socketWrites).to.be.below(messages);
+    // The summary's figures come from BatchingWritable#stats.
+    const stats = result.batched.stats;
+    expect(stats).to.include({ batches: result.batched.socketWrites, units: messages * 64, pendingUnits: 0 });
+    expect(stats?.largestBatch).to.be.within(1, 64 * 1024);
+    expect(result.naive.stats).to.equal(null);
+    // The charts show both runs, the faster with the longer bar.
+    const chart = terminalChart(result, 40).split('\n');
+    const barOf = (label: string): number =>
+      (chart.find((line) => line.includes(label))?.match(/█+/)?.[0] ?? '').length;
+    const [faster, slower] =
+      result.speedup >= 1 ? [result.batched, result.naive] : [result.naive, result.batched];
+    expect(barOf(faster.name)).to.equal(40);
+    expect(barOf(slower.name)).to.be.within(1, 40);
+    const svg = svgChart(result, 'caption <&>');
+    expect(svg).to.include(result.batched.name).and.to.include(result.naive.name);
+    expect(svg).to.include('caption &lt;&amp;&gt;');
   });
 });

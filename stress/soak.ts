@@ -103,7 +103,7 @@ async function soakOne(
 ): Promise<void> {
   const random = randomSource(options.seed ^ (face === 'BatchingWritable' ? 0x50a1 : 0x50a2));
   const heap = new HeapSampler();
-  heap.start(options.quick ? 100 : 1000);
+  heap.start(options.quick ? 100 : 200);
   const started = Date.now();
   const { socket, id } = await peer.connect({
     producers,

@@ -360,6 +360,25 @@ const onBatchRows: BadInputRow[] = [
   },
   {
     where: 'onBatch returns',
+    input: 'an object whose `then` getter throws',
+    faces: ['BatchingWritable'],
+    expect: { rejects: { same: 'the error the getter threw' }, error: true },
+    note: 'As a rejection, like `await` would treat it.',
+    act: (c) => {
+      const thrown = c.same(new Error('getter threw'), 'the error the getter threw');
+      const stream = c.make({
+        onBatch: () => ({
+          get then(): never {
+            throw thrown;
+          },
+        }),
+      });
+      stream.write(c.chunk());
+      c.watch(stream.flush());
+    },
+  },
+  {
+    where: 'onBatch returns',
     input: 'a thenable that fulfils twice',
     faces: ['BatchingWritable'],
     expect: { resolves: true },

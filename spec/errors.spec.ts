@@ -45,11 +45,20 @@ describe('errors (lib/errors.ts, through the public API)', () => {
     }
   });
 
-  it('quotes a huge size in exponent form rather than splitting its digits', () => {
-    const error = thrown(() => new BatchingWritable({ size: 1e21, onBatch: () => {} }));
+  it('quotes a huge size in exponent form, without digit separators inside it', () => {
+    const error = thrown(() => new BatchingWritable({ size: 1.2345e21, onBatch: () => {} }));
     expect(error).to.be.instanceOf(RangeError);
     expect(error.code).to.equal('ERR_OUT_OF_RANGE');
-    expect(error.message).to.match(/"options\.size" is out of range\. .* Received 1e\+21$/);
+    expect(error.message).to.match(/"options\.size" is out of range\. .* Received 1\.2345e\+21$/);
+  });
+
+  it('quotes a large negative integer with digit separators, as Node does', () => {
+    const error = thrown(() => new AsyncBatchStream({ size: 1, maxDelay: -(2 ** 60) }));
+    expect(error).to.be.instanceOf(RangeError);
+    expect(error.code).to.equal('ERR_OUT_OF_RANGE');
+    expect(error.message).to.match(
+      /"options\.maxDelay" is out of range\. .* Received -1_152_921_504_606_847_000$/,
+    );
   });
 
   it('rejects a waiting ready() with ERR_STREAM_DESTROYED when destroyed without an error', async () => {

@@ -9,20 +9,22 @@ describe('stress (npm run stress -- --quick)', function () {
   this.timeout(90_000);
 
   it('loses nothing, duplicates nothing, settles everything and exits 0', async () => {
-    const { code, signal, output } = await new Promise<{ code: number | null; signal: string | null; output: string }>(
-      (resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          ['--expose-gc', '-r', 'ts-node/register/transpile-only', join('stress', 'run.ts'), '--quick'],
-          { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let output = '';
-        child.stdout.on('data', (piece: Buffer) => (output += piece.toString()));
-        child.stderr.on('data', (piece: Buffer) => (output += piece.toString()));
-        child.once('error', reject);
-        child.once('close', (code, signal) => resolve({ code, signal, output }));
-      },
-    );
+    const { code, signal, output } = await new Promise<{
+      code: number | null;
+      signal: string | null;
+      output: string;
+    }>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--expose-gc', '-r', 'ts-node/register/transpile-only', join('stress', 'run.ts'), '--quick'],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      child.stdout.on('data', (piece: Buffer) => (output += piece.toString()));
+      child.stderr.on('data', (piece: Buffer) => (output += piece.toString()));
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ code, signal, output }));
+    });
     expect(code, output.slice(-6000)).to.equal(0);
     expect(signal).to.equal(null);
     expect(output).to.match(/PASSED: 0 violation\(s\)/);

@@ -739,16 +739,19 @@ export class BatchCore<B> {
     if (length > this.#largestBatch) this.#largestBatch = length;
     if (this.#busySince < 0) this.#busySince = performance.now();
     this.#busy = true;
-    let result: void | PromiseLike<unknown>;
+    // Everything that touches what the consumer returned is inside the try:
+    // a `then` getter may throw too. Promise.resolve() returns a native
+    // promise as it is, and makes a foreign thenable safe: settled once, a
+    // throwing `then` becomes a rejection.
+    let settled: Promise<unknown> | null;
     try {
-      result = this.#host.deliver(batch);
+      const result = this.#host.deliver(batch);
+      settled = isThenable(result) ? Promise.resolve(result) : null;
     } catch (error) {
       this.#fail(error);
       return;
     }
-    // Promise.resolve() returns a native promise as it is, and makes a foreign
-    // thenable safe: settled once, a throwing `then` becomes a rejection.
-    if (isThenable(result)) Promise.resolve(result).then(this.#onSettled, this.#onFailed);
+    if (settled !== null) settled.then(this.#onSettled, this.#onFailed);
     else this.#settle();
   }
 

@@ -473,6 +473,9 @@ export class BatchCore<B> {
    */
   flush(): Promise<void> {
     if (this.#phase === 'destroyed') {
+      // API.md 8: after 'finish' nothing is pending, though autoDestroy has
+      // destroyed the stream since; only a stream stopped early fails.
+      if (this.#error === null && this.#host.stream.writableFinished) return Promise.resolve();
       return Promise.reject(this.#error ?? streamDestroyed('flush'));
     }
     // Units written so far: admitted, plus what Node still buffers (the

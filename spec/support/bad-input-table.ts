@@ -676,8 +676,8 @@ const lifecycleRows: BadInputRow[] = [
   {
     where: 'flush()',
     input: "after 'finish' (the stream auto-destroyed)",
-    expect: { rejects: destroyedError },
-    note: 'With autoDestroy (the default) a finished stream is destroyed; nothing is pending then. Await finished() instead.',
+    expect: { resolves: true },
+    note: "Nothing is pending after 'finish' (API.md 8), though autoDestroy (the default) has destroyed the stream.",
     act: async (c) => c.watch((await finishedStream(c)).flush()),
   },
   {

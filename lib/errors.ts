@@ -27,19 +27,19 @@ function coded<E extends Error>(
   return error as CodedError<E>;
 }
 
-/** Node's way of naming what it got: `Received type number (5)`. */
+/**
+ * Node 20's way of naming what it got: `Received type number (5)`, worded
+ * exactly as its own ERR_INVALID_ARG_TYPE (checked by spec/errors.spec.ts
+ * against Node itself), anonymous functions and long values included.
+ */
 export function describeReceived(value: unknown): string {
   if (value === null || value === undefined) return `Received ${String(value)}`;
-  if (typeof value === 'function') {
-    return `Received function ${value.name || '<anonymous>'}`;
-  }
+  if (typeof value === 'function') return `Received function ${value.name}`;
   if (typeof value === 'object') {
     const name = (value as { constructor?: { name?: string } }).constructor?.name;
     return name ? `Received an instance of ${name}` : `Received ${inspect(value, { depth: -1 })}`;
   }
-  let shown = inspect(value, { colors: false });
-  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-  return `Received type ${typeof value} (${shown})`;
+  return `Received type ${typeof value} (${inspect(value, { colors: false })})`;
 }
 
 /** `TypeError [ERR_INVALID_ARG_TYPE]`, worded as Node words it. */

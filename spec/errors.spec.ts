@@ -28,6 +28,9 @@ describe('errors (lib/errors.ts, through the public API)', () => {
       ['a number', 42],
       ['a boolean', true],
       ['a bigint', 12n],
+      ['an anonymous function', () => {}],
+      ['a symbol with a long description', Symbol('a description longer than twenty-eight characters')],
+      ['a number in exponent form', 1.234e34],
     ];
     for (const [face, make] of [
       ['BatchingWritable', () => new BatchingWritable({ size: 8, onBatch: () => {} })],

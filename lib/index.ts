@@ -10,7 +10,7 @@ export type {
   ObjectBatchingWritableOptions,
 } from './options';
 export type { CodedError } from './errors';
-export type { BatchStats } from './batch-core';
+export type { BatchStats, WriteCallback } from './batch-core';
 export { WorkerChannel } from './worker-channel';
 export type { WorkerChannelOptions, WriterEndInfo } from './worker-channel';
 export { WorkerWritable } from './worker-writable';

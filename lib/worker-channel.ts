@@ -173,12 +173,14 @@ export class WorkerChannel extends Readable {
     return super.on(event, listener);
   }
 
+  /** As `on()`, for one `'writerEnd'` (or any other event) only. */
   override once(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
   override once(event: string | symbol, listener: NodeListener): this;
   override once(event: string | symbol, listener: NodeListener): this {
     return super.once(event, listener);
   }
 
+  /** Removes a listener added with `on()` or `once()`. */
   override off(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
   override off(event: string | symbol, listener: NodeListener): this;
   override off(event: string | symbol, listener: NodeListener): this {
@@ -224,11 +226,13 @@ export class WorkerChannel extends Readable {
     process.nextTick(this.#onTick);
   }
 
+  /** Node's hook behind `read()`; not for users to call. @internal */
   override _read(): void {
     this.#demand = true;
     this.#pump();
   }
 
+  /** Node's hook behind `destroy()`; not for users to call. @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Writers fail their next write instead of filling rings nobody reads.
     Atomics.store(this.#control, CONTROL_READER_STATE, READER_CLOSED);

@@ -300,6 +300,7 @@ export class WorkerWritable extends Writable {
     });
   }
 
+  /** Node's hook behind `write()`; not for users to call. @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
     if (this.#readerClosed()) {
       callback(streamDestroyed('write'));
@@ -321,6 +322,7 @@ export class WorkerWritable extends Writable {
     this.#hold({ entries: [{ chunk }], index: 0, callback });
   }
 
+  /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
   override _writev(entries: WritevEntry[], callback: WriteCallback): void {
     if (this.#readerClosed()) {
       callback(streamDestroyed('write'));
@@ -337,6 +339,7 @@ export class WorkerWritable extends Writable {
     this.#waitForReader(callback, callback);
   }
 
+  /** Node's hook behind `destroy()`; not for users to call. @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const failure = error ?? streamDestroyed('write');
     const held = this.#held;

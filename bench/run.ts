@@ -32,7 +32,7 @@ import { BYTE_VARIANTS, BYTES_BASELINE, type VariantInfo } from './scenarios/byt
 import { FLAT_TOLERANCE_BYTES, FULL_MEMORY_PLAN, QUICK_MEMORY_PLAN, heapGrowth } from './scenarios/memory';
 import { OBJECT_VARIANTS, OBJECTS_BASELINE } from './scenarios/objects';
 import { buildBench, PROJECT_ROOT, type Build } from './support/build';
-import type { Job, RunResult } from './support/jobs';
+import { failedResult, type Job, type RunResult } from './support/jobs';
 import { describeMachine, finishMachine } from './support/machine';
 import { renderMarkdown } from './support/markdown';
 import { DEFAULT_PROFILED, profileCases } from './support/profile';
@@ -291,20 +291,6 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
 }
 
 // ---- Processes -------------------------------------------------------------
-
-function failedResult(error: string): RunResult {
-  return {
-    ok: false,
-    error,
-    messages: 0,
-    bytes: 0,
-    elapsedMs: 0,
-    cpuUs: 0,
-    socketWrites: 0,
-    startHeap: 0,
-    peakHeap: 0,
-  };
-}
 
 /** Runs one job in a fresh child and resolves, after the child exited, with its result. */
 export function runInChild(

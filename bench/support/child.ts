@@ -6,7 +6,7 @@
 import { runBytesJob } from '../scenarios/bytes';
 import { runMemoryJob } from '../scenarios/memory';
 import { runObjectsJob } from '../scenarios/objects';
-import type { Job, RunResult } from './jobs';
+import { failedResult, type Job, type RunResult } from './jobs';
 import { errorText } from './lib';
 
 function runJob(job: Job): Promise<RunResult> {
@@ -23,19 +23,6 @@ function runJob(job: Job): Promise<RunResult> {
 process.once('message', (job: Job) => {
   runJob(job).then(
     (result) => process.send?.(result, () => process.exit(0)),
-    (error: unknown) => {
-      const result: RunResult = {
-        ok: false,
-        error: errorText(error),
-        messages: 0,
-        bytes: 0,
-        elapsedMs: 0,
-        cpuUs: 0,
-        socketWrites: 0,
-        startHeap: 0,
-        peakHeap: 0,
-      };
-      process.send?.(result, () => process.exit(0));
-    },
+    (error: unknown) => process.send?.(failedResult(errorText(error)), () => process.exit(0)),
   );
 });

@@ -78,3 +78,18 @@ export interface RunResult {
   /** Memory scenario only. */
   checkpoints?: HeapCheckpoint[];
 }
+
+/** The result of a run that failed before it could measure anything. */
+export function failedResult(error: string): RunResult {
+  return {
+    ok: false,
+    error,
+    messages: 0,
+    bytes: 0,
+    elapsedMs: 0,
+    cpuUs: 0,
+    socketWrites: 0,
+    startHeap: 0,
+    peakHeap: 0,
+  };
+}

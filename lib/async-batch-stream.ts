@@ -116,8 +116,7 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
-    if (typeof encoding === 'function')
-      return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
+    // Node's write() sorts out its own (chunk, callback) overload.
     return (
       this.#core.tryWrite(chunk, encoding, callback) ||
       super.write(chunk, encoding as BufferEncoding, callback)

@@ -363,12 +363,16 @@ export class BatchCore<B> {
    * takes the chunk with all its checks.
    */
   tryWrite(chunk: unknown, encoding: unknown, callback: unknown): boolean {
+    // write(chunk, callback): Node's overload, resolved here once for both faces.
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
     if (!this.#fastPath || this.#phase !== 'open' || this.#pendingEntries !== null) return false;
     const stream = this.#host.stream;
     // Node buffers writes only while one is pending with us (checked above),
     // while corked, or once errored; ended streams must fail as Node fails them.
     if (stream.writableCorked !== 0 || stream.writableEnded || stream.errored !== null) return false;
-    const accumulator = this.#accumulator;
     let units: number;
     if (this.#objectMode) {
       if (chunk === null) return false; // Node throws ERR_STREAM_NULL_VALUES
@@ -385,15 +389,7 @@ export class BatchCore<B> {
       return false;
     }
     if (!this.#makeRoom(units)) return false;
-    if (units === 0) {
-      // API.md 6: zero bytes make no batch
-    } else if (typeof chunk === 'string' && !this.#objectMode) {
-      accumulator.addString(chunk, this.defaultEncoding, units);
-    } else {
-      accumulator.add(chunk);
-    }
-    this.#openUnits += units;
-    this.#unitsAdmitted += units;
+    this.#append(chunk, units);
     this.#scheduleMaybe();
     if (typeof callback === 'function') process.nextTick(callback, null);
     return true;
@@ -570,11 +566,24 @@ export class BatchCore<B> {
   #admit(chunk: unknown): boolean {
     const units = this.#accumulator.unitsOf(chunk);
     if (!this.#makeRoom(units)) return false;
-    if (units === 0) return true; // API.md 6: zero bytes make no batch
-    this.#accumulator.add(chunk);
+    this.#append(chunk, units);
+    return true;
+  }
+
+  /**
+   * Puts a chunk that #makeRoom let in into the open batch and counts it.
+   * Strings reach here only from tryWrite in byte mode (Node's path hands
+   * Buffers); they are encoded in place.
+   */
+  #append(chunk: unknown, units: number): void {
+    if (units === 0) return; // API.md 6: zero bytes make no batch
+    if (typeof chunk === 'string' && !this.#objectMode) {
+      this.#accumulator.addString(chunk, this.defaultEncoding, units);
+    } else {
+      this.#accumulator.add(chunk);
+    }
     this.#openUnits += units;
     this.#unitsAdmitted += units;
-    return true;
   }
 
   /**

@@ -124,8 +124,7 @@ export class BatchingWritable<T = Buffer> extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
-    if (typeof encoding === 'function')
-      return this.#core.tryWrite(chunk, undefined, encoding) || super.write(chunk, encoding);
+    // Node's write() sorts out its own (chunk, callback) overload.
     return (
       this.#core.tryWrite(chunk, encoding, callback) ||
       super.write(chunk, encoding as BufferEncoding, callback)

@@ -115,9 +115,10 @@ export class BatchingWritable<T = Buffer> extends Writable {
   }
 
   /**
-   * As `Writable#write()`. A chunk that fits in the open batch while nothing
-   * waits in Node's queue is copied in directly; everything else takes Node's
-   * own path, with its checks and errors.
+   * As `Writable#write()`. While nothing waits in Node's queue the chunk is
+   * copied into the open batch directly; otherwise it takes Node's own path,
+   * with its checks and errors. Returns false once the stream holds `size` +
+   * `highWaterMark` not yet handed over: wait for `'drain'`.
    */
   override write(
     chunk: unknown,
@@ -126,9 +127,44 @@ export class BatchingWritable<T = Buffer> extends Writable {
   ): boolean {
     // Node's write() sorts out its own (chunk, callback) overload.
     return (
-      this.#core.tryWrite(chunk, encoding, callback) ||
-      super.write(chunk, encoding as BufferEncoding, callback)
+      this.#core.tryWrite(chunk, encoding, callback) ??
+      this.#core.nodeWrote(super.write(chunk, encoding as BufferEncoding, callback))
     );
+  }
+
+  static {
+    // True while a write() returned false and its 'drain' has not come, by
+    // Node's count or the core's (Node's own getter sees only its queue).
+    // Defined here since Node's typings declare it a property, not an accessor.
+    const nodeGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get;
+    Object.defineProperty(this.prototype, 'writableNeedDrain', {
+      configurable: true,
+      enumerable: false,
+      get(this: BatchingWritable<unknown>): boolean {
+        return this.#core.needDrain || nodeGetter?.call(this) === true;
+      },
+    });
+  }
+
+  /** As `Writable#cork()`. */
+  override cork(): void {
+    super.cork();
+    this.#core.corked(1);
+  }
+
+  /** As `Writable#uncork()`. */
+  override uncork(): void {
+    // Node hands its queue over first: the fast path waits until it has.
+    super.uncork();
+    this.#core.corked(-1);
+  }
+
+  /** As `Writable#end()`. */
+  override end(...args: unknown[]): this {
+    (super.end as (...args: unknown[]) => this)(...args);
+    // Only now: an end() that threw (a bad chunk) has not ended the stream.
+    this.#core.ended();
+    return this;
   }
 
   override setDefaultEncoding(encoding: BufferEncoding): this {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import FakeTimers from '@sinonjs/fake-timers';
 import { MODES, type Harness, type HarnessFactory } from './harness';
@@ -46,6 +47,34 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           await h.stream.flush();
           expect(h.text()).to.equal('abcdefghij');
         });
+
+        it('keeps writes behind corked ones until every cork() is matched by uncork()', async () => {
+          const h = make(8);
+          h.stream.write(h.chunk('a'));
+          h.stream.cork();
+          h.stream.cork();
+          h.stream.write(h.chunk('b'));
+          h.stream.uncork();
+          // Still corked once: 'c' must queue behind 'b', not skip ahead of it.
+          h.stream.write(h.chunk('c'));
+          expect(h.stream.writableCorked).to.equal(1);
+          h.stream.uncork();
+          h.stream.uncork(); // one too many: ignored, as by Node
+          h.stream.write(h.chunk('d'));
+          await h.stream.flush();
+          expect(h.text()).to.equal('abcd');
+        });
+
+        // Only bytes have a chunk end() refuses (object mode takes any item; null ends).
+        if (mode === 'bytes')
+          it('stays writable after an end() that threw for a bad chunk', async () => {
+            const h = make(8);
+            expect(() => h.stream.end(42)).to.throw(TypeError);
+            expect(h.stream.write(h.chunk('a'))).to.equal(true);
+            h.stream.end(h.chunk('b'));
+            await finished(h.stream, { readable: false });
+            expect(h.text()).to.equal('ab');
+          });
       });
 
       describe('API.md 3: bounds', () => {
@@ -428,18 +457,18 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
         });
 
-        it('fails a write waiting for room with the error', async () => {
-          const h = make(2);
+        it('fails a write whose callback waits for the drain with the error', async () => {
+          const h = make(2, { highWaterMark: 2 });
           h.stream.on('error', () => {});
           h.hold();
           h.stream.write(h.chunk('a'));
           await h.nextBatch();
-          // Fill what the stream takes at once (the open batch, and a sealed
-          // one behind it) until a write has to wait in Node's queue.
+          // Write until the stream asks to wait: that write's callback waits too.
           let waiting: Promise<unknown> | undefined;
-          for (let i = 0; h.stream.writableLength === 0; i++) {
+          let ok = true;
+          for (let i = 0; ok; i++) {
             expect(i).to.be.below(100);
-            waiting = new Promise<unknown>((resolve) => h.stream.write(h.chunk('b'), resolve));
+            waiting = new Promise<unknown>((resolve) => (ok = h.stream.write(h.chunk('b'), resolve)));
           }
           const boom = new Error('boom');
           h.stream.destroy(boom);
@@ -494,6 +523,154 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           ).getActiveResourcesInfo();
           const timeouts = (list: string[]) => list.filter((r) => r === 'Timeout').length;
           expect(timeouts(after)).to.equal(timeouts(before) - 1);
+        });
+      });
+
+      describe('API.md 12: backpressure', () => {
+        // While the consumer is busy, write() returns false once the stream
+        // holds size + highWaterMark units not handed over.
+        const fillUntilFalse = (h: Harness, text: string, limit = 100): boolean[] => {
+          const results: boolean[] = [];
+          let ok = true;
+          while (ok) {
+            expect(results.length).to.be.below(limit);
+            ok = h.stream.write(h.chunk(text));
+            results.push(ok);
+          }
+          return results;
+        };
+
+        it('returns false once size + highWaterMark units wait, and drains once a batch is handed over', async () => {
+          const h = make(4, { highWaterMark: 2 });
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          expect(h.stream.writableNeedDrain).to.equal(false);
+          expect(fillUntilFalse(h, 'b')).to.have.length(6);
+          expect(h.stream.writableNeedDrain).to.equal(true);
+          const drained = once(h.stream, 'drain');
+          h.release();
+          await drained;
+          expect(h.stream.writableNeedDrain).to.equal(false);
+          await h.stream.flush();
+          expect(h.text()).to.equal('a' + 'b'.repeat(6));
+          expect(h.sizes()).to.deep.equal([1, 4, 2]);
+        });
+
+        it('emits one drain per wait, with writes through the fast path and through cork()', async () => {
+          const h = make(4, { highWaterMark: 2 });
+          let drains = 0;
+          h.stream.on('drain', () => drains++);
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          fillUntilFalse(h, 'b');
+          // Corked writes wait in Node's queue and count toward the limit too.
+          h.stream.cork();
+          expect(h.stream.write(h.chunk('c'))).to.equal(false);
+          h.stream.uncork();
+          h.release();
+          await h.stream.flush();
+          await nextTurn();
+          expect(drains).to.equal(1);
+          expect(h.text()).to.equal('a' + 'b'.repeat(6) + 'c');
+        });
+
+        it('holds the callback of a write that returned false until the drain', async () => {
+          const h = make(4, { highWaterMark: 2 });
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          const events: string[] = [];
+          const results: boolean[] = [];
+          while (results.length === 0 || results[results.length - 1]) {
+            const index = results.length;
+            results.push(
+              h.stream.write(
+                h.chunk('b'),
+                mustCall(() => events.push(`cb ${index}`)),
+              ),
+            );
+          }
+          h.stream.on('drain', () => events.push('drain'));
+          await nextTurn();
+          await nextTurn();
+          expect(results).to.deep.equal([true, true, true, true, true, false]);
+          expect(events).to.deep.equal(['cb 0', 'cb 1', 'cb 2', 'cb 3', 'cb 4']);
+          h.release();
+          await once(h.stream, 'drain');
+          expect(events.slice(5)).to.deep.equal(['cb 5', 'drain']);
+        });
+
+        it('holds back writers who wait for their callbacks instead of drain', async () => {
+          const size = 8;
+          const highWaterMark = 4;
+          const h = make(size, { highWaterMark });
+          let written = 0;
+          let peak = 0;
+          const delivered = (): number => h.sizes().reduce((a, b) => a + b, 0);
+          const pace = setInterval(() => {
+            h.release();
+            h.hold();
+          }, 1);
+          h.hold();
+          await Promise.all(
+            Array.from({ length: 4 }, async () => {
+              for (let i = 0; i < 50; i++) {
+                await new Promise<void>((resolve, reject) => {
+                  h.stream.write(h.chunk('m'), (error) => (error ? reject(error) : resolve()));
+                  written++;
+                  peak = Math.max(peak, written - delivered());
+                });
+              }
+            }),
+          );
+          clearInterval(pace);
+          h.release();
+          await h.stream.flush();
+          expect(h.text()).to.have.length(200);
+          // The batch out + size + highWaterMark, plus one write per writer.
+          expect(peak).to.be.at.most(2 * size + highWaterMark + 4);
+        });
+
+        it('returns false from writeV() when its group reaches the limit (decided after uncork)', async () => {
+          const h = make(4, { highWaterMark: 2 });
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          expect(h.stream.write(h.chunk('b'))).to.equal(true);
+          expect(h.stream.writeV([h.chunk('c'), h.chunk('d'), h.chunk('e'), h.chunk('f')])).to.equal(false);
+          expect(h.stream.writableNeedDrain).to.equal(true);
+          const drained = once(h.stream, 'drain');
+          h.release();
+          await drained;
+          await h.stream.flush();
+          // The group did not fit behind 'b': it went whole into the next batch.
+          expect(h.sizes()).to.deep.equal([1, 1, 4]);
+        });
+
+        it('makes a readable piped into it wait while it needs a drain', async () => {
+          const h = make(4, { highWaterMark: 2 });
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          fillUntilFalse(h, 'b');
+          const source = Readable.from(
+            ['x', 'y', 'z'].map((text) => h.chunk(text)),
+            {
+              objectMode: true,
+            },
+          );
+          source.pipe(h.stream, { end: false });
+          await nextTurn();
+          await nextTurn();
+          // pipe() saw writableNeedDrain and waits for 'drain' before writing.
+          expect(h.text()).to.equal('a');
+          expect(h.stream.writableNeedDrain).to.equal(true);
+          h.release();
+          await once(source, 'end');
+          await h.stream.flush();
+          expect(h.text()).to.equal('a' + 'b'.repeat(6) + 'xyz');
         });
       });
 

@@ -9,9 +9,12 @@ import { endOf, nextTurn } from './support/helpers';
 // Random programs of concurrent producers, checked against API.md 2, 3, 4, 6,
 // 7, 8 and 9. A fixed seed keeps the suite deterministic (STYLE 14); set
 // MWSR_FC_SEED and MWSR_FC_RUNS to explore further. fast-check prints the
-// seed, the path and the shrunk counterexample of a failure.
+// seed, the path and the shrunk counterexample of a failure; MWSR_FC_SEED and
+// MWSR_FC_PATH together replay it.
 const SEED = process.env.MWSR_FC_SEED === undefined ? 0x6d777372 : Number(process.env.MWSR_FC_SEED);
 const RUNS = process.env.MWSR_FC_RUNS === undefined ? 200 : Number(process.env.MWSR_FC_RUNS);
+/** fast-check's `path` of a printed failure: with its seed, replays just that case. */
+const PATH = process.env.MWSR_FC_PATH;
 /**
  * A run that takes longer than this has deadlocked: fast-check reports it as a
  * counterexample (a passing run takes milliseconds). Shrinking a deadlock
@@ -530,6 +533,13 @@ async function runAsyncBatchStream<C>(kit: ModeKit<C>, program: Program<C, Downs
 
 const kits = [byteKit, objectKit] as const;
 
+const PARAMETERS = {
+  numRuns: RUNS,
+  seed: SEED,
+  timeout: RUN_TIMEOUT_MS,
+  ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true }),
+};
+
 describe('BatchingWritable properties', () => {
   for (const kit of kits) {
     it(`delivers every write once, in call order, in batches of 1..size, groups whole, flushes kept (${kit.name} mode)`, async () => {
@@ -537,7 +547,7 @@ describe('BatchingWritable properties', () => {
         fc.asyncProperty(programArb<unknown, Delays>(kit.chunkArb, delaysArb), (program) =>
           runBatchingWritable(kit as ModeKit<unknown>, program),
         ),
-        { numRuns: RUNS, seed: SEED, timeout: RUN_TIMEOUT_MS },
+        PARAMETERS,
       );
     }).timeout(SHRINK_TIMEOUT_MS);
   }
@@ -550,7 +560,7 @@ describe('AsyncBatchStream properties', () => {
         fc.asyncProperty(programArb<unknown, Downstream>(kit.chunkArb, downstreamArb), (program) =>
           runAsyncBatchStream(kit as ModeKit<unknown>, program),
         ),
-        { numRuns: RUNS, seed: SEED, timeout: RUN_TIMEOUT_MS },
+        PARAMETERS,
       );
     }).timeout(SHRINK_TIMEOUT_MS);
   }

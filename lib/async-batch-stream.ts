@@ -151,14 +151,6 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
     this.#core.corked(-1);
   }
 
-  /** As `Writable#end()`. */
-  override end(...args: unknown[]): this {
-    (super.end as (...args: unknown[]) => this)(...args);
-    // Only now: an end() that threw (a bad chunk) has not ended the stream.
-    this.#core.ended();
-    return this;
-  }
-
   override setDefaultEncoding(encoding: BufferEncoding): this {
     super.setDefaultEncoding(encoding); // validates, throws ERR_UNKNOWN_ENCODING
     this.#core.defaultEncoding = encoding;

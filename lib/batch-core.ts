@@ -38,7 +38,7 @@ export interface BatchStats {
   readonly units: number;
   /** Units of the largest batch so far. */
   readonly largestBatch: number;
-  /** Units waiting in the open batch now. */
+  /** Units copied into batches and not handed over yet: the open batch and full ones behind the consumer. */
   readonly pendingUnits: number;
   /**
    * Milliseconds the consumer held the stream back, summed over all batches:
@@ -273,7 +273,13 @@ export class BatchCore<B> {
    * stream has a _construct step, which Node must finish first.
    */
   readonly #fastPath: boolean;
-  /** The fast path may take writes: #fastPath, and neither ended, ending nor destroyed. */
+  /**
+   * The fast path may take writes: #fastPath, and neither ending nor
+   * destroyed. (Node calls `_final` from inside `end()` when it queues
+   * nothing, and it queues nothing unless corked or waiting for our
+   * callback, when the fast path is closed anyway: so after `end()`, Node's
+   * own write() takes every chunk and fails it, as on Node 18 to 24.)
+   */
   #writeOpen: boolean;
   /**
    * `cork()` calls not yet matched by `uncork()`, as the face counts them
@@ -493,15 +499,6 @@ export class BatchCore<B> {
   /** The face's `cork()` (+1) or `uncork()` (-1) has run. */
   corked(delta: 1 | -1): void {
     this.#corks = Math.max(0, this.#corks + delta);
-  }
-
-  /**
-   * `end()` was called: from now on Node's own write() takes every chunk
-   * and fails it as a write after end. (The face tells us, so write() need
-   * not ask Node's getters each time.)
-   */
-  ended(): void {
-    this.#writeOpen = false;
   }
 
   /**

@@ -39,7 +39,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'split a group that fits',
     edits: [
-      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) return false;', to: '' },
+      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();', to: '' },
     ],
   },
   {
@@ -61,23 +61,26 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'call onBatch while it is busy',
     edits: [
-      { from: 'const free = !this.#busy && this.#host.isReady();', to: 'const free = this.#host.isReady();' },
-    ],
-  },
-  {
-    name: 'skip the callback of a write that waited for room',
-    edits: [
       {
-        from: '    // is consistent here, so that nested admission is safe.\n    callback();',
-        to: '    // is consistent here, so that nested admission is safe.\n    void callback;',
+        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {",
+        to: "while (this.#phase !== 'destroyed' && this.#host.isReady()) {",
       },
     ],
   },
   {
-    name: 'skip the waiting write callback on destroy',
+    name: 'skip the held callback of a write that returned false',
     edits: [
       {
-        from: "if (pendingCallback !== null) process.nextTick(pendingCallback, error ?? streamDestroyed('write'));",
+        from: '      // our state is consistent here.\n      callback();',
+        to: '      // our state is consistent here.\n      void callback;',
+      },
+    ],
+  },
+  {
+    name: 'skip the held write callbacks on destroy',
+    edits: [
+      {
+        from: "for (const callback of held) process.nextTick(callback, error ?? streamDestroyed('write'));",
         to: '',
       },
     ],
@@ -86,8 +89,12 @@ const MUTATIONS: Mutation[] = [
     name: 'hand over a batch one unit over size',
     edits: [
       {
-        from: 'if (length > 0) return length + units <= this.#size;',
-        to: 'if (length > 0) return length + units <= this.#size + 1;',
+        from: 'if (length + units <= this.#size) return;',
+        to: 'if (length + units <= this.#size + 1) return;',
+      },
+      {
+        from: 'end > storage.length || end > this.#size)',
+        to: 'end > storage.length || end > this.#size + 1)',
       },
     ],
   },
@@ -129,10 +136,10 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
-    name: "resolve flush() before writes still in Node's buffer went through",
+    name: "resolve flush() before writes still in Node's queue went through",
     edits: [
       {
-        from: 'const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#pendingAdmittedUnits;',
+        from: 'const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#nodeHeldUnits;',
         to: 'const target = this.#unitsAdmitted;',
       },
     ],
@@ -146,11 +153,24 @@ const MUTATIONS: Mutation[] = [
     edits: [{ from: '      this.#accumulator.length >= this.#size ||\n', to: '' }],
   },
   {
+    name: 'let a sealed batch wait for the next turn or maxDelay',
+    edits: [{ from: '      this.#sealed.length > 0 ||\n', to: '' }],
+  },
+  {
+    name: 'hand sealed batches over newest first',
+    edits: [
+      {
+        from: 'const sealed = this.#sealed.length > 0 ? this.#sealed.shift() : undefined;',
+        to: 'const sealed = this.#sealed.length > 0 ? this.#sealed.pop() : undefined;',
+      },
+    ],
+  },
+  {
     name: "emit 'finish' before the last batch settled",
     edits: [
       {
-        from: 'if (this.#busy || this.#accumulator.length > 0) return;',
-        to: 'if (this.#accumulator.length > 0) return;',
+        from: 'if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;',
+        to: 'if (this.#sealed.length > 0 || this.#accumulator.length > 0) return;',
       },
     ],
   },
@@ -184,17 +204,17 @@ const MUTATIONS: Mutation[] = [
     name: 'keep handing over after destroy',
     edits: [
       {
-        from: "      if (this.#phase === 'destroyed') return;\n      const free",
-        to: '      const free',
+        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {",
+        to: 'while (!this.#busy && this.#host.isReady()) {',
       },
     ],
   },
   {
-    name: 'let the fast path overtake a write waiting for room',
+    name: "let the fast path overtake writes in Node's queue behind a held one",
     edits: [
       {
-        from: "if (!this.#fastPath || this.#phase !== 'open' || this.#pendingEntries !== null) return false;",
-        to: "if (!this.#fastPath || this.#phase !== 'open') return false;",
+        from: 'if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;',
+        to: 'if (!this.#writeOpen || this.#corks !== 0) return undefined;',
       },
     ],
   },
@@ -202,10 +222,27 @@ const MUTATIONS: Mutation[] = [
     name: 'let the fast path ignore cork() (writeV groups)',
     edits: [
       {
-        from: 'if (stream.writableCorked !== 0 || stream.writableEnded || stream.errored !== null) return false;',
-        to: 'if (stream.writableEnded || stream.errored !== null) return false;',
+        from: 'if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;',
+        to: 'if (!this.#writeOpen || this.#nodeHeld !== null) return undefined;',
       },
     ],
+  },
+  {
+    name: 'let the fast path take writes once ending',
+    edits: [
+      {
+        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;",
+        to: "    this.#phase = 'ending';",
+      },
+    ],
+  },
+  {
+    name: 'never return false from a fast-path write',
+    edits: [{ from: 'const ok = this.#backlog() < this.#limit || this.#verdict();', to: 'const ok = true;' }],
+  },
+  {
+    name: "never emit the core's 'drain'",
+    edits: [{ from: "if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
   },
 ];
 

@@ -242,8 +242,8 @@ class Trace {
 
 /**
  * API.md 12: while producers respect backpressure, the stream holds (not yet
- * delivered) at most an open and a busy batch, the writable buffer up to its
- * highWaterMark, and the one write each producer makes before it sees false.
+ * delivered) at most the busy batch, size + highWaterMark waiting behind it,
+ * and the one write each producer makes before it sees false.
  */
 function checkHeld(stream: BatchStream, trace: Trace): void {
   const held = trace.writtenUnits - trace.deliveredUnits;

@@ -6,8 +6,9 @@
  *
  *   2 × size + highWaterMark + (the largest write) × producers
  *
- * (the batch out with the consumer, the open batch, Node's buffer, and the one
- * write each producer makes before it sees `false`). That bound is loose with
+ * (the batch out with the consumer; up to size + highWaterMark waiting behind
+ * it, in the open batch, sealed full ones or Node's queue; and the one write
+ * each producer makes before it sees `false`). That bound is loose with
  * 10,000 producers, so the tight form is checked too: at every write, what is
  * held beyond the writes of producers now waiting for 'drain' (each one's
  * write that returned false) stays within 2 × size + highWaterMark. Every

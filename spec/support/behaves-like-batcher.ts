@@ -705,7 +705,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           h.release();
           await h.stream.flush();
           expect(h.text()).to.have.length(producers * 20);
-          // Open batch + the batch out + Node's buffer + one write per producer.
+          // The batch out + size + highWaterMark waiting + one write per producer.
           expect(peak).to.be.at.most(3 * size + highWaterMark + producers);
         });
       });

@@ -1,5 +1,11 @@
-import { Transform, Writable, type TransformCallback } from 'node:stream';
-import { BatchCore, type BatchStats, type WriteCallback, type WritevEntry } from './batch-core';
+import { Transform, type TransformCallback } from 'node:stream';
+import {
+  BatchCore,
+  defineNeedDrain,
+  type BatchStats,
+  type WriteCallback,
+  type WritevEntry,
+} from './batch-core';
 import { checkBatchSettings, type AsyncBatchStreamOptions, type Chunk } from './options';
 
 /**
@@ -125,17 +131,8 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
   }
 
   static {
-    // True while a write() returned false and its 'drain' has not come, by
-    // Node's count or the core's (Node's own getter sees only its queue).
-    // Defined here since Node's typings declare it a property, not an accessor.
-    const nodeGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get;
-    Object.defineProperty(this.prototype, 'writableNeedDrain', {
-      configurable: true,
-      enumerable: false,
-      get(this: AsyncBatchStream<unknown>): boolean {
-        return this.#core.needDrain || nodeGetter?.call(this) === true;
-      },
-    });
+    // writableNeedDrain follows the core's backpressure too.
+    defineNeedDrain(this.prototype, (stream) => (stream as AsyncBatchStream<unknown>).#core);
   }
 
   /** As `Writable#cork()`. */

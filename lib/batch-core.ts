@@ -240,6 +240,22 @@ function nodeNeedsDrain(stream: Writable): boolean {
   return nodeNeedDrainGetter === undefined ? false : (nodeNeedDrainGetter.call(stream) as boolean);
 }
 
+/**
+ * Defines a face's `writableNeedDrain`: true while a write() returned false
+ * and its 'drain' has not come, by Node's count or the core's (Node's own
+ * getter sees only its queue; `pipe()` and `ready()` read this one). Defined
+ * on the prototype since Node's typings declare a property, not an accessor.
+ */
+export function defineNeedDrain(prototype: Writable, coreOf: (stream: Writable) => BatchCore<unknown>): void {
+  Object.defineProperty(prototype, 'writableNeedDrain', {
+    configurable: true,
+    enumerable: false,
+    get(this: Writable): boolean {
+      return coreOf(this).needDrain || nodeNeedsDrain(this);
+    },
+  });
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&

@@ -1,5 +1,11 @@
 import { Writable } from 'node:stream';
-import { BatchCore, type BatchStats, type WriteCallback, type WritevEntry } from './batch-core';
+import {
+  BatchCore,
+  defineNeedDrain,
+  type BatchStats,
+  type WriteCallback,
+  type WritevEntry,
+} from './batch-core';
 import { invalidArgType } from './errors';
 import {
   checkBatchSettings,
@@ -133,17 +139,8 @@ export class BatchingWritable<T = Buffer> extends Writable {
   }
 
   static {
-    // True while a write() returned false and its 'drain' has not come, by
-    // Node's count or the core's (Node's own getter sees only its queue).
-    // Defined here since Node's typings declare it a property, not an accessor.
-    const nodeGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get;
-    Object.defineProperty(this.prototype, 'writableNeedDrain', {
-      configurable: true,
-      enumerable: false,
-      get(this: BatchingWritable<unknown>): boolean {
-        return this.#core.needDrain || nodeGetter?.call(this) === true;
-      },
-    });
+    // writableNeedDrain follows the core's backpressure too.
+    defineNeedDrain(this.prototype, (stream) => (stream as BatchingWritable<unknown>).#core);
   }
 
   /** As `Writable#cork()`. */

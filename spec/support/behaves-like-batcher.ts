@@ -12,6 +12,22 @@ async function closed(harness: Harness): Promise<void> {
 }
 
 /**
+ * A slow consumer: the harness takes one batch a millisecond. Returns the
+ * units delivered so far and a way to stop the pacing.
+ */
+function paceConsumer(harness: Harness): { delivered(): number; stop(): void } {
+  const pace = setInterval(() => {
+    harness.release();
+    harness.hold();
+  }, 1);
+  harness.hold();
+  return {
+    delivered: () => harness.sizes().reduce((a, b) => a + b, 0),
+    stop: () => clearInterval(pace),
+  };
+}
+
+/**
  * The contract of API.md that both faces share, written once (STYLE 13) and
  * run by batching-writable.spec.ts and async-batch-stream.spec.ts. Where the
  * consumer is "busy", read "onBatch pending" for BatchingWritable and
@@ -608,24 +624,19 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           const h = make(size, { highWaterMark });
           let written = 0;
           let peak = 0;
-          const delivered = (): number => h.sizes().reduce((a, b) => a + b, 0);
-          const pace = setInterval(() => {
-            h.release();
-            h.hold();
-          }, 1);
-          h.hold();
+          const consumer = paceConsumer(h);
           await Promise.all(
             Array.from({ length: 4 }, async () => {
               for (let i = 0; i < 50; i++) {
                 await new Promise<void>((resolve, reject) => {
                   h.stream.write(h.chunk('m'), (error) => (error ? reject(error) : resolve()));
                   written++;
-                  peak = Math.max(peak, written - delivered());
+                  peak = Math.max(peak, written - consumer.delivered());
                 });
               }
             }),
           );
-          clearInterval(pace);
+          consumer.stop();
           h.release();
           await h.stream.flush();
           expect(h.text()).to.have.length(200);
@@ -684,24 +695,18 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
 
           let written = 0;
           let peak = 0;
-          const delivered = () => h.sizes().reduce((a, b) => a + b, 0);
-          // A slow consumer: every batch waits a turn.
-          const pace = setInterval(() => {
-            h.release();
-            h.hold();
-          }, 1);
-          h.hold();
+          const consumer = paceConsumer(h);
           await Promise.all(
             Array.from({ length: producers }, async () => {
               for (let i = 0; i < 20; i++) {
                 const ok = h.stream.write(h.chunk('m'));
                 written++;
-                peak = Math.max(peak, written - delivered());
+                peak = Math.max(peak, written - consumer.delivered());
                 if (!ok) await once(h.stream, 'drain');
               }
             }),
           );
-          clearInterval(pace);
+          consumer.stop();
           h.release();
           await h.stream.flush();
           expect(h.text()).to.have.length(producers * 20);

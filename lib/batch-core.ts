@@ -285,16 +285,14 @@ export class BatchCore<B> {
   /** The open batch. */
   readonly #accumulator: Accumulator<B>;
   /**
-   * True when write() may skip Node's queue (see tryWrite): not when the
-   * stream has a _construct step, which Node must finish first.
-   */
-  readonly #fastPath: boolean;
-  /**
-   * The fast path may take writes: #fastPath, and neither ending nor
-   * destroyed. (Node calls `_final` from inside `end()` when it queues
-   * nothing, and it queues nothing unless corked or waiting for our
-   * callback, when the fast path is closed anyway: so after `end()`, Node's
-   * own write() takes every chunk and fails it, as on Node 18 to 24.)
+   * True while write() may skip Node's queue (see tryWrite): never for a
+   * stream with a _construct step (Node must finish it first) or a
+   * highWaterMark of 0 (every write returns false: Node's path says so);
+   * false for good once ending or destroyed. (Node calls `_final` from
+   * inside `end()` when it queues nothing, and it queues something only
+   * while corked or waiting for our callback, when the fast path is closed
+   * anyway: so after `end()` Node's own write() takes every chunk and fails
+   * it, on Node 18 to 24 alike.)
    */
   #writeOpen: boolean;
   /**
@@ -429,9 +427,7 @@ export class BatchCore<B> {
     this.defaultEncoding = defaultEncoding;
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#limit = settings.size + stream.writableHighWaterMark;
-    // highWaterMark 0 asks for false from every write: Node's path gives that.
-    this.#fastPath = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
-    this.#writeOpen = this.#fastPath;
+    this.#writeOpen = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
   }
 
   /** A snapshot of the batching figures. */

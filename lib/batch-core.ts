@@ -833,7 +833,7 @@ export class BatchCore<B> {
 
   /**
    * Called inside `write()`: never hands over here, only arranges for it.
-   * API.md 5: a full (or blocked) batch goes this turn; otherwise, with
+   * API.md 5: a full or sealed batch goes this turn; otherwise, with
    * maxDelay 0, the next turn, so writes of the same turn go out together.
    */
   #scheduleMaybe(): void {

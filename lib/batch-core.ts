@@ -573,9 +573,7 @@ export class BatchCore<B> {
     const waiters = this.#flushWaiters;
     this.#flushWaiters = [];
     for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));
-    const held = [...(this.#releasing ?? []), ...this.#heldCallbacks];
-    this.#releasing = null;
-    this.#heldCallbacks = [];
+    const held = this.#takeHeld();
     this.#nodeHeld = null;
     const finalCallback = this.#finalCallback;
     this.#finalCallback = null;
@@ -813,6 +811,15 @@ export class BatchCore<B> {
     this.#heldCallbacks = [];
   }
 
+  /** Every held callback, those already on their way out first; none is held after. */
+  #takeHeld(): WriteCallback[] {
+    const held =
+      this.#releasing === null ? this.#heldCallbacks : [...this.#releasing, ...this.#heldCallbacks];
+    this.#releasing = null;
+    this.#heldCallbacks = [];
+    return held;
+  }
+
   /** Calls the held callbacks on their way out, in write order. */
   #releaseHeld(): void {
     const callbacks = this.#releasing;
@@ -962,9 +969,7 @@ export class BatchCore<B> {
     this.#phase = 'ended';
     this.#clearTimers();
     // Everything is handed over: no write callback waits past the end.
-    if (this.#releasing === null) this.#releasing = this.#heldCallbacks;
-    else this.#releasing.push(...this.#heldCallbacks);
-    this.#heldCallbacks = [];
+    this.#releasing = this.#takeHeld();
     this.#releaseHeld();
     const callback = this.#finalCallback;
     this.#finalCallback = null;
@@ -992,9 +997,8 @@ export class BatchCore<B> {
 
   #clearTimers(): void {
     if (this.#immediate !== null) clearImmediate(this.#immediate);
-    if (this.#timer !== null) clearTimeout(this.#timer);
     this.#immediate = null;
-    this.#timer = null;
+    this.#clearDelay();
   }
 
   // ---- writeV helpers ----------------------------------------------------

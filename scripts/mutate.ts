@@ -178,8 +178,8 @@ const MUTATIONS: Mutation[] = [
     name: 'leave the maxDelay timer running on destroy',
     edits: [
       {
-        from: '    if (this.#timer !== null) clearTimeout(this.#timer);\n    this.#immediate = null;',
-        to: '    this.#immediate = null;',
+        from: '    this.#immediate = null;\n    this.#clearDelay();\n  }',
+        to: '    this.#immediate = null;\n  }',
       },
     ],
   },

@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import bulkWriteStream from 'bulk-write-stream';
 import type { BytesJob, MemoryJob, RunResult } from '../support/jobs';
 import { collectGarbage, errorText, failureSignal, loadLib, type Mwsr } from '../support/lib';
@@ -25,6 +26,7 @@ export const BYTE_VARIANTS: readonly VariantInfo[] = [
   { id: 'socket-write', label: 'socket.write per message', usesLib: false },
   { id: 'cork', label: 'cork + nextTick(uncork)', usesLib: false },
   { id: 'hand-rolled', label: 'hand-rolled 64 KiB coalescing', usesLib: false },
+  { id: 'writable-floor', label: 'hand-rolled inside a Writable', usesLib: false },
   { id: 'bulk-write-stream', label: 'bulk-write-stream', usesLib: false },
   { id: 'batching-writable', label: 'BatchingWritable', usesLib: true },
   { id: 'async-batch-stream', label: 'AsyncBatchStream → socket', usesLib: true },
@@ -133,12 +135,41 @@ class HandRolledCoalescer implements ByteSink {
   }
 }
 
+/**
+ * The floor for a stream: the hand-rolled loop behind a `Writable` subclass,
+ * and nothing else. What a batching stream pays for being a stream, so the
+ * bench can tell that cost from mwsr's own.
+ */
+class CoalescingWritable extends Writable {
+  readonly #coalescer: HandRolledCoalescer;
+
+  constructor(coalescer: HandRolledCoalescer) {
+    super();
+    this.#coalescer = coalescer;
+    coalescer.onDrain(() => this.emit('drain'));
+  }
+
+  override write(message: Buffer): boolean {
+    return this.#coalescer.write(message);
+  }
+
+  override end(): this {
+    this.#coalescer.finish();
+    return this;
+  }
+}
+
+/** A sink that is a plain Writable: its write(), 'drain' and end(). */
+function streamSink(stream: Writable): ByteSink {
+  return {
+    write: (message) => stream.write(message),
+    onDrain: (listener) => void stream.on('drain', listener),
+    finish: () => void stream.end(),
+  };
+}
+
 const SINKS: Record<string, SinkFactory> = {
-  'socket-write': (socket) => ({
-    write: (message) => socket.write(message),
-    onDrain: (listener) => void socket.on('drain', listener),
-    finish: () => void socket.end(),
-  }),
+  'socket-write': (socket) => streamSink(socket),
 
   cork: (socket) => {
     let corked = false;
@@ -162,17 +193,16 @@ const SINKS: Record<string, SinkFactory> = {
 
   'hand-rolled': (socket, _lib, fail) => new HandRolledCoalescer(socket, fail),
 
+  'writable-floor': (socket, _lib, fail) =>
+    streamSink(new CoalescingWritable(new HandRolledCoalescer(socket, fail))),
+
   'bulk-write-stream': (socket, _lib, fail) => {
     const stream = bulkWriteStream((batch, callback) => {
       socket.write(batch.length === 1 ? batch[0] : Buffer.concat(batch), callback);
     });
     stream.on('error', fail);
     stream.on('finish', () => socket.end());
-    return {
-      write: (message) => stream.write(message),
-      onDrain: (listener) => void stream.on('drain', listener),
-      finish: () => void stream.end(),
-    };
+    return streamSink(stream);
   },
 
   'batching-writable': (socket, lib, fail) => {
@@ -182,22 +212,14 @@ const SINKS: Record<string, SinkFactory> = {
     });
     stream.on('error', fail);
     stream.on('finish', () => socket.end());
-    return {
-      write: (message) => stream.write(message),
-      onDrain: (listener) => void stream.on('drain', listener),
-      finish: () => void stream.end(),
-    };
+    return streamSink(stream);
   },
 
   'async-batch-stream': (socket, lib, fail) => {
     const stream = new lib.AsyncBatchStream({ size: BATCH_BYTES });
     stream.on('error', fail);
     stream.pipe(socket); // ends the socket after the last batch
-    return {
-      write: (message) => stream.write(message),
-      onDrain: (listener) => void stream.on('drain', listener),
-      finish: () => void stream.end(),
-    };
+    return streamSink(stream);
   },
 };
 

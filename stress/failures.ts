@@ -26,7 +26,6 @@ import {
   encodeMessage,
   nextTurn,
   randomSource,
-  sharedDrain,
   track,
   withDeadline,
   type Item,
@@ -223,7 +222,8 @@ async function trial(
       record.afterFailure = stream.destroyed;
     };
   };
-  const drain = sharedDrain(stream);
+  // ready(): one shared drain promise per cycle, as the README recommends.
+  const drain = (): Promise<void> => stream.ready();
   let writesAfterFailure = 0;
   const producer = async (p: number): Promise<void> => {
     for (let s = 0; s < 400 && !stream.destroyed;) {

@@ -24,7 +24,6 @@ import {
   formatMs,
   nextTurn,
   randomSource,
-  sharedDrain,
   withDeadline,
   type Item,
   type Random,
@@ -66,7 +65,8 @@ async function loadOne(face: FaceName, mode: Mode, perProducer: number, random: 
   };
   const rig = makeRig(face, mode, { size, highWaterMark }, consume);
   const stream = rig.stream;
-  const drain = sharedDrain(stream);
+  // ready(): one shared drain promise per cycle, as the README recommends.
+  const drain = (): Promise<void> => stream.ready();
   const message = (p: number, s: number): Buffer | Item =>
     mode === 'bytes' ? encodeMessage(p, s) : { p, s };
 

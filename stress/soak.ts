@@ -22,7 +22,6 @@ import {
   formatMs,
   nextTurn,
   randomSource,
-  sharedDrain,
   withDeadline,
   type Random,
   type StressOptions,
@@ -113,7 +112,8 @@ async function soakOne(
     pausePerMille: 150,
   });
   const { stream, done } = connectFace(face, socket, random);
-  const drain = sharedDrain(stream);
+  // ready(): one shared drain promise per cycle, as the README recommends.
+  const drain = (): Promise<void> => stream.ready();
   let groups = 0;
   let drains = 0;
   const producer = async (p: number): Promise<void> => {

@@ -6,7 +6,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 
 export const STRESS_DIR = __dirname;
 export const PROJECT_ROOT = join(__dirname, '..');
@@ -170,34 +169,6 @@ export class SequenceChecker {
 }
 
 // ---- Streams -------------------------------------------------------------------
-
-/**
- * One 'drain' promise per drain cycle, shared by every producer waiting on it
- * (one listener, not one per producer). Rejects if the stream errors or
- * closes first, so producers never wait on a dead stream.
- */
-export function sharedDrain(stream: Writable): () => Promise<void> {
-  let waiting: Promise<void> | null = null;
-  return () => {
-    if (stream.destroyed) return Promise.reject(new Error('destroyed: no drain will come'));
-    return (waiting ??= new Promise<void>((resolve, reject) => {
-      const done = (error?: Error): void => {
-        stream.off('drain', onDrain);
-        stream.off('close', onClose);
-        stream.off('error', onError);
-        waiting = null;
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onClose = (): void => done(new Error('closed while waiting for drain'));
-      const onError = (error: Error): void => done(error);
-      stream.on('drain', onDrain);
-      stream.on('close', onClose);
-      stream.on('error', onError);
-    }));
-  };
-}
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -20,7 +20,6 @@ import {
   encodeMessage,
   nextTurn,
   randomSource,
-  sharedDrain,
   track,
   type Item,
   type Outcome,
@@ -159,7 +158,8 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
     };
   };
   const flushes: { outcome: Outcome }[] = [];
-  const drain = sharedDrain(stream);
+  // ready(): one shared drain promise per cycle, as the README recommends.
+  const drain = (): Promise<void> => stream.ready();
   const producer = async (p: number): Promise<void> => {
     for (let s = 0; s < 200 && !stream.destroyed && !stream.writableEnded;) {
       let ok: boolean;

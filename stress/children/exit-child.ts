@@ -13,7 +13,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
-import { encodeMessage, sharedDrain } from '../support';
+import { encodeMessage } from '../support';
 
 export const EXIT_PRODUCERS = 10;
 
@@ -62,7 +62,7 @@ export const EXIT_VARIANTS = {
 export type ExitVariant = keyof typeof EXIT_VARIANTS;
 
 interface Sink {
-  stream: Writable & { flush(): Promise<void> };
+  stream: Writable & { flush(): Promise<void>; ready(): Promise<void> };
   /** Settles once everything written has reached the file. */
   done: () => Promise<void>;
 }
@@ -87,8 +87,9 @@ function asyncBatchStreamToFile(file: string, maxDelay: number): Sink {
   return { stream: t, done: () => piped };
 }
 
-async function produce(stream: Writable, count: number): Promise<void> {
-  const drain = sharedDrain(stream);
+async function produce(stream: Sink['stream'], count: number): Promise<void> {
+  // ready(): one shared drain promise per cycle, as the README recommends.
+  const drain = (): Promise<void> => stream.ready();
   const perProducer = count / EXIT_PRODUCERS;
   await Promise.all(
     Array.from({ length: EXIT_PRODUCERS }, async (_, p) => {

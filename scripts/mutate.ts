@@ -237,6 +237,15 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'hand the partial batch over a turn late while writers wait for drain',
+    edits: [
+      {
+        from: '          this.#queueTick();\n          break;',
+        to: '          if (this.#immediate === null) this.#immediate = setImmediate(this.#onImmediate);\n          break;',
+      },
+    ],
+  },
+  {
     name: 'never return false from a fast-path write',
     edits: [{ from: 'const ok = this.#backlog() < this.#limit || this.#verdict();', to: 'const ok = true;' }],
   },

@@ -174,6 +174,20 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           expect(h.text()).to.equal('abcd');
         });
 
+        it('hands everything written while busy over in the turn the consumer frees, writers waiting for drain or not', async () => {
+          const h = make(4, { highWaterMark: 2 });
+          h.hold();
+          h.stream.write(h.chunk('a'));
+          await h.nextBatch();
+          // A full batch and a partial one wait; the last write asked to wait for 'drain'.
+          let ok = true;
+          while (ok) ok = h.stream.write(h.chunk('b'));
+          h.release();
+          // Ticks and microtasks only: both batches are out before the next turn.
+          await nextTurn();
+          expect(h.sizes()).to.deep.equal([1, 4, 2]);
+        });
+
         it('hands a full batch over in the same turn, even with maxDelay Infinity', async () => {
           const h = make(3, { maxDelay: Infinity });
           let seenInNextTurn = -1;

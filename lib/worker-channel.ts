@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { Readable, type ReadableOptions } from 'node:stream';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { invalidArgType, outOfRange, streamDestroyed } from './errors';

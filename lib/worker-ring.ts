@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { outOfRange } from './errors';
 import {
   BYTES_PER_SLOT,

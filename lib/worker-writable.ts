@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { finished, Writable, type WritableOptions } from 'node:stream';
 import { isMainThread, MessagePort } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from './batch-core';

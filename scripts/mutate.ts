@@ -253,6 +253,10 @@ const MUTATIONS: Mutation[] = [
     name: "never emit the core's 'drain'",
     edits: [{ from: "if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
   },
+  {
+    name: 'copy any UTF-8 text as latin1',
+    edits: [{ from: 'if (bytes === text.length && isUtf8(encoding))', to: 'if (isUtf8(encoding))' }],
+  },
 ];
 
 /** The specs that exercise the core; the rest (bench, examples, packaging, workers) do not. */

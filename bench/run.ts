@@ -18,6 +18,12 @@
  *                                      AsyncBatchStream objects × 256 (or the
  *                                      --variants= given), summary in
  *                                      bench/results/profiles/summary.md
+ *   --instructions [--messages=N]      instead of timing, count instructions per message
+ *                                      under callgrind (needs valgrind): bytes variants
+ *                                      (--variants=, one --producers= and --sizes=;
+ *                                      default all but socket.write, 256 × 64 B), runs
+ *                                      of N and 3N messages (default 1,000,000);
+ *                                      writes bench/results/instructions.md
  *   --out=DIR                          where to write the results
  *   --note=TEXT                        a line for the report's notes (machine state)
  *
@@ -35,7 +41,8 @@ import { buildBench, PROJECT_ROOT, type Build } from './support/build';
 import { failedResult, type Job, type RunResult } from './support/jobs';
 import { describeMachine, finishMachine } from './support/machine';
 import { renderMarkdown } from './support/markdown';
-import { DEFAULT_PROFILED, profileCases } from './support/profile';
+import { countInstructions, DEFAULT_COUNTED } from './support/instructions';
+import { type ChildLauncher, DEFAULT_PROFILED, profileCases } from './support/profile';
 import { formatCount, formatMB, formatRatio } from './support/stats';
 import {
   applyBaselines,
@@ -99,6 +106,10 @@ interface Options {
   warmupMs: number;
   tryLibs: string[];
   profile: boolean;
+  /** Count instructions per message under callgrind instead of timing. */
+  instructions: boolean;
+  /** N for --instructions: runs of N and 3N messages. */
+  messages: number;
   outDir: string;
   notes: string[];
 }
@@ -120,7 +131,7 @@ function parseOptions(argv: string[]): Options {
         );
   };
   const known =
-    /^--(quick|profile|only=|variants=|producers=|sizes=|reps=|duration=|warmup=|try-lib=|out=|note=)/;
+    /^--(quick|profile|instructions|messages=|only=|variants=|producers=|sizes=|reps=|duration=|warmup=|try-lib=|out=|note=)/;
   for (const arg of argv) if (!known.test(arg)) throw new Error(`unknown argument ${arg}`);
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
@@ -141,6 +152,8 @@ function parseOptions(argv: string[]): Options {
     warmupMs: number('warmup', quick ? 0 : 150),
     tryLibs: [...(list('try-lib') ?? [])],
     profile,
+    instructions: argv.includes('--instructions'),
+    messages: Math.max(1, Math.round(number('messages', 1_000_000))),
     outDir:
       value('out') ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : profile ? 'profiles' : ''),
     notes: argv.filter((arg) => arg.startsWith('--note=')).map((arg) => arg.slice('--note='.length)),
@@ -292,18 +305,26 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
 
 // ---- Processes -------------------------------------------------------------
 
-/** Runs one job in a fresh child and resolves, after the child exited, with its result. */
+/**
+ * Runs one job in a fresh child and resolves, after the child exited, with its
+ * result. A `launcher` starts node through another program (valgrind) and
+ * takes the child's stderr.
+ */
 export function runInChild(
   build: Build,
   job: Job,
   execArgv: string[],
   timeoutMs: number,
+  launcher?: ChildLauncher,
 ): Promise<RunResult> {
+  const nodeArgs = ['--expose-gc', ...execArgv];
   const child = fork(build.childScript, [], {
-    execArgv: ['--expose-gc', ...execArgv],
+    execPath: launcher?.execPath ?? process.execPath,
+    execArgv: launcher === undefined ? nodeArgs : [...launcher.args, process.execPath, ...nodeArgs],
     serialization: 'advanced', // structured clone: Infinity survives
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', launcher === undefined ? 'inherit' : 'pipe', 'ipc'],
   });
+  child.stderr?.on('data', (piece: Buffer) => launcher?.onStderr(piece.toString()));
   return new Promise((resolve) => {
     let result: RunResult | null = null;
     const timer = setTimeout(() => {
@@ -532,6 +553,19 @@ async function main(): Promise<number> {
         objects: wants(options, 'objects') ? pick(OBJECT_VARIANTS, DEFAULT_PROFILED.objects) : [],
       };
       return await profileCases(build, server.port, options.outDir, options.durationMs, variants, runInChild);
+    }
+    if (options.instructions) {
+      const first = (set: Set<string> | null, fallback: number): number =>
+        set === null ? fallback : Number([...set][0]);
+      const variants = options.variants === null ? DEFAULT_COUNTED : [...options.variants];
+      const countOptions = {
+        variants,
+        producers: first(options.producers, 256),
+        messageSize: first(options.sizes, 64),
+        messages: options.messages,
+        outDir: options.outDir,
+      };
+      return await countInstructions(build, server.port, countOptions, runInChild);
     }
     const cases = planCases(options, build, server.port);
     const results = await measure(cases, options, build);

@@ -36,3 +36,26 @@ describe('bench (npm run bench -- --quick)', function () {
     expect(output).not.to.match(/FAILED|DATA CHECK FAILED/);
   });
 });
+
+describe('bench (npm run bench -- --instructions)', function () {
+  // Two runs under valgrind: node alone takes seconds to start there.
+  this.timeout(120_000);
+
+  it('counts instructions per message with the data intact, where valgrind is installed', async function () {
+    const probe = await run('valgrind', ['--version']).catch(() => null);
+    if (probe === null || probe.code !== 0) this.skip();
+    const { code, output } = await run(process.execPath, [
+      '-r',
+      'ts-node/register/transpile-only',
+      join('bench', 'run.ts'),
+      '--instructions',
+      '--variants=batching-writable',
+      '--messages=5000',
+      `--out=${join(ROOT, 'bench', 'results', 'quick')}`,
+    ]);
+    expect(code, output.slice(-4000)).to.equal(0);
+    const row = /\| BatchingWritable \| (\d+) \|/.exec(output);
+    expect(row, output.slice(-2000)).to.not.equal(null);
+    expect(Number(row?.[1])).to.be.greaterThan(0);
+  });
+});

@@ -10,7 +10,21 @@ import { basename, join } from 'node:path';
 import type { Build } from './build';
 import type { Job, RunResult } from './jobs';
 
-type RunInChild = (build: Build, job: Job, execArgv: string[], timeoutMs: number) => Promise<RunResult>;
+/** How node is started when not directly: `execPath args… node nodeArgs… child.js`. */
+export interface ChildLauncher {
+  execPath: string;
+  args: string[];
+  /** The child's stderr, as it comes. */
+  onStderr(text: string): void;
+}
+
+export type RunInChild = (
+  build: Build,
+  job: Job,
+  execArgv: string[],
+  timeoutMs: number,
+  launcher?: ChildLauncher,
+) => Promise<RunResult>;
 
 interface CallFrame {
   functionName: string;

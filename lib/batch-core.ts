@@ -11,6 +11,12 @@ import type { BatchSettings } from './options';
 /** A write's callback, as Node hands it to `_write`/`_writev`. */
 export type WriteCallback = (error?: Error | null) => void;
 
+/** Fast-path writes' callback, due `count` times on one tick. */
+interface DueCallbacks {
+  callback: WriteCallback;
+  count: number;
+}
+
 /** One entry of what Node hands to `_writev`. */
 export interface WritevEntry {
   chunk: unknown;
@@ -364,6 +370,15 @@ export class BatchCore<B> {
   #needDrain = false;
   /** Callbacks of writes taken at or above the limit, in write order. */
   #heldCallbacks: WriteCallback[] = [];
+  /**
+   * The fast path's last callback tick, while more writes with the same
+   * callback may join it (as Node's afterWriteTickInfo: one tick calls it
+   * `count` times); null once anything else may have queued a callback
+   * (Node's path, a held callback, destroy), so callbacks still come in
+   * write order. (A release only ever carries held callbacks, and holding
+   * one already closed the tick.)
+   */
+  #dueCallbacks: DueCallbacks | null = null;
   /** Held callbacks on their way out, on the next tick; null when none are. */
   #releasing: WriteCallback[] | null = null;
   /**
@@ -425,6 +440,10 @@ export class BatchCore<B> {
     this.#timer = null;
     this.#delayElapsed = true;
     this.#pump();
+  };
+  readonly #onDueTick = (due: DueCallbacks): void => {
+    if (this.#dueCallbacks === due) this.#dueCallbacks = null;
+    for (let i = 0; i < due.count; i++) due.callback(null);
   };
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
@@ -536,11 +555,24 @@ export class BatchCore<B> {
     return ok;
   }
 
-  /** A fast-path write's callback: on the next tick, or held for the drain when write() said false. */
+  /**
+   * A fast-path write's callback: on the next tick (one tick for a run of
+   * writes with the same callback), or held for the drain when write() said
+   * false.
+   */
   #callbackFast(callback: unknown, ok: boolean): void {
     if (typeof callback !== 'function') return;
-    if (ok) process.nextTick(callback, null);
-    else this.#heldCallbacks.push(callback as WriteCallback);
+    const due = this.#dueCallbacks;
+    if (!ok) {
+      this.#dueCallbacks = null;
+      this.#heldCallbacks.push(callback as WriteCallback);
+    } else if (due !== null && due.callback === callback) {
+      due.count++;
+    } else {
+      const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
+      this.#dueCallbacks = next;
+      process.nextTick(this.#onDueTick, next);
+    }
   }
 
   /** The face's `cork()` (+1) or `uncork()` (-1) has run. */
@@ -611,6 +643,7 @@ export class BatchCore<B> {
     this.#phase = 'destroyed';
     this.#writeOpen = false;
     this.#fastBytes = null;
+    this.#dueCallbacks = null;
     if (error !== null && this.#error === null) this.#error = error;
     this.#clearTimers();
     const waiters = this.#flushWaiters;
@@ -829,6 +862,7 @@ export class BatchCore<B> {
    * write's, as Node counts them in writableLength.
    */
   #callbackNode(callback: WriteCallback, units: number): void {
+    this.#dueCallbacks = null; // Node queues its own callback tick
     if (this.#backlog() < this.#limit) {
       callback();
       return;

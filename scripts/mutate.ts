@@ -293,6 +293,18 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'let a shared callback tick take writes made after a Node write',
+    edits: [{ from: '    this.#dueCallbacks = null; // Node queues its own callback tick\n', to: '' }],
+  },
+  {
+    name: 'call a shared callback once per tick instead of once per write',
+    edits: [{ from: 'for (let i = 0; i < due.count; i++) due.callback(null);', to: 'due.callback(null);' }],
+  },
+  {
+    name: 'keep joining a shared callback tick after it ran',
+    edits: [{ from: 'if (this.#dueCallbacks === due) this.#dueCallbacks = null;', to: '' }],
+  },
+  {
     name: 'copy any UTF-8 text as latin1',
     edits: [{ from: 'if (bytes === text.length && isUtf8(encoding))', to: 'if (isUtf8(encoding))' }],
   },

@@ -81,6 +81,36 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           expect(h.text()).to.equal('abcd');
         });
 
+        it('calls write callbacks once per write, in write order, when writes share one callback', async () => {
+          const h = make(64);
+          const log: string[] = [];
+          const shared = (error?: Error | null): void => void log.push(error ? 'error' : 'shared');
+          const other = (error?: Error | null): void => void log.push(error ? 'error' : 'other');
+          h.stream.write(h.chunk('a'), shared);
+          h.stream.write(h.chunk('b'), shared);
+          // Through Node's queue: Node calls 'other' on a tick of its own.
+          h.stream.cork();
+          h.stream.write(h.chunk('c'), other);
+          h.stream.uncork();
+          h.stream.write(h.chunk('d'), shared);
+          h.stream.write(h.chunk('e'), shared);
+          await h.stream.flush();
+          expect(log).to.deep.equal(['shared', 'shared', 'other', 'shared', 'shared']);
+          expect(h.text()).to.equal('abcde');
+        });
+
+        it('calls a shared callback for a write made after its earlier calls ran', async () => {
+          const h = make(64);
+          let calls = 0;
+          const shared = (): void => void calls++;
+          h.stream.write(h.chunk('a'), shared);
+          await new Promise<void>((resolve) => process.nextTick(resolve));
+          expect(calls).to.equal(1);
+          h.stream.write(h.chunk('b'), shared);
+          await h.stream.flush();
+          expect(calls).to.equal(2);
+        });
+
         // Only bytes have a chunk end() refuses (object mode takes any item; null ends).
         if (mode === 'bytes')
           it('stays writable after an end() that threw for a bad chunk', async () => {

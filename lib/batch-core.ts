@@ -563,7 +563,10 @@ export class BatchCore<B> {
   #callbackFast(callback: unknown, ok: boolean): void {
     if (typeof callback !== 'function') return;
     const due = this.#dueCallbacks;
-    if (!ok) {
+    if (!ok || this.#heldCallbacks.length > 0) {
+      // Held for the drain; or written while earlier callbacks are held
+      // (from inside onBatch, before the drain tick is queued): it goes out
+      // after them, in write order.
       this.#dueCallbacks = null;
       this.#heldCallbacks.push(callback as WriteCallback);
     } else if (due !== null && due.callback === callback) {
@@ -863,7 +866,7 @@ export class BatchCore<B> {
    */
   #callbackNode(callback: WriteCallback, units: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
-    if (this.#backlog() < this.#limit) {
+    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
       callback();
       return;
     }

@@ -305,6 +305,19 @@ const MUTATIONS: Mutation[] = [
     edits: [{ from: 'if (this.#dueCallbacks === due) this.#dueCallbacks = null;', to: '' }],
   },
   {
+    name: 'let a fast write from onBatch overtake held callbacks',
+    edits: [{ from: 'if (!ok || this.#heldCallbacks.length > 0) {', to: 'if (!ok) {' }],
+  },
+  {
+    name: 'let a Node write from onBatch overtake held callbacks',
+    edits: [
+      {
+        from: 'if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {',
+        to: 'if (this.#backlog() < this.#limit) {',
+      },
+    ],
+  },
+  {
     name: 'copy any UTF-8 text as latin1',
     edits: [{ from: 'if (bytes === text.length && isUtf8(encoding))', to: 'if (isUtf8(encoding))' }],
   },

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { BatchingWritable } from '../lib/index';
 import { behavesLikeBatcher } from './support/behaves-like-batcher';
@@ -99,6 +100,34 @@ describe('BatchingWritable', () => {
         await w.flush();
         const expected = Buffer.from([...texts, ...texts].join(''), 'utf8');
         expect(Buffer.concat(got).toString('hex')).to.equal(expected.toString('hex'));
+      });
+    }
+  });
+
+  describe('write callbacks, when onBatch writes', () => {
+    for (const [path, write] of [
+      ['the fast path', (w: BatchingWritable, cb: () => void) => w.write(Buffer.from('z'), cb)],
+      ["Node's path", (w: BatchingWritable, cb: () => void) => w.write('z', 'latin1', cb)],
+    ] as const) {
+      it(`calls them in write order, through ${path}, while earlier ones wait for the drain`, async () => {
+        const log: string[] = [];
+        let first = true;
+        const w: BatchingWritable = new BatchingWritable({
+          size: 4,
+          highWaterMark: 2,
+          onBatch: () => {
+            if (!first) return;
+            first = false;
+            // Below the limit again, before the drain tick is queued.
+            expect(write(w, () => log.push('z'))).to.equal(true);
+          },
+        });
+        w.write(Buffer.from('aaaa'));
+        w.write(Buffer.from('b'), () => log.push('b'));
+        expect(w.write(Buffer.from('cc'), () => log.push('c'))).to.equal(false);
+        await once(w, 'drain');
+        await w.flush();
+        expect(log).to.deep.equal(['b', 'c', 'z']);
       });
     }
   });

@@ -205,10 +205,27 @@ async function trial(
   stream.on('error', (error) => errors.push(error));
 
   // Log every write in call order: direct writes, writeV's chunks and pipe's.
+  // writeV() takes its group in directly or through write(): log it once, at
+  // the call (and not at all if it throws).
+  let inGroup = false;
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
   (stream as { write: unknown }).write = (...args: unknown[]): boolean => {
-    for (const id of idsOf(args[0])) log.push(id);
+    if (!inGroup) for (const id of idsOf(args[0])) log.push(id);
     return write(...args);
+  };
+  const writeV = stream.writeV.bind(stream) as (chunks: unknown[], ...rest: unknown[]) => boolean;
+  (stream as { writeV: unknown }).writeV = (chunks: unknown[], ...rest: unknown[]): boolean => {
+    const logged = log.length;
+    for (const chunk of chunks) for (const id of idsOf(chunk)) log.push(id);
+    inGroup = true;
+    try {
+      return writeV(chunks, ...rest);
+    } catch (error) {
+      log.length = logged;
+      throw error;
+    } finally {
+      inGroup = false;
+    }
   };
 
   const callbacks: { calls: number; error: unknown; afterFailure: boolean; loggedAt: number }[] = [];

@@ -379,6 +379,8 @@ export class BatchCore<B> {
    * one already closed the tick.)
    */
   #dueCallbacks: DueCallbacks | null = null;
+  /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
+  readonly #groupUnits: number[] = [];
   /** Held callbacks on their way out, on the next tick; null when none are. */
   #releasing: WriteCallback[] | null = null;
   /**
@@ -521,9 +523,7 @@ export class BatchCore<B> {
       callback = encoding;
       encoding = undefined;
     }
-    // Node queues writes only while it waits for our callback, or while
-    // corked; ended (or destroyed) streams must fail as Node fails them.
-    if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;
+    if (!this.#mayBypassNode()) return undefined;
     const units = this.#fastUnitsOf(chunk, encoding);
     if (units < 0) return undefined;
     this.#admit(chunk, units);
@@ -586,7 +586,16 @@ export class BatchCore<B> {
 
   /** Recomputes `#fastBytes` after `#writeOpen`, `#corks` or `#nodeHeld` changed. */
   #reopen(): void {
-    this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;
+    this.#fastBytes = this.#mayBypassNode() ? this.#bytes : null;
+  }
+
+  /**
+   * True while a write may skip Node's queue: Node queues writes only while
+   * corked or while it waits for our callback, and ended (or destroyed)
+   * streams must fail as Node fails them.
+   */
+  #mayBypassNode(): boolean {
+    return this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null;
   }
 
   /**
@@ -756,6 +765,8 @@ export class BatchCore<B> {
       return !stream.writableNeedDrain;
     }
     if (chunks.length === 1) return stream.write(chunks[0], done);
+    const fast = this.#tryAdmitGroup(chunks, done);
+    if (fast !== undefined) return fast;
     let ok: boolean;
     stream.cork();
     try {
@@ -768,6 +779,31 @@ export class BatchCore<B> {
     }
     // The group went in at uncork() (or waits in Node's queue): count it now.
     return ok && this.#verdict(this.#nodeQueued());
+  }
+
+  /**
+   * writeV()'s fast path: while write() could take each chunk itself (nothing
+   * corked or queued in Node, every chunk one the fast path takes), the group
+   * goes in at once, by the rule of #admitAll, with no marker and no trip
+   * through Node's queue (callgrind, a 4 B header and a 60 B body: 7089 ->
+   * 3423 instructions a group). Returns write()'s result, or undefined when
+   * Node's queue must take the group.
+   */
+  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback): boolean | undefined {
+    if (!this.#mayBypassNode()) return undefined;
+    const units = this.#groupUnits;
+    units.length = 0;
+    let total = 0;
+    for (const chunk of chunks) {
+      const chunkUnits = this.#fastUnitsOf(chunk, undefined);
+      if (chunkUnits < 0) return undefined;
+      units.push(chunkUnits);
+      total += chunkUnits;
+    }
+    const length = this.#accumulator.length;
+    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();
+    for (let i = 0; i < chunks.length; i++) this.#admit(chunks[i], units[i]);
+    return this.#accepted(callback);
   }
 
   // ---- Admission: units into the open batch --------------------------------

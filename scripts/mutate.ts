@@ -37,9 +37,12 @@ interface Mutation {
  */
 const MUTATIONS: Mutation[] = [
   {
-    name: 'split a group that fits',
+    name: "split a group that fits on Node's path",
     edits: [
-      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();', to: '' },
+      {
+        from: '      if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();',
+        to: '',
+      },
     ],
   },
   {
@@ -213,12 +216,8 @@ const MUTATIONS: Mutation[] = [
     name: "let the fast path overtake writes in Node's queue behind a held one",
     edits: [
       {
-        from: 'if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;',
-        to: 'if (!this.#writeOpen || this.#corks !== 0) return undefined;',
-      },
-      {
-        from: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;',
-        to: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 ? this.#bytes : null;',
+        from: 'return this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null;',
+        to: 'return this.#writeOpen && this.#corks === 0;',
       },
       {
         from: '    this.#nodeHeld = callback;\n    this.#fastBytes = null;',
@@ -239,12 +238,8 @@ const MUTATIONS: Mutation[] = [
     name: 'let the fast path ignore cork() (writeV groups)',
     edits: [
       {
-        from: 'if (!this.#writeOpen || this.#nodeHeld !== null || this.#corks !== 0) return undefined;',
-        to: 'if (!this.#writeOpen || this.#nodeHeld !== null) return undefined;',
-      },
-      {
-        from: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;',
-        to: 'this.#fastBytes = this.#writeOpen && this.#nodeHeld === null ? this.#bytes : null;',
+        from: 'return this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null;',
+        to: 'return this.#writeOpen && this.#nodeHeld === null;',
       },
     ],
   },
@@ -252,7 +247,7 @@ const MUTATIONS: Mutation[] = [
     name: 'leave the hot path open while corked',
     edits: [
       {
-        from: 'this.#fastBytes = this.#writeOpen && this.#corks === 0 && this.#nodeHeld === null ? this.#bytes : null;',
+        from: 'this.#fastBytes = this.#mayBypassNode() ? this.#bytes : null;',
         to: 'this.#fastBytes = this.#writeOpen && this.#nodeHeld === null ? this.#bytes : null;',
       },
     ],
@@ -314,6 +309,24 @@ const MUTATIONS: Mutation[] = [
       {
         from: 'if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {',
         to: 'if (this.#backlog() < this.#limit) {',
+      },
+    ],
+  },
+  {
+    name: "split a group that fits on writeV()'s fast path",
+    edits: [
+      {
+        from: '    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();\n    for (let i = 0;',
+        to: '    for (let i = 0;',
+      },
+    ],
+  },
+  {
+    name: "let writeV()'s fast path jump Node's queue while corked",
+    edits: [
+      {
+        from: '  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback): boolean | undefined {\n    if (!this.#mayBypassNode()) return undefined;',
+        to: '  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback): boolean | undefined {\n    if (!this.#writeOpen || this.#nodeHeld !== null) return undefined;',
       },
     ],
   },

@@ -641,7 +641,7 @@ export class BatchCore<B> {
     /* c8 ignore stop */
     this.#phase = 'ending';
     this.#writeOpen = false;
-    this.#fastBytes = null;
+    this.#reopen();
     this.#finalCallback = callback;
     this.#queueTick();
   }
@@ -654,7 +654,7 @@ export class BatchCore<B> {
     if (this.#phase === 'destroyed') return;
     this.#phase = 'destroyed';
     this.#writeOpen = false;
-    this.#fastBytes = null;
+    this.#reopen();
     this.#dueCallbacks = null;
     if (error !== null && this.#error === null) this.#error = error;
     this.#clearTimers();
@@ -778,7 +778,7 @@ export class BatchCore<B> {
       stream.uncork();
     }
     // The group went in at uncork() (or waits in Node's queue): count it now.
-    return ok && this.#verdict(this.#nodeQueued());
+    return this.nodeWrote(ok);
   }
 
   /**
@@ -800,8 +800,7 @@ export class BatchCore<B> {
       units.push(chunkUnits);
       total += chunkUnits;
     }
-    const length = this.#accumulator.length;
-    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();
+    this.#makeRoomForGroup(total);
     for (let i = 0; i < chunks.length; i++) this.#admit(chunks[i], units[i]);
     return this.#accepted(callback);
   }
@@ -838,6 +837,15 @@ export class BatchCore<B> {
     }
   }
 
+  /**
+   * API.md 7: a group that fits in one batch but not in the open one's room
+   * starts a new batch; one larger than `size` is placed chunk by chunk.
+   */
+  #makeRoomForGroup(total: number): void {
+    const length = this.#accumulator.length;
+    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();
+  }
+
   /** Moves the open batch to the sealed ones: it is full, and goes next. */
   #seal(): void {
     const length = this.#accumulator.length;
@@ -857,13 +865,10 @@ export class BatchCore<B> {
         this.#admit(chunk, accumulator.unitsOf(chunk));
         continue;
       }
-      // A group that fits in one batch but not in the open one's room starts
-      // a new batch; one larger than `size` is placed chunk by chunk.
       let total = 0;
       const end = Math.min(entries.length, index + 1 + count);
       for (let i = index + 1; i < end; i++) total += accumulator.unitsOf(entries[i].chunk);
-      const length = accumulator.length;
-      if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();
+      this.#makeRoomForGroup(total);
       // Node counts the marker as one item of writableLength in object mode; so do we.
       this.#openUnits += this.#markerUnits();
       this.#unitsAdmitted += this.#markerUnits();
@@ -907,7 +912,7 @@ export class BatchCore<B> {
       return;
     }
     this.#nodeHeld = callback;
-    this.#fastBytes = null;
+    this.#reopen();
     this.#nodeHeldUnits = units;
     this.#heldCallbacks.push(callback);
   }

@@ -37,12 +37,9 @@ interface Mutation {
  */
 const MUTATIONS: Mutation[] = [
   {
-    name: "split a group that fits on Node's path",
+    name: 'split a group that fits',
     edits: [
-      {
-        from: '      if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();',
-        to: '',
-      },
+      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();', to: '' },
     ],
   },
   {
@@ -220,7 +217,7 @@ const MUTATIONS: Mutation[] = [
         to: 'return this.#writeOpen && this.#corks === 0;',
       },
       {
-        from: '    this.#nodeHeld = callback;\n    this.#fastBytes = null;',
+        from: '    this.#nodeHeld = callback;\n    this.#reopen();',
         to: '    this.#nodeHeld = callback;',
       },
     ],
@@ -229,7 +226,7 @@ const MUTATIONS: Mutation[] = [
     name: 'leave the hot path open while Node holds a write',
     edits: [
       {
-        from: '    this.#nodeHeld = callback;\n    this.#fastBytes = null;',
+        from: '    this.#nodeHeld = callback;\n    this.#reopen();',
         to: '    this.#nodeHeld = callback;',
       },
     ],
@@ -256,7 +253,7 @@ const MUTATIONS: Mutation[] = [
     name: 'let the fast path take writes once ending',
     edits: [
       {
-        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#fastBytes = null;",
+        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#reopen();",
         to: "    this.#phase = 'ending';",
       },
     ],
@@ -282,7 +279,7 @@ const MUTATIONS: Mutation[] = [
     name: 'leave the hot path open once ending',
     edits: [
       {
-        from: '    this.#fastBytes = null;\n    this.#finalCallback = callback;',
+        from: '    this.#reopen();\n    this.#finalCallback = callback;',
         to: '    this.#finalCallback = callback;',
       },
     ],
@@ -309,15 +306,6 @@ const MUTATIONS: Mutation[] = [
       {
         from: 'if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {',
         to: 'if (this.#backlog() < this.#limit) {',
-      },
-    ],
-  },
-  {
-    name: "split a group that fits on writeV()'s fast path",
-    edits: [
-      {
-        from: '    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();\n    for (let i = 0;',
-        to: '    for (let i = 0;',
       },
     ],
   },

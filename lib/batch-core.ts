@@ -640,11 +640,27 @@ export class BatchCore<B> {
    * when the backlog has reached the limit (Node knows only its own queue).
    */
   nodeWrote(ok: boolean): boolean {
+    if (!ok) this.#stopIfErrored();
     return ok && this.#verdict(this.#nodeQueued());
+  }
+
+  /**
+   * With `autoDestroy: false` a write after `end()` leaves the stream
+   * errored but not destroyed, and Node will not finish it: the core stops
+   * as if destroyed (waiters fail with the error, nothing more is handed
+   * over), and held callbacks are called without an error, their chunks
+   * having been copied.
+   */
+  #stopIfErrored(): void {
+    const stream = this.#host.stream;
+    if (this.#phase !== 'destroyed' && stream.errored !== null && !stream.destroyed) {
+      this.destroy(stream.errored, null);
+    }
   }
 
   /** `_write`: admits the chunk; its callback waits for the drain at or above the limit. */
   write(chunk: unknown, callback: WriteCallback): void {
+    if (this.#refuseStopped(callback)) return;
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
@@ -657,10 +673,22 @@ export class BatchCore<B> {
 
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
+    if (this.#refuseStopped(callback)) return;
     const unitsBefore = this.#unitsAdmitted;
     this.#admitAll(entries);
     this.#scheduleMaybe();
     this.#callbackNode(callback, this.#unitsAdmitted - unitsBefore);
+  }
+
+  /**
+   * True, and the write failed, when the core has stopped while the stream
+   * lives on (errored, see #stopIfErrored): Node still hands over the writes
+   * it queued before the error.
+   */
+  #refuseStopped(callback: WriteCallback): boolean {
+    if (this.#phase !== 'destroyed') return false;
+    callback(this.#error ?? streamDestroyed('write'));
+    return true;
   }
 
   /** Whether a write returned false and its 'drain' has not come yet. */
@@ -688,7 +716,7 @@ export class BatchCore<B> {
    * `_destroy`: stops for good. Every waiter settles with the error, or with
    * `ERR_STREAM_DESTROYED` when there is none; every timer is cleared (STYLE 9).
    */
-  destroy(error: Error | null): void {
+  destroy(error: Error | null, heldError: Error | null = error): void {
     if (this.#phase === 'destroyed') return;
     this.#phase = 'destroyed';
     this.#writeOpen = false;
@@ -709,7 +737,7 @@ export class BatchCore<B> {
     // of a write its sink took; an error here would set `errored`). On the
     // next tick, as Node settles its own queued writes, and ahead of them:
     // the faces call this before Node's destroy() queues its own.
-    for (const callback of held) process.nextTick(callback, error);
+    for (const callback of held) process.nextTick(callback, heldError);
     if (finalCallback !== null) process.nextTick(finalCallback, error ?? streamDestroyed('end'));
   }
 
@@ -785,6 +813,7 @@ export class BatchCore<B> {
    * waiting `ready()` fails as a write would.
    */
   endCalled(): void {
+    this.#stopIfErrored(); // end(chunk) after end()
     if (!this.#host.stream.writableEnded) return;
     this.#writeOpen = false;
     this.#reopen();

@@ -432,7 +432,7 @@ export class BatchCore<B> {
   #flushTarget = 0;
   /** Waiting `flush()` calls, targets in ascending order. */
   #flushWaiters: FlushWaiter[] = [];
-  /** `_final`/`_flush` callback, held while ending. */
+  /** `_final`/`_flush` callback, held while ending, from the tick after `end()`. */
   #finalCallback: WriteCallback | null = null;
 
   /**
@@ -480,6 +480,11 @@ export class BatchCore<B> {
     const waiter = this.#readyWaiter;
     this.#readyWaiter = null;
     waiter?.resolve();
+  };
+  readonly #onEndTick = (callback: WriteCallback): void => {
+    if (this.#phase !== 'ending') return; // destroyed or stopped meanwhile
+    this.#finalCallback = callback;
+    this.#pump();
   };
   readonly #onNodeTickDone = (): void => {
     this.#nodeTickPending = false;
@@ -728,8 +733,12 @@ export class BatchCore<B> {
     this.#phase = 'ending';
     this.#writeOpen = false;
     this.#reopen();
-    this.#finalCallback = callback;
     this.#queueTick();
+    // The end may complete only after the ticks already queued when end()
+    // was called (write callbacks among them): one of those may still fail
+    // the stream, as it would fail a plain Writable whose _final completes
+    // later, and end()'s callback must then get that error.
+    process.nextTick(this.#onEndTick, callback);
   }
 
   /**
@@ -1179,7 +1188,7 @@ export class BatchCore<B> {
     // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
     // settlement or _read will pump again. (A destroyed core is not 'ending'.)
     if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;
-    if (this.#phase === 'ending') this.#finish();
+    if (this.#phase === 'ending' && this.#finalCallback !== null) this.#finish();
   }
 
   /** Hands the oldest batch to the consumer; settles at once if it returned no thenable. */

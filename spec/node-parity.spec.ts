@@ -333,6 +333,19 @@ for (const [name, make] of Object.entries(faces)) {
         expect(await run(made.stream)).to.equal(nodeCode);
       });
 
+      it('get the error of a write made after end() from an earlier write callback', async () => {
+        const run = async (made: Made): Promise<unknown> => {
+          const s = made.stream;
+          s.on('error', () => {});
+          s.write({}, () => s.write({}));
+          return new Promise((resolve) => s.end(resolve));
+        };
+        const node = ((await run(oracle({ objectMode: true }))) as NodeJS.ErrnoException).code;
+        expect(node).to.equal('ERR_STREAM_WRITE_AFTER_END');
+        const ours = (await run(make({ size: 1, objectMode: true }))) as NodeJS.ErrnoException | null;
+        expect(ours?.code).to.equal(node);
+      });
+
       it('are not called while an errored stream stays alive (autoDestroy: false)', async () => {
         const made = make({ size: 1, highWaterMark: 0, autoDestroy: false });
         const calls: unknown[] = [];

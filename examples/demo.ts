@@ -32,7 +32,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
-import { BatchingWritable, type BatchStats } from '../lib/index';
+import { BatchingWritable, type BatchStats } from 'mwsr';
 
 export interface DemoOptions {
   /** Concurrent producers (async functions). Default 256. */

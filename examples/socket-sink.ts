@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { finished } from 'node:stream/promises';
-import { BatchingWritable } from '../lib/index';
+import { BatchingWritable } from 'mwsr';
 
 const PRODUCERS = 8;
 const LINES_PER_PRODUCER = 1000;

@@ -22,7 +22,7 @@ fail() {
 }
 
 step 'build and pack'
-npm run --silent build
+# npm pack runs the prepack script, which builds dist/ afresh.
 tarball=$(npm pack --silent --pack-destination "$work" | tail -1)
 tarball="$work/$tarball"
 echo "$tarball"

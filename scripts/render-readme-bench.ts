@@ -186,6 +186,14 @@ export function renderReadme(readme: string, figures: Record<string, string>): s
   return out;
 }
 
+/** Rewrites the README's figures from latest.json; returns whether anything changed. */
+export function updateReadmeFigures(): boolean {
+  const current = readFileSync(README, 'utf8');
+  const rendered = renderReadme(current, renderReadmeFigures(readLatest()));
+  if (rendered !== current) writeFileSync(README, rendered);
+  return rendered !== current;
+}
+
 if (require.main === module) {
   const current = readFileSync(README, 'utf8');
   const rendered = renderReadme(current, renderReadmeFigures(readLatest()));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { README, readLatest, renderReadme, renderReadmeFigures } from '../scripts/render-readme-bench';
@@ -54,6 +54,48 @@ function run(file: string, args: string[], cwd: string): Promise<Outcome> {
 function codeOf(line: string): string {
   return line.replace(/\s*\/\/.*$/, '').trim();
 }
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  return new Set(
+    markdown
+      .split('\n')
+      .filter((line) => /^#{1,6} /.test(line))
+      .map((line) => anchorOf(line.replace(/^#+ /, ''))),
+  );
+}
+
+describe('links in README.md, CHANGELOG.md and docs/*.md', () => {
+  const pages = [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(root, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
+  for (const page of pages) {
+    it(`${page}: every relative link reaches a file, and its #anchor a heading there`, () => {
+      const text = readFileSync(path.join(root, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (target === undefined || /^[a-z]+:/.test(target)) continue;
+        const [file, anchor] = target.split('#') as [string, string | undefined];
+        const resolved = file === '' ? path.join(root, page) : path.join(root, path.dirname(page), file);
+        expect(existsSync(resolved), `${page}: ${target}`).to.equal(true);
+        if (anchor !== undefined && resolved.endsWith('.md')) {
+          expect([...anchorsOf(readFileSync(resolved, 'utf8'))], `${page}: ${target}`).to.include(anchor);
+        }
+      }
+    });
+  }
+});
 
 describe('README.md', () => {
   const readme = readFileSync(README, 'utf8');

@@ -97,6 +97,37 @@ describe('links in README.md, CHANGELOG.md and docs/*.md', () => {
   }
 });
 
+describe('the shipped prose speaks only of the package', () => {
+  // Planning notes that users never get: README, CHANGELOG and docs/ cite
+  // docs/semantics.md instead. (docs/api/ is generated from the TSDoc in lib/.)
+  const pages = [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(root, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
+  for (const page of pages) {
+    it(`${page} cites no API.md, STYLE rule or "seed"`, () => {
+      const text = readFileSync(path.join(root, page), 'utf8');
+      expect(text).not.to.match(/API\.md|STYLE(\.md| \d)|\bseed\b/);
+    });
+  }
+});
+
+describe('the specs cite docs/semantics.md, not planning notes', () => {
+  const files = readdirSync(path.join(root, 'spec'), { recursive: true, encoding: 'utf8' })
+    // This file names what it looks for.
+    .filter((name) => name.endsWith('.ts') && name !== 'readme.spec.ts')
+    .sort();
+  it(`no spec file cites API.md or a STYLE rule (${files.length} files)`, () => {
+    const offenders = files.filter((name) =>
+      /API\.md|STYLE(\.md| \d)/.test(readFileSync(path.join(root, 'spec', name), 'utf8')),
+    );
+    expect(offenders).to.deep.equal([]);
+  });
+});
+
 describe('README.md', () => {
   const readme = readFileSync(README, 'utf8');
   const blocks = snippets(readme);

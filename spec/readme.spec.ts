@@ -176,6 +176,7 @@ describe('README.md', () => {
             lib: ['ES2024', 'ESNext.Disposable'],
             types: ['node'],
             strict: true,
+            verbatimModuleSyntax: true,
             noEmit: true,
             rootDir: '.',
           },
@@ -187,7 +188,12 @@ describe('README.md', () => {
         const dir = path.join(scratch, `readme-${block.line}`);
         mkdirSync(dir);
         const { outputText } = ts.transpileModule(block.code, {
-          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+          // Imports stay, used or not: an import that fails must fail the run.
+          compilerOptions: {
+            module: ts.ModuleKind.ESNext,
+            target: ts.ScriptTarget.ES2022,
+            verbatimModuleSyntax: true,
+          },
         });
         writeFileSync(path.join(dir, 'main.mjs'), outputText);
       }

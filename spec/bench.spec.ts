@@ -5,7 +5,10 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..');
 
 /** Runs a command to its end; resolves with its exit code and output. */
-function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: string[],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -16,7 +19,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
       output += piece.toString();
     });
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
+    child.once('close', (code, signal) => resolve({ code, signal, output }));
   });
 }
 
@@ -26,13 +29,13 @@ describe('bench (npm run bench -- --quick)', function () {
   this.timeout(240_000);
 
   it('runs every scenario and variant with the data intact, and exits 0', async () => {
-    const { code, output } = await run(process.execPath, [
+    const { code, signal, output } = await run(process.execPath, [
       '-r',
       'ts-node/register/transpile-only',
       join('bench', 'run.ts'),
       '--quick',
     ]);
-    expect(code, output.slice(-4000)).to.equal(0);
+    expect(code, `signal ${signal}, output:\n${output.slice(-4000)}`).to.equal(0);
     expect(output).to.match(/\[\d+\/\d+\] memory /);
     expect(output).not.to.match(/FAILED|DATA CHECK FAILED/);
   });
@@ -46,7 +49,7 @@ describe('bench (npm run bench -- --instructions)', function () {
   it('counts instructions per message with the data intact, where valgrind is installed', async function () {
     const probe = await run('valgrind', ['--version']).catch(() => null);
     if (probe === null || probe.code !== 0) this.skip();
-    const { code, output } = await run(process.execPath, [
+    const { code, signal, output } = await run(process.execPath, [
       '-r',
       'ts-node/register/transpile-only',
       join('bench', 'run.ts'),
@@ -55,7 +58,7 @@ describe('bench (npm run bench -- --instructions)', function () {
       '--messages=5000',
       `--out=${join(ROOT, 'bench', 'results', 'quick')}`,
     ]);
-    expect(code, output.slice(-4000)).to.equal(0);
+    expect(code, `signal ${signal}, output:\n${output.slice(-4000)}`).to.equal(0);
     const row = /\| BatchingWritable \| (\d+) \|/.exec(output);
     expect(row, output.slice(-2000)).to.not.equal(null);
     expect(Number(row?.[1])).to.be.greaterThan(0);

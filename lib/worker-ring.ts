@@ -17,6 +17,7 @@ import {
   RING_WAIT_BYTES,
   RING_WAIT_RECORDS,
   RING_WAITING,
+  RING_WAKE,
   RING_WRITER_STATE,
   WRITER_ATTACHED,
   WRITER_ENDED,
@@ -24,46 +25,22 @@ import {
   ringDataOffset,
 } from './worker-layout';
 
-/** `Atomics.waitAsync`'s result (ES2024, in Node since 16). */
-type WaitAsyncResult =
-  { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-
-/** `Atomics.waitAsync`, typed here because the project compiles against the ES2022 lib. */
-export const waitAsync = (
-  Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): WaitAsyncResult }
-).waitAsync;
-
-/**
- * Test-only hooks into the publish step, so specs can stall a writer between
- * reserving and publishing, and prove with a deliberately broken writer that
- * they catch torn records. Not part of the public API.
- */
-export interface RingTestHooks {
-  /**
-   * A stall between reserving and publishing: runs after the record's bytes
-   * are copied, before the head is stored (or, broken, between the early
-   * store and the copy).
-   */
-  stall?: () => void;
-  /** Broken on purpose: stores the head at reservation, before any byte is copied. */
-  publishBeforeCopy?: boolean;
-}
-
 /** True once `cursor` has reached `target`; the two are within 2^31 of each other (cursors wrap at 2^32). */
 export function reached(cursor: number, target: number): boolean {
   return (cursor - target) >>> 0 < 2 ** 31;
 }
 
-/** Creates the shared memory of one ring: header written, every cursor at `initialCursor`. */
-export function createRing(capacity: number, initialCursor: number): SharedArrayBuffer {
+/**
+ * Creates the shared memory of one ring: header written, every cursor at 0
+ * (the reader and the writer take their cursors from the ring, so any common
+ * start works: specs start near 2^31 and 2^32).
+ */
+export function createRing(capacity: number): SharedArrayBuffer {
   const ring = new SharedArrayBuffer(ringDataOffset(capacity) + capacity);
   const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
   words[RING_MAGIC] = RING_MAGIC_VALUE;
   words[RING_CAPACITY] = capacity;
   words[RING_SLOTS] = capacity / BYTES_PER_SLOT;
-  words[RING_HEAD] = initialCursor | 0;
-  words[RING_TAIL] = initialCursor | 0;
-  words[RING_TAIL_RECORDS] = initialCursor | 0;
   words[RING_WRITER_STATE] = WRITER_UNCLAIMED;
   return ring;
 }
@@ -119,9 +96,6 @@ export class RingWriter {
   /** `capacity - 1` and `slots - 1`: cursor to position. */
   readonly #byteMask: number;
   readonly #slotMask: number;
-  /** Test hooks, decided once: a stall before publishing, and the broken order. */
-  readonly #stall: (() => void) | null;
-  readonly #publishBeforeCopy: boolean;
 
   /** The published byte cursor, as last stored. */
   #head: number;
@@ -133,8 +107,10 @@ export class RingWriter {
   /** Where the reservation's next byte and index entry go; equal to the published cursors when none. */
   #fillBytes: number;
   #fillRecords: number;
+  /** The number of this writer's last wait (`RING_WAITING`), never 0. */
+  #waitNumber = 0;
 
-  constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer, hooks: RingTestHooks = {}) {
+  constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer) {
     const { words, index, data } = viewsOf(ring);
     this.#words = words;
     this.#index = index;
@@ -144,8 +120,6 @@ export class RingWriter {
     this.#byteMask = this.capacity - 1;
     this.#slotMask = this.slots - 1;
     this.#control = new Int32Array(control);
-    this.#stall = hooks.stall ?? null;
-    this.#publishBeforeCopy = hooks.publishBeforeCopy === true;
     this.#head = Atomics.load(words, RING_HEAD) >>> 0;
     this.#tailSeen = Atomics.load(words, RING_TAIL) >>> 0;
     this.#tailRecordsSeen = Atomics.load(words, RING_TAIL_RECORDS) >>> 0;
@@ -205,11 +179,6 @@ export class RingWriter {
     if (!this.hasRoom(records, bytes)) return false;
     this.#fillBytes = this.#head;
     this.#fillRecords = this.#records;
-    if (this.#publishBeforeCopy) {
-      this.#store((this.#head + bytes) >>> 0);
-      this.#ringDoorbell(false);
-      this.#stall?.();
-    }
     return true;
   }
 
@@ -242,10 +211,7 @@ export class RingWriter {
   publish(): void {
     this.#head = this.#fillBytes;
     this.#records = this.#fillRecords;
-    if (!this.#publishBeforeCopy) {
-      this.#stall?.();
-      this.#store(this.#head);
-    }
+    Atomics.store(this.#words, RING_HEAD, this.#head | 0);
     this.#ringDoorbell(false);
   }
 
@@ -274,42 +240,45 @@ export class RingWriter {
   }
 
   /**
-   * Announces a wait until the tails reach the targets, then returns the byte
-   * tail to wait on. The targets and the flag are stored before the tails are
-   * loaded, so a reader that moves them after this load sees the flag and
-   * notifies once they are reached.
+   * Announces a wait until the tails reach the targets, under a fresh wait
+   * number, and returns the wake counter to wait on. The targets and the
+   * number are stored before the counter is loaded, and the caller looks at
+   * the tails (and the reader's state) after this: a reader that moves the
+   * tails after that look sees the number and bumps the counter, so the wait
+   * on the value returned here cannot miss it.
    */
   prepareTailWait(records: number, bytes: number): number {
+    this.#waitNumber = (this.#waitNumber + 1) | 0 || 1;
     Atomics.store(this.#words, RING_WAIT_RECORDS, records | 0);
     Atomics.store(this.#words, RING_WAIT_BYTES, bytes | 0);
-    Atomics.store(this.#words, RING_WAITING, 1);
-    this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
-    return this.#tailSeen;
+    Atomics.store(this.#words, RING_WAITING, this.#waitNumber);
+    return Atomics.load(this.#words, RING_WAKE);
   }
 
   /**
-   * Waits without blocking until the byte tail moves from `seen`; null if it
-   * already has. No timeout: on Node 20 a finite timeout leaks in a loop, and
-   * the reader always notifies (targets reached, or it goes away).
+   * Waits without blocking until the wake counter moves from `seen`; null if
+   * it already has. No timeout: on Node 20 a finite timeout leaks in a loop,
+   * and the reader always bumps and notifies (targets reached, or it goes
+   * away), as does this thread's own `wakeOwnWait()`.
    */
   waitOnTailAsync(seen: number): Promise<'ok' | 'timed-out'> | null {
-    const result = waitAsync(this.#words, RING_TAIL, seen | 0);
+    const result = Atomics.waitAsync(this.#words, RING_WAKE, seen);
     return result.async ? result.value : null;
   }
 
-  /** Blocks the thread until the byte tail moves from `seen` (blocking mode; workers only). */
+  /** Blocks the thread until the wake counter moves from `seen` (blocking mode; workers only). */
   waitOnTail(seen: number): void {
-    Atomics.wait(this.#words, RING_TAIL, seen | 0);
+    Atomics.wait(this.#words, RING_WAKE, seen);
   }
 
-  /** The wait is over: the reader need not notify any more. */
+  /** The wait is over: the reader need not notify any more. Only the writer clears its flag. */
   endTailWait(): void {
     Atomics.store(this.#words, RING_WAITING, 0);
   }
 
-  /** Settles this thread's own pending wait on the tail (when giving up on it). */
+  /** Settles this thread's own pending wait (when giving up on it). */
   wakeOwnWait(): void {
-    Atomics.notify(this.#words, RING_TAIL);
+    Atomics.notify(this.#words, RING_WAKE);
   }
 
   #fits(records: number, bytes: number): boolean {
@@ -317,10 +286,6 @@ export class RingWriter {
       this.slots - ((this.#records - this.#tailRecordsSeen) >>> 0) >= records &&
       this.capacity - ((this.#head - this.#tailSeen) >>> 0) >= bytes
     );
-  }
-
-  #store(head: number): void {
-    Atomics.store(this.#words, RING_HEAD, head | 0);
   }
 
   /**
@@ -357,6 +322,8 @@ export class RingReader {
   readonly #byteMask: number;
   readonly #slotMask: number;
 
+  /** The number of the writer's wait last notified: one notify per wait. */
+  #notifiedWait = 0;
   /** Cursors of what is taken (copied or in the run): the next message starts here. */
   #readBytes: number;
   #readRecords: number;
@@ -513,7 +480,9 @@ export class RingReader {
 
   /**
    * Copies the run, then gives the space taken back to the writer (the tail
-   * stores), and wakes the writer if it waits for no more than that.
+   * stores), and wakes the writer if it waits for no more than that. The
+   * writer's wait flag is only read here: the writer owns it, so a flag it
+   * re-arms for a new target is never wiped.
    */
   commit(): void {
     this.#copyRun();
@@ -522,19 +491,25 @@ export class RingReader {
     this.#committedBytes = this.#readBytes;
     Atomics.store(words, RING_TAIL_RECORDS, this.#readRecords | 0);
     Atomics.store(words, RING_TAIL, this.#readBytes | 0);
+    const wait = Atomics.load(words, RING_WAITING);
     if (
-      Atomics.load(words, RING_WAITING) !== 0 &&
+      wait !== 0 &&
+      wait !== this.#notifiedWait &&
       reached(this.#readRecords, Atomics.load(words, RING_WAIT_RECORDS) >>> 0) &&
       reached(this.#readBytes, Atomics.load(words, RING_WAIT_BYTES) >>> 0)
     ) {
-      Atomics.store(words, RING_WAITING, 0);
-      Atomics.notify(words, RING_TAIL);
+      this.#notifiedWait = wait;
+      this.wakeWriter();
     }
   }
 
-  /** Wakes the writer whatever it waits for: the reader is going away. */
+  /**
+   * Wakes the writer whatever it waits for (and its next wait, if it is about
+   * to start one): the counter moves before the notify.
+   */
   wakeWriter(): void {
-    Atomics.notify(this.#words, RING_TAIL);
+    Atomics.add(this.#words, RING_WAKE, 1);
+    Atomics.notify(this.#words, RING_WAKE);
   }
 
   #advance(length: number): void {

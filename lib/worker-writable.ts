@@ -1,17 +1,18 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { finished, Writable, type WritableOptions } from 'node:stream';
-import { isMainThread, MessagePort } from 'node:worker_threads';
+import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from './batch-core';
-import { invalidArgType, invalidChunk, nullChunk, outOfRange, streamDestroyed } from './errors';
+import { invalidArgType, invalidChunk, invalidState, nullChunk, outOfRange, streamDestroyed } from './errors';
 import {
   CONTROL_READER_STATE,
+  CONTROL_READER_THREAD,
   CONTROL_SLOTS,
   READER_CLOSED,
   RECORD_GROUP_CONTINUES,
   RECORD_MORE,
 } from './worker-layout';
-import { isRing, reached, RingWriter, type RingTestHooks } from './worker-ring';
+import { isRing, reached, RingWriter } from './worker-ring';
 
 /**
  * What a writer thread needs to write into a `WorkerChannel`: pass it to the
@@ -42,14 +43,12 @@ export interface WorkerWritableOptions extends Omit<
 > {
   /**
    * Block the thread with `Atomics.wait` while the ring is full, instead of
-   * holding the write and returning false. Worker threads only: a RangeError
-   * on the main thread. Default false.
+   * holding the write and returning false. Only on a worker thread other
+   * than the channel's reader thread (there it would deadlock): a RangeError
+   * elsewhere. Default false.
    */
   blocking?: boolean;
 }
-
-/** Hidden option: test hooks into the publish step (specs only; not exported from the package). */
-export const kRingTestHooks = Symbol('mwsr.ringTestHooks');
 
 /** A write waiting for ring space: Node's entries from `index` on, and Node's callback. */
 interface HeldWrite {
@@ -117,7 +116,7 @@ export class WorkerWritable extends Writable {
   readonly #control: Int32Array;
   /** Closes when the reader goes away; ref'd only while this writer waits on the reader. */
   readonly #port: MessagePort;
-  /** The channel's batch size: a group up to this size is one message (API.md 7). */
+  /** The channel's batch size: a group up to this size is one message (docs/semantics.md 7). */
   readonly #size: number;
   /** Wait with `Atomics.wait` instead of holding the write (blocking mode). */
   readonly #blocking: boolean;
@@ -142,7 +141,7 @@ export class WorkerWritable extends Writable {
    */
   #drainOwed = false;
 
-  // STYLE 7: bound once.
+  // Bound once, so no write allocates a closure.
   readonly #onTailMoved = (): void => {
     this.#tailWaitPending = false;
     this.#port.unref();
@@ -170,9 +169,12 @@ export class WorkerWritable extends Writable {
 
   /**
    * @param handle - from `WorkerChannel.createWriter()`, received by this thread.
-   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a handle that is not one
-   *   (or was already opened), or a non-boolean `blocking`.
-   * @throws RangeError `ERR_OUT_OF_RANGE` for `blocking: true` on the main thread.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a handle that is not one,
+   *   or a non-boolean `blocking`.
+   * @throws Error `ERR_INVALID_STATE` for a handle opened before (one handle
+   *   feeds one writable).
+   * @throws RangeError `ERR_OUT_OF_RANGE` for `blocking: true` on the main
+   *   thread or on the channel's reader thread.
    */
   constructor(handle: WorkerWriterHandle, options: WorkerWritableOptions = {}) {
     checkHandle(handle);
@@ -181,9 +183,16 @@ export class WorkerWritable extends Writable {
     }
     const { blocking = false } = options;
     if (typeof blocking !== 'boolean') throw invalidArgType('options.blocking', 'of type boolean', blocking);
-    // Atomics.wait would freeze the main thread's event loop (and, with the
-    // reader there, deadlock).
+    // Atomics.wait would freeze the main thread's event loop, and on the
+    // reader's thread deadlock: the reader could never free the space.
     if (blocking && isMainThread) throw outOfRange('options.blocking', 'false on the main thread', blocking);
+    if (blocking && Atomics.load(new Int32Array(handle.control), CONTROL_READER_THREAD) === threadId) {
+      throw outOfRange(
+        'options.blocking',
+        `false on the channel's reader thread (threadId ${threadId}), where Atomics.wait would deadlock`,
+        blocking,
+      );
+    }
     super({
       ...options,
       objectMode: false,
@@ -193,10 +202,9 @@ export class WorkerWritable extends Writable {
       final: undefined,
       destroy: undefined,
     });
-    const hooks = (options as { [kRingTestHooks]?: RingTestHooks })[kRingTestHooks];
-    this.#ring = new RingWriter(handle.control, handle.ring, hooks);
+    this.#ring = new RingWriter(handle.control, handle.ring);
     if (!this.#ring.claim()) {
-      throw invalidArgType('handle', 'a writer handle not opened before', handle);
+      throw invalidState(`writer handle ${handle.id} was opened before: one handle feeds one WorkerWritable`);
     }
     this.writerId = handle.id;
     this.#size = handle.size;
@@ -237,7 +245,7 @@ export class WorkerWritable extends Writable {
   /**
    * Writes `chunks` as one group: back to back, nothing of this writer
    * between them, and in one batch when their total is at most the channel's
-   * `size` (API.md 7). A group that fits in the ring is published whole, so a
+   * `size` (docs/semantics.md 7). A group that fits in the ring is published whole, so a
    * writer that dies mid-way never exposes part of it. An empty group still
    * calls `callback`.
    *
@@ -305,7 +313,7 @@ export class WorkerWritable extends Writable {
   /** Node's hook behind `write()`; not for users to call. @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
     if (this.#readerClosed()) {
-      callback(streamDestroyed('write'));
+      this.#failWrite(callback);
       return;
     }
     // The common case first: a lone chunk that fits in the ring now.
@@ -327,7 +335,7 @@ export class WorkerWritable extends Writable {
   /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
   override _writev(entries: WritevEntry[], callback: WriteCallback): void {
     if (this.#readerClosed()) {
-      callback(streamDestroyed('write'));
+      this.#failWrite(callback);
       return;
     }
     const held: HeldWrite = { entries, index: 0, callback };
@@ -335,7 +343,7 @@ export class WorkerWritable extends Writable {
     else this.#hold(held);
   }
 
-  /** Marks the ring ended, then waits until the reader has taken it all (API.md 9). */
+  /** Marks the ring ended, then waits until the reader has taken it all (docs/semantics.md 9). */
   override _final(callback: WriteCallback): void {
     this.#ring.markEnded();
     this.#waitForReader(callback, callback);
@@ -418,7 +426,7 @@ export class WorkerWritable extends Writable {
       if (length > 0) parts++;
     }
     if (total === 0) return end;
-    // API.md 7: a group of at most `size` bytes is one record, so it cannot
+    // docs/semantics.md 7: a group of at most `size` bytes is one record, so it cannot
     // be split; a larger one goes chunk by chunk, flagged so the reader takes
     // nothing from other rings between them.
     const whole = total <= this.#size;
@@ -557,12 +565,14 @@ export class WorkerWritable extends Writable {
         ring.endTailWait();
         return;
       }
+      const [records, bytes] = this.#waitTarget();
+      // Armed before the last looks, so a reader that moves the tails (or
+      // goes away) after them bumps the counter this wait is on.
+      const seen = ring.prepareTailWait(records, bytes);
       if (this.#readerGone || this.#readerClosed()) {
         this.#failReaderGone();
         return;
       }
-      const [records, bytes] = this.#waitTarget();
-      const seen = ring.prepareTailWait(records, bytes);
       if (ring.tailsReached(records, bytes)) continue; // the tail moved before the flag was seen
       const wait = ring.waitOnTailAsync(seen);
       if (wait === null) continue;
@@ -578,12 +588,13 @@ export class WorkerWritable extends Writable {
     const ring = this.#ring;
     const held = this.#held as HeldWrite;
     while (!this.#advance(held)) {
+      const [records, bytes] = this.#waitTarget();
+      // As in #service: a destroy() landing after this look bumps `seen`.
+      const seen = ring.prepareTailWait(records, bytes);
       if (this.#readerClosed()) {
         this.#failReaderGone();
         return;
       }
-      const [records, bytes] = this.#waitTarget();
-      const seen = ring.prepareTailWait(records, bytes);
       if (!ring.tailsReached(records, bytes)) ring.waitOnTail(seen);
     }
     ring.endTailWait();
@@ -637,14 +648,27 @@ export class WorkerWritable extends Writable {
     return Atomics.load(this.#control, CONTROL_READER_STATE) === READER_CLOSED;
   }
 
-  /** The reader went away: the held write and every waiter fail; so does the stream. */
+  /**
+   * The reader went away: the held write and every waiter fail, and the
+   * stream is destroyed at once, so a synchronous loop sees `destroyed` (and
+   * `write()` returning false) right after this write.
+   */
   #failReaderGone(): void {
+    this.#ring.endTailWait();
     const error = streamDestroyed('write');
     this.#failTailWaiters(error);
     const held = this.#held;
     this.#held = null;
     this.#oversize = null;
     if (held !== null) held.callback(error);
+    this.destroy(error);
+  }
+
+  /** A write made after the reader went away: fails, and so does the stream, at once. */
+  #failWrite(callback: WriteCallback): void {
+    const error = streamDestroyed('write');
+    callback(error);
+    this.destroy(error);
   }
 
   #failTailWaiters(error: Error): void {

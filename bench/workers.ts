@@ -409,15 +409,18 @@ export async function runWorkersBench(opts: {
   reps?: number;
   durationMs?: number;
 }): Promise<{ markdown: string; ok: boolean; data: WorkersBenchData }> {
-  const durationMs = opts.quick ? 150 : (opts.durationMs ?? 1000);
+  const durationMs = opts.quick ? 100 : (opts.durationMs ?? 1000);
   const reps = opts.quick ? 1 : Math.max(1, opts.reps ?? 3);
+  // Quick mode checks data integrity: one writer and several are enough, and
+  // it runs inside `npm test`.
+  const writerCounts = opts.quick ? [1, 4] : WRITER_COUNTS;
   const { dir, script } = build();
   const samples = new Map<string, CaseResult[]>();
   const problems: string[] = [];
   const started = performance.now();
   try {
     for (let rep = 0; rep < reps; rep++) {
-      for (const writers of WRITER_COUNTS) {
+      for (const writers of writerCounts) {
         // Rotated each repetition, so no variant always runs first (or right after another).
         for (let k = 0; k < VARIANTS.length; k++) {
           const variant = VARIANTS[(k + rep) % VARIANTS.length];
@@ -434,7 +437,7 @@ export async function runWorkersBench(opts: {
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
 
   const rows: Row[] = [];
-  for (const writers of WRITER_COUNTS) {
+  for (const writers of writerCounts) {
     const baseline = samples.get(`${writers}/${BASELINE}`) ?? [];
     for (const variant of VARIANTS) {
       const runs = samples.get(`${writers}/${variant}`) ?? [];
@@ -476,7 +479,7 @@ export async function runWorkersBench(opts: {
   );
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   const ordered = [BASELINE, ...VARIANTS.filter((variant) => variant !== BASELINE)];
-  for (const writers of WRITER_COUNTS) {
+  for (const writers of writerCounts) {
     for (const variant of ordered) {
       const row = find(writers, variant);
       const ratio =
@@ -494,7 +497,7 @@ export async function runWorkersBench(opts: {
   lines.push('Targets, paired ratios to the baseline (reported, never fail the run):');
   lines.push('');
   for (const [variant, target] of Object.entries(TARGETS) as [Variant, number][]) {
-    const parts = WRITER_COUNTS.map((writers) => {
+    const parts = writerCounts.map((writers) => {
       const ratio = find(writers, variant).ratio.median;
       return `${writers}: ${ratio >= target ? 'PASS' : 'FAIL'} ${ratio.toFixed(2)}×`;
     });

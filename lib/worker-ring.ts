@@ -97,10 +97,13 @@ export class RingWriter {
   readonly #byteMask: number;
   readonly #slotMask: number;
 
-  /** The published byte cursor, as last stored. */
+  /** The byte cursor after the last placed record: copied whole, not necessarily published. */
   #head: number;
-  /** Records published: the index cursor after the last published record. */
+  /** Records placed: the index cursor after the last placed record. */
   #records: number;
+  /** The published cursors: the head as last stored, and the records it covers. */
+  #publishedHead: number;
+  #publishedRecords: number;
   /** Tails as last loaded: free room is at least what they say. */
   #tailSeen: number;
   #tailRecordsSeen: number;
@@ -125,6 +128,8 @@ export class RingWriter {
     this.#tailRecordsSeen = Atomics.load(words, RING_TAIL_RECORDS) >>> 0;
     // A fresh ring: the reader has consumed all, so records published = records consumed.
     this.#records = this.#tailRecordsSeen;
+    this.#publishedHead = this.#head;
+    this.#publishedRecords = this.#records;
     this.#fillBytes = this.#head;
     this.#fillRecords = this.#records;
   }
@@ -145,12 +150,12 @@ export class RingWriter {
 
   /** The published byte cursor. */
   get head(): number {
-    return this.#head;
+    return this.#publishedHead;
   }
 
   /** Records published: with `head`, what `flush()` waits for the tails to reach. */
   get records(): number {
-    return this.#records;
+    return this.#publishedRecords;
   }
 
   /**
@@ -173,7 +178,7 @@ export class RingWriter {
 
   /**
    * The one reservation step: claims `records` index slots and `bytes` data
-   * bytes after the published cursors, if the reader has freed them.
+   * bytes after the placed records, if the reader has freed them.
    */
   reserve(records: number, bytes: number): boolean {
     if (!this.hasRoom(records, bytes)) return false;
@@ -204,13 +209,25 @@ export class RingWriter {
   }
 
   /**
-   * Makes the reserved records visible: the head is stored after their bytes
-   * and index entries, so the reader can never see a record that is not all
-   * there. Then wakes the reader if it sleeps.
+   * Completes the reserved records without making them visible: the next
+   * reservation follows them, and the next `publish()` shows them with any
+   * placed before. A run of records (one `_writev`) is published once.
    */
-  publish(): void {
+  place(): void {
     this.#head = this.#fillBytes;
     this.#records = this.#fillRecords;
+  }
+
+  /**
+   * Makes the reserved and placed records visible: the head is stored after
+   * their bytes and index entries, so the reader can never see a record that
+   * is not all there. Then wakes the reader if it sleeps.
+   */
+  publish(): void {
+    this.place();
+    if (this.#head === this.#publishedHead) return;
+    this.#publishedHead = this.#head;
+    this.#publishedRecords = this.#records;
     Atomics.store(this.#words, RING_HEAD, this.#head | 0);
     this.#ringDoorbell(false);
   }
@@ -218,7 +235,7 @@ export class RingWriter {
   /**
    * The give-back path: drops the reservation unpublished. Nothing shared was
    * changed by reserving, so the reader never sees these bytes and the next
-   * reservation starts at the same cursors.
+   * reservation starts at the same cursors (records placed before it stay).
    */
   giveBack(): void {
     this.#fillBytes = this.#head;

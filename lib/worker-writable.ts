@@ -382,8 +382,18 @@ export class WorkerWritable extends Writable {
    * Places the held entries' units from `held.index` on, while the ring has
    * room; true once all are in. Each unit is one `write()` or one group; a
    * unit is published whole (or, larger than the ring, fragment by fragment).
+   * The units placed are published together, once, when this returns: one
+   * head store per run of writes rather than per write.
    */
   #advance(held: HeldWrite): boolean {
+    try {
+      return this.#placeUnits(held);
+    } finally {
+      this.#ring.publish();
+    }
+  }
+
+  #placeUnits(held: HeldWrite): boolean {
     const entries = held.entries;
     while (held.index < entries.length) {
       if (this.#oversize !== null) {
@@ -413,7 +423,7 @@ export class WorkerWritable extends Writable {
       if (length > ring.capacity) return this.#startOversize([chunk], index + 1);
       if (!ring.reserve(1, length)) return this.#needRoom(1, length);
       this.#copyRecord(chunk, 0);
-      ring.publish();
+      ring.place();
       return index + 1;
     }
     const first = index + 1;
@@ -456,7 +466,7 @@ export class WorkerWritable extends Writable {
       ring.giveBack();
       throw error;
     }
-    ring.publish();
+    ring.place();
     return end;
   }
 

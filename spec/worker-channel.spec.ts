@@ -502,6 +502,41 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(writer.destroyed).to.equal(true);
     });
 
+    it('destroys the writable as soon as a write finds the channel destroyed, so a loop checking destroyed stops there', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const errors: Error[] = [];
+      writer.on('error', (error) => errors.push(error));
+      expect(writer.write('before')).to.equal(true);
+      channel.destroy();
+      let writes = 0;
+      while (!writer.destroyed && writes < 1000) {
+        writer.write('after');
+        writes++;
+      }
+      expect(writes).to.equal(1);
+      expect(writer.errored).to.have.property('code', 'ERR_STREAM_DESTROYED');
+      expect(writer.write('later')).to.equal(false);
+      await turns();
+      expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.deep.equal([
+        'ERR_STREAM_DESTROYED',
+      ]);
+    });
+
+    it('destroys itself with RangeError ERR_OUT_OF_RANGE when a ring is corrupt (a writer broke the protocol)', async () => {
+      const channel = openChannel({ size: 64 });
+      const { ring } = channel.createWriter();
+      // An empty record published by hand: records are never empty.
+      const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
+      new Int32Array(ring, RING_INDEX_OFFSET, 1)[0] = 0;
+      Atomics.store(words, RING_HEAD, 8);
+      collect(channel);
+      const [error] = (await once(channel, 'error')) as [NodeJS.ErrnoException];
+      expect(error).to.be.instanceOf(RangeError);
+      expect(error.code).to.equal('ERR_OUT_OF_RANGE');
+      expect(error.message).to.match(/record length/);
+    });
+
     it('pipes batches into a socket with stream.pipeline', async () => {
       const server = createServer();
       const received: Buffer[] = [];
@@ -572,6 +607,9 @@ describe('WorkerChannel and WorkerWritable', () => {
           .to.throw(TypeError)
           .with.property('code', 'ERR_INVALID_ARG_TYPE');
       }
+      expect(() => channel.createWorker(fixtures.writer, 'options' as never))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
       expect(channel.writerCount).to.equal(0);
     });
 

@@ -179,3 +179,10 @@ export const RECORD_MORE = 0x40000000;
  * reader takes nothing from other rings before it (docs/semantics.md 7).
  */
 export const RECORD_GROUP_CONTINUES = 0x80000000 | 0;
+/**
+ * Both bits 30 and 31 (never set together otherwise): padding, no message.
+ * A reservation (`WorkerWritable.reserve()`) must be contiguous, so one
+ * that would wrap around the data area's end first fills the rest of the
+ * area with a padding record; the reader skips it.
+ */
+export const RECORD_PADDING = RECORD_MORE | RECORD_GROUP_CONTINUES;

@@ -6,6 +6,7 @@ import {
   CONTROL_READER_SLEEPING,
   RECORD_LENGTH_MASK,
   RECORD_MORE,
+  RECORD_PADDING,
   RING_CAPACITY,
   RING_HEAD,
   RING_INDEX_OFFSET,
@@ -206,6 +207,71 @@ export class RingWriter {
       this.#data.set(source.subarray(start + room, end), 0);
     }
     this.#fillBytes = (this.#fillBytes + length) >>> 0;
+  }
+
+  /**
+   * Reserves one record of `length` bytes (at most `capacity`) and returns
+   * the ring's bytes for it, contiguous, to be filled in place; null if the
+   * reader has not freed enough. The record is placed at once (the next
+   * reservation follows it) and becomes visible at the next `publish()`.
+   *
+   * One that would wrap around the data area's end is preceded by a padding
+   * record filling that end. When the padding fits but the record does not
+   * yet, the padding is placed alone (and published, unless reservations are
+   * open: padding is no message) and null returned: the next try starts at
+   * the area's start.
+   */
+  reserveView(length: number): Buffer | null {
+    const pad = this.#padBefore(length);
+    if (pad !== 0) {
+      if (!this.hasRoom(1, pad)) return null;
+      const both = this.hasRoom(2, pad + length);
+      const open = this.hasUnpublished;
+      this.#fillBytes = this.#head;
+      this.#fillRecords = this.#records;
+      this.putRecord(pad, RECORD_PADDING);
+      this.#fillBytes = (this.#fillBytes + pad) >>> 0;
+      this.place();
+      if (!both) {
+        if (!open) this.publish();
+        return null;
+      }
+    } else if (!this.hasRoom(1, length)) {
+      return null;
+    }
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
+    this.putRecord(length, 0);
+    const start = this.#fillBytes & this.#byteMask;
+    this.#fillBytes = (this.#fillBytes + length) >>> 0;
+    this.place();
+    return this.#data.subarray(start, start + length);
+  }
+
+  /** The room the next `reserveView(length)` step needs: index slots and data bytes. */
+  viewNeeds(length: number): [records: number, bytes: number] {
+    const pad = this.#padBefore(length);
+    if (pad === 0) return [1, length];
+    return pad + length <= this.capacity ? [2, pad + length] : [1, pad];
+  }
+
+  /** Bytes of padding a contiguous record of `length` needs first: the rest of the area, if it does not fit there. */
+  #padBefore(length: number): number {
+    const room = this.capacity - (this.#head & this.#byteMask);
+    return length <= room ? 0 : room;
+  }
+
+  /** True while records are placed and not yet published (reservations not committed). */
+  get hasUnpublished(): boolean {
+    return this.#head !== this.#publishedHead;
+  }
+
+  /** Drops every placed record not yet published: they were never visible. */
+  dropUnpublished(): void {
+    this.#head = this.#publishedHead;
+    this.#records = this.#publishedRecords;
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
   }
 
   /**
@@ -427,6 +493,12 @@ export class RingReader {
       const length = entry & RECORD_LENGTH_MASK;
       if (length === 0 || length > published) {
         throw outOfRange('record length', `>= 1 && <= ${published}`, length);
+      }
+      if ((entry & RECORD_PADDING) === RECORD_PADDING) {
+        // No message: the run cannot go on across it (its bytes are not copied).
+        this.#copyRun();
+        this.#advance(length);
+        continue;
       }
       // The common case: a whole message in the ring, taken in place.
       if ((entry & RECORD_MORE) === 0 && this.#fragments.length === 0) {

@@ -3,7 +3,15 @@ import process from 'node:process';
 import { finished, Writable, type WritableOptions } from 'node:stream';
 import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from './batch-core';
-import { invalidArgType, invalidChunk, invalidState, nullChunk, outOfRange, streamDestroyed } from './errors';
+import {
+  invalidArgType,
+  invalidChunk,
+  invalidState,
+  nullChunk,
+  outOfRange,
+  streamDestroyed,
+  writeAfterEnd,
+} from './errors';
 import {
   CONTROL_READER_STATE,
   CONTROL_READER_THREAD,
@@ -140,6 +148,11 @@ export class WorkerWritable extends Writable {
    * so this stream owes one.
    */
   #drainOwed = false;
+  /**
+   * Bytes a `reserve()` that returned null asked for: the reader is waited
+   * for until that much is free, then `'drain'` is emitted; 0 when none.
+   */
+  #roomWanted = 0;
 
   // Bound once, so no write allocates a closure.
   readonly #onTailMoved = (): void => {
@@ -224,7 +237,62 @@ export class WorkerWritable extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
+    this.#refuseOpenReservation('write');
     return this.#afterWrite(super.write(chunk, encoding as BufferEncoding, callback));
+  }
+
+  /**
+   * Reserves `length` bytes in the ring for one message and returns them, to
+   * be filled in place: no allocation and no copy of the message. Nothing is
+   * visible to the reader until `commit()`, which publishes every
+   * reservation made since the last one, in order, each as one message (as
+   * one `write()`). A writer that dies, ends or is destroyed before
+   * `commit()` loses only its uncommitted reservations. The Buffer is shared
+   * memory: do not keep it past `commit()`.
+   *
+   * Returns null when the ring has no room for it yet, or earlier writes are
+   * still waiting for room; `'drain'` then follows once it has (in blocking
+   * mode it blocks until then instead, and never returns null).
+   *
+   * @throws RangeError `ERR_OUT_OF_RANGE` unless `length` is an integer from
+   *   1 to the ring's size (a larger message goes through `write()`).
+   * @throws Error `ERR_INVALID_STATE` while corked; `ERR_STREAM_WRITE_AFTER_END`
+   *   after `end()`; `ERR_STREAM_DESTROYED` once destroyed (or the reader is).
+   */
+  reserve(length: number): Buffer | null {
+    const ring = this.#ring;
+    if (!Number.isInteger(length) || length < 1 || length > ring.capacity) {
+      throw outOfRange('length', `an integer >= 1 && <= ${ring.capacity} (the ring's size)`, length);
+    }
+    if (this.destroyed) throw streamDestroyed('reserve');
+    if (this.writableEnded) throw writeAfterEnd();
+    if (this.writableCorked > 0) throw invalidState('reserve() while corked: uncork() first');
+    if (this.#readerClosed()) {
+      const error = streamDestroyed('reserve');
+      this.destroy(error);
+      throw error;
+    }
+    // Earlier writes go first.
+    if (this.#held !== null || this.writableLength > 0) {
+      this.#drainOwed = true;
+      return null;
+    }
+    const view = ring.reserveView(length);
+    if (view !== null) return view;
+    if (this.#blocking) return this.#reserveBlocking(length);
+    // Once the reader frees the room, 'drain' (after commit(), if the ring
+    // is full of reservations not committed yet).
+    this.#roomWanted = length;
+    this.#service();
+    return null;
+  }
+
+  /**
+   * Publishes every reservation made since the last `commit()`: the reader
+   * may take them from now on. A no-op when there is none.
+   */
+  commit(): void {
+    this.#ring.publish();
   }
 
   /**
@@ -254,6 +322,7 @@ export class WorkerWritable extends Writable {
    *   for a chunk `write()` would refuse (then nothing is written).
    */
   writeV(chunks: readonly (ArrayBufferView | string)[], callback?: WriteCallback): boolean {
+    this.#refuseOpenReservation('writeV');
     if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
     if (callback !== undefined && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
@@ -345,6 +414,7 @@ export class WorkerWritable extends Writable {
 
   /** Marks the ring ended, then waits until the reader has taken it all (docs/semantics.md 9). */
   override _final(callback: WriteCallback): void {
+    this.#ring.dropUnpublished(); // uncommitted reservations are not written
     this.#ring.markEnded();
     this.#waitForReader(callback, callback);
   }
@@ -355,6 +425,8 @@ export class WorkerWritable extends Writable {
     const held = this.#held;
     this.#held = null;
     this.#oversize = null;
+    this.#roomWanted = 0;
+    this.#ring.dropUnpublished();
     if (held !== null) process.nextTick(held.callback, failure);
     this.#failTailWaiters(error ?? streamDestroyed('flush'));
     // The port's close tells the reader this writer is gone; a pending wait
@@ -570,8 +642,15 @@ export class WorkerWritable extends Writable {
         this.#drainMaybe();
         continue;
       }
+      if (this.#roomWanted > 0 && held === null) {
+        const [records, bytes] = ring.viewNeeds(this.#roomWanted);
+        if (ring.hasRoom(records, bytes)) {
+          this.#roomWanted = 0;
+          process.nextTick(this.#emitDrain);
+        }
+      }
       this.#settleTailWaiters();
-      if (this.#held === null && this.#tailWaiters.length === 0) {
+      if (this.#held === null && this.#tailWaiters.length === 0 && this.#roomWanted === 0) {
         ring.endTailWait();
         return;
       }
@@ -590,6 +669,33 @@ export class WorkerWritable extends Writable {
       this.#port.ref();
       void wait.then(this.#onTailMoved);
       return;
+    }
+  }
+
+  /** Blocking mode: waits with `Atomics.wait` until a reservation of `length` bytes fits, then makes it. */
+  #reserveBlocking(length: number): Buffer | null {
+    const ring = this.#ring;
+    for (;;) {
+      // Waiting would deadlock: the reader cannot take what is not committed.
+      if (ring.hasUnpublished)
+        throw invalidState('reserve() would block on reservations not committed: commit() first');
+      const [records, bytes] = ring.viewNeeds(length);
+      // Half the ring (or what it needs), as a held write: one wake per half ring.
+      const seen = ring.prepareTailWait(
+        ...ring.roomTarget(Math.max(records, ring.slots >>> 1), Math.max(bytes, ring.capacity >>> 1)),
+      );
+      if (this.#readerClosed()) {
+        ring.endTailWait();
+        const error = streamDestroyed('reserve');
+        this.destroy(error);
+        throw error;
+      }
+      if (!ring.hasRoom(records, bytes)) ring.waitOnTail(seen);
+      const view = ring.reserveView(length);
+      if (view !== null) {
+        ring.endTailWait();
+        return view;
+      }
     }
   }
 
@@ -622,13 +728,18 @@ export class WorkerWritable extends Writable {
   #waitTarget(): [records: number, bytes: number] {
     const ring = this.#ring;
     const waiter = this.#tailWaiters.length > 0 ? this.#tailWaiters[0] : null;
+    let needRecords = this.#needRecords;
+    let needBytes = this.#needBytes;
     if (this.#held === null) {
-      const first = waiter as TailWaiter;
-      return [first.records, first.bytes];
+      if (this.#roomWanted === 0) {
+        const first = waiter as TailWaiter;
+        return [first.records, first.bytes];
+      }
+      [needRecords, needBytes] = ring.viewNeeds(this.#roomWanted);
     }
     const room = ring.roomTarget(
-      Math.max(this.#needRecords, ring.slots >>> 1),
-      Math.max(this.#needBytes, ring.capacity >>> 1),
+      Math.max(needRecords, ring.slots >>> 1),
+      Math.max(needBytes, ring.capacity >>> 1),
     );
     // A waiter's cursors sit on one record boundary: reaching its bytes
     // reaches its records too.
@@ -651,6 +762,13 @@ export class WorkerWritable extends Writable {
       this.#drainOwed = false;
       // After the write callbacks Node defers to the next tick, as Node orders them.
       process.nextTick(this.#emitDrain);
+    }
+  }
+
+  /** `write()` and `writeV()` would publish open reservations with their data: refused. */
+  #refuseOpenReservation(method: string): void {
+    if (this.#ring.hasUnpublished) {
+      throw invalidState(`${method}() with reservations not committed: commit() first`);
     }
   }
 

@@ -65,6 +65,7 @@ interface Run {
   minLength?: number;
   maxLength?: number;
   groupChance?: number;
+  reserveChance?: number;
   stallChance?: number;
   stallMs?: number;
   spin?: boolean;
@@ -118,6 +119,7 @@ async function runWorkers(run: Run): Promise<RunResult> {
           minLength: run.minLength ?? 28,
           maxLength: run.maxLength ?? 200,
           groupChance: run.groupChance ?? 0.1,
+          reserveChance: run.reserveChance ?? 0,
           stallChance: run.stallChance ?? 0,
           stallMs: run.stallMs ?? 0,
           spin: run.spin ?? false,
@@ -200,7 +202,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       });
     }
 
-    it('survives 4 KiB rings with random stalls between reserving and publishing', async () => {
+    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes', async () => {
       const result = await runWorkers({
         writers: 3,
         count: 2000,
@@ -208,13 +210,14 @@ describe('WorkerChannel and WorkerWritable', () => {
         ringSize: 4096,
         maxLength: 400,
         groupChance: 0.2,
+        reserveChance: 0.3,
         stallChance: 0.05,
         stallMs: 2,
       });
       expectAllDelivered(result, 3, 2000);
     });
 
-    it('delivers messages larger than the ring whole, and in blocking mode', async () => {
+    it('delivers messages larger than the ring whole, and in blocking mode (reserve() blocking too)', async () => {
       const result = await runWorkers({
         writers: 2,
         count: 500,
@@ -223,6 +226,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         minLength: 28,
         maxLength: 5000,
         groupChance: 0.2,
+        reserveChance: 0.2,
         blocking: true,
       });
       expectAllDelivered(result, 2, 500);
@@ -240,6 +244,7 @@ describe('WorkerChannel and WorkerWritable', () => {
           ringSize: 4096,
           initialCursor: cursor - 2048,
           groupChance: 0.2,
+          reserveChance: 0.2,
           stallChance: 0.02,
           stallMs: 1,
         });
@@ -254,6 +259,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         size: 2048,
         ringSize: 4096,
         groupChance: 0.2,
+        reserveChance: 0.2,
         stallChance: 0.2,
         stallMs: 0.05,
         spin: true,
@@ -570,6 +576,113 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(() => new WorkerWritable(handle))
         .to.throw(Error, /^Invalid state: writer handle 0 was opened before/)
         .with.property('code', 'ERR_INVALID_STATE');
+      channel.destroy();
+    });
+  });
+
+  describe('reserve() and commit(): messages built in the ring', () => {
+    /** Reserves `text.length` bytes and writes `text` there. */
+    function put(writer: WorkerWritable, text: string): void {
+      const view = writer.reserve(text.length);
+      expect(view, `room for ${text}`).to.be.instanceOf(Buffer);
+      view!.write(text, 'latin1');
+    }
+
+    it('shows nothing before commit(), then each reservation as one message, in order with write()s', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      writer.write('w1');
+      put(writer, 'r1');
+      put(writer, 'r2');
+      await turns();
+      expect(Buffer.concat(batches).toString()).to.equal('w1');
+      writer.commit();
+      writer.write('w2');
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('w1r1r2w2');
+    });
+
+    it('keeps a reservation contiguous across the end of the ring: padding the reader skips', async () => {
+      const channel = openChannel({ size: 4096, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      const expected: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const text = String(i % 10).repeat(300 + i); // positions wrap every few
+        let view = writer.reserve(text.length);
+        while (view === null) {
+          await once(writer, 'drain');
+          view = writer.reserve(text.length);
+        }
+        expect(view.length).to.equal(text.length);
+        view.write(text, 'latin1');
+        writer.commit();
+        expected.push(text);
+      }
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal(expected.join(''));
+    });
+
+    it("returns null when the ring is full, then 'drain' once the reader has freed room", async () => {
+      const channel = openChannel({ size: 256, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      for (let i = 0; i < 16; i++) put(writer, 'x'.repeat(64));
+      writer.commit();
+      expect(writer.reserve(64)).to.equal(null);
+      const drained = once(writer, 'drain');
+      const batches = collect(channel);
+      await drained;
+      put(writer, 'y'.repeat(64));
+      writer.commit();
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('x'.repeat(1024) + 'y'.repeat(64));
+    });
+
+    it('drops reservations not committed at end(), and at destroy()', async () => {
+      const channel = openChannel({ size: 64 });
+      const ended = new WorkerWritable(channel.createWriter());
+      const destroyed = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      put(ended, 'kept');
+      ended.commit();
+      put(ended, 'lost');
+      ended.end();
+      put(destroyed, 'lost too');
+      destroyed.destroy();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('kept');
+    });
+
+    it('refuses a bad length, a corked stream, write() over open reservations, and use after end()', () => {
+      const channel = openChannel({ size: 64, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      writer.on('error', () => {}); // end() fails once the channel is destroyed below
+      for (const length of [0, -1, 1.5, 1025, '8' as never]) {
+        expect(() => writer.reserve(length))
+          .to.throw(RangeError)
+          .with.property('code', 'ERR_OUT_OF_RANGE');
+      }
+      writer.cork();
+      expect(() => writer.reserve(8))
+        .to.throw(Error)
+        .with.property('code', 'ERR_INVALID_STATE');
+      writer.uncork();
+      put(writer, 'open');
+      expect(() => writer.write('x'))
+        .to.throw(Error)
+        .with.property('code', 'ERR_INVALID_STATE');
+      expect(() => writer.writeV(['x']))
+        .to.throw(Error)
+        .with.property('code', 'ERR_INVALID_STATE');
+      writer.commit();
+      writer.end();
+      expect(() => writer.reserve(8))
+        .to.throw(Error)
+        .with.property('code', 'ERR_STREAM_WRITE_AFTER_END');
       channel.destroy();
     });
   });

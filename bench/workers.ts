@@ -5,6 +5,8 @@
  *
  *   mwsr write()        WorkerWritable per thread, one write() per message
  *   mwsr cork ×256      cork(), 256 write()s, uncork()
+ *   mwsr reserve ×256   each message built in place with reserve(), commit()
+ *                       once per 256 (no allocation, no copy)
  *   postMessage ×1      one parentPort.postMessage(message) per message
  *   postMessage ×256    one postMessage of an array of 256 messages
  *   transfer ×256       the baseline: 256 messages copied into one 16 KiB
@@ -43,19 +45,27 @@ const GROUP = 256;
 const WRITER_COUNTS = [1, 2, 4];
 const WORKER_ROLE = 'mwsr-workers-bench-writer';
 
-type Variant = 'mwsr' | 'mwsrCork' | 'post1' | 'post256' | 'post256transfer';
-const VARIANTS: readonly Variant[] = ['post256transfer', 'mwsr', 'mwsrCork', 'post1', 'post256'];
+type Variant = 'mwsr' | 'mwsrCork' | 'mwsrReserve' | 'post1' | 'post256' | 'post256transfer';
+const VARIANTS: readonly Variant[] = [
+  'post256transfer',
+  'mwsr',
+  'mwsrCork',
+  'mwsrReserve',
+  'post1',
+  'post256',
+];
 /** What every other variant is compared with: what a user writes by hand in twenty lines. */
 const BASELINE: Variant = 'post256transfer';
 const VARIANT_NAMES: Record<Variant, string> = {
   mwsr: 'mwsr write()',
   mwsrCork: 'mwsr cork() ×256',
+  mwsrReserve: 'mwsr reserve() ×256, commit()',
   post1: 'postMessage ×1',
   post256: 'postMessage ×256 (array)',
   post256transfer: 'transfer ×256 (baseline)',
 };
 /** Speed targets: ratio to the baseline, at every writer count (reported, never fail the run). */
-const TARGETS: Partial<Record<Variant, number>> = { mwsr: 0.8, mwsrCork: 1.0 };
+const TARGETS: Partial<Record<Variant, number>> = { mwsr: 0.8, mwsrCork: 1.0, mwsrReserve: 1.5 };
 
 const SCHEDSTAT = '/proc/thread-self/schedstat';
 
@@ -115,7 +125,7 @@ async function runWriter(data: WriterData): Promise<void> {
   const progress = new Int32Array(data.progress);
   const go = new Promise<void>((resolve) => port.once('message', () => resolve()));
   let out: WorkerWritable | null = null;
-  if (data.variant === 'mwsr' || data.variant === 'mwsrCork') out = new WorkerWritable(data.handle!);
+  if (data.handle !== null) out = new WorkerWritable(data.handle);
   port.postMessage('ready');
   await go;
   const cpuStart = threadCpuNanos();
@@ -126,6 +136,24 @@ async function runWriter(data: WriterData): Promise<void> {
       for (let i = 0; i < GROUP; i++) {
         if (!out.write(makeMessage(data.id, seq++))) await once(out, 'drain');
       }
+      Atomics.store(progress, 0, seq);
+    }
+  } else if (out !== null && data.variant === 'mwsrReserve') {
+    while (performance.now() < deadline) {
+      for (let i = 0; i < GROUP; i++) {
+        let message = out.reserve(MESSAGE_BYTES);
+        if (message === null) {
+          out.commit();
+          await once(out, 'drain');
+          message = out.reserve(MESSAGE_BYTES)!;
+        }
+        // As makeMessage(), in place.
+        message.writeUInt32LE(data.id, 0);
+        message.writeUInt32LE(seq, 4);
+        message.fill(seq & 0xff, 8);
+        seq++;
+      }
+      out.commit();
       Atomics.store(progress, 0, seq);
     }
   } else if (out !== null) {
@@ -212,7 +240,7 @@ class Tally {
 async function runCase(config: CaseConfig, script: string): Promise<CaseResult> {
   const { variant, writers } = config;
   const tally = new Tally(writers);
-  const mwsr = variant === 'mwsr' || variant === 'mwsrCork';
+  const mwsr = variant.startsWith('mwsr');
   const channel = mwsr ? new WorkerChannel({ size: 16384 }) : null;
   const sent = new Array<number>(writers).fill(-1);
   const writerCpu = new Array<number>(writers).fill(0);

@@ -915,7 +915,9 @@ describe('mwsr_test.go', () => {
       await finished(stream);
     }
     // Once finished, end(cb) reports to cb exactly as Node's own streams do.
-    const ours = await new Promise<CodedError | null | undefined>((resolve) => t.end(resolve));
+    const ours = await new Promise<CodedError | null | undefined>((resolve) =>
+      t.end((error?: Error | null) => resolve(error)),
+    );
     const theirs = await new Promise<CodedError | null | undefined>((resolve) => plain.end(resolve));
     expect(ours?.code).to.equal(theirs?.code);
   });

@@ -201,7 +201,8 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
   }
 
   /** Node's hook behind `destroy()`; not for users to call. @internal */
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  // The callback typed as @types/node 18 types Duplex's, which newer ones accept too.
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     this.#core.destroy(error);
     callback(error);
   }

@@ -58,7 +58,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
       destroy: undefined,
     });
     const consumer = onBatch as BatchConsumer<Buffer | T[]>;
-    // Two declared parameters: a Node-style consumer that calls done() (README: onBatch).
+    // Two declared parameters: a Node-style consumer that calls done() (README: A Node-style onBatch).
     const takesDone = consumer.length >= 2;
     // One declared parameter: it settles by returning, and is given no done.
     const settlesByReturn = consumer as (batch: Buffer | T[]) => void | PromiseLike<unknown>;

@@ -83,8 +83,7 @@ export const BatchingWritable: BatchingWritableConstructor = BatchingWritableCla
  */
 export interface AsyncBatchStream<T = ByteMode> extends AsyncBatchStreamClass<T> {
   /** `for await (const batch of stream)`: one batch per step. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<Batch<T>> &
-    ReturnType<Readable[typeof Symbol.asyncIterator]>;
+  [Symbol.asyncIterator](): BatchIterator<Batch<T>>;
   /** As `Writable#end()`: pushes the last partial batch, then ends the readable side. */
   end(callback?: () => void): this;
   /** As `Writable#end()`, writing `chunk` last. */
@@ -93,6 +92,24 @@ export interface AsyncBatchStream<T = ByteMode> extends AsyncBatchStreamClass<T>
   end(chunk: Chunk<T>, encoding: BufferEncoding, callback?: () => void): this;
   /** As `write(chunk: never)`: lets the stream pass as a `NodeJS.WritableStream`. */
   end(chunk: never, encoding?: BufferEncoding | (() => void), callback?: () => void): this;
+}
+
+/** The iterator `Readable#[Symbol.asyncIterator]()` returns, as the installed `@types/node` declares it. */
+export type ReadableIterator = ReturnType<Readable[typeof Symbol.asyncIterator]>;
+
+/**
+ * What `for await` steps through over an `AsyncBatchStream`: Node's own
+ * iterator, each step one batch of type `B`.
+ */
+export interface BatchIterator<B> extends ReadableIterator {
+  /** The next batch, or `done` once the readable side has ended. */
+  next(...args: [] | [unknown]): Promise<IteratorResult<B, undefined>>;
+  /** Stops early (`break` in `for await`): destroys the stream unless `destroyOnReturn: false`. */
+  return?(value?: unknown): Promise<IteratorResult<B, undefined>>;
+  /** Stops with an error: destroys the stream with it. */
+  throw?(error?: unknown): Promise<IteratorResult<B, undefined>>;
+  /** The iterator itself. */
+  [Symbol.asyncIterator](): BatchIterator<B>;
 }
 
 /** `AsyncBatchStream`'s constructor: byte mode unless `objectMode: true`. */

@@ -21,10 +21,25 @@ export interface ByteMode {
  * a {@link ByteChunk} in byte mode ({@link ByteMode}); otherwise a `T`, never
  * `null` (Node's `ERR_STREAM_NULL_VALUES`).
  */
-export type Chunk<T> = [T] extends [ByteMode] ? ByteChunk : T & (NonNullable<unknown> | undefined);
+export type Chunk<T> = IsByteMode<T> extends true ? ByteChunk : T & (NonNullable<unknown> | undefined);
 
 /** What is handed on at once: one `Buffer` in byte mode, an array of items otherwise. */
-export type Batch<T> = [T] extends [ByteMode] ? Buffer : T[];
+export type Batch<T> = IsByteMode<T> extends true ? Buffer : T[];
+
+declare const notByteMode: unique symbol;
+
+/** A second brand: `any` (and `never`) extends it too, {@link ByteMode} does not. */
+interface NotByteMode {
+  readonly [notByteMode]: true;
+}
+
+/**
+ * True for {@link ByteMode} only: `any` is an item type, as only object mode
+ * takes one. (Tested with a second brand, not `0 extends 1 & T`, which would
+ * make TypeScript measure `T` as invariant: a `BatchingWritable<Row>` would no
+ * longer pass as a `BatchingWritable<unknown>`.)
+ */
+type IsByteMode<T> = [T] extends [ByteMode] ? ([T] extends [NotByteMode] ? false : true) : false;
 
 /**
  * The `done` a two-parameter `onBatch` receives: call it once, when the batch

@@ -111,3 +111,15 @@ new Rows({ objectMode: true, size: 1 }).write(row);
 new Rows({ size: 1 });
 class Bytes extends AsyncBatchStream {}
 new Bytes({ size: 1 }).write('a');
+
+// An `any` item type is object mode: batches are arrays.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const anything = new AsyncBatchStream<any>({ objectMode: true, size: 1 });
+anything.write({ any: 'thing' });
+async function readAnything(): Promise<void> {
+  for await (const batch of anything) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    type _ = Expect<Equal<typeof batch, any[]>>;
+  }
+}
+void readAnything;

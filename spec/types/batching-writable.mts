@@ -254,3 +254,21 @@ async function disposable(): Promise<void> {
   type _ = Expect<Equal<ReturnType<(typeof bytes)[typeof Symbol.asyncDispose]>, Promise<void>>>;
 }
 void disposable;
+
+// An `any` item type is object mode with any items, never byte mode.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const anything = new BatchingWritable<any>({ objectMode: true, size: 1, onBatch: () => {} });
+anything.write({ any: 'thing' });
+anything.writeV([1, 'a', {}]);
+
+// onBatch's item type inferred while done is left to context.
+const partly = new BatchingWritable({
+  objectMode: true,
+  size: 1,
+  onBatch: (batch: Row[], done) => {
+    type _ = Expect<Equal<typeof done, BatchDone>>;
+    void batch;
+    done();
+  },
+});
+type _partly = Expect<Equal<typeof partly, BatchingWritable<Row>>>;

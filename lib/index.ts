@@ -104,7 +104,7 @@ export type ReadableIterator = ReturnType<Readable[typeof Symbol.asyncIterator]>
 export interface BatchIterator<B> extends ReadableIterator {
   /** The next batch, or `done` once the readable side has ended. */
   next(...args: [] | [unknown]): Promise<IteratorResult<B, undefined>>;
-  /** Stops early (`break` in `for await`): destroys the stream unless `destroyOnReturn: false`. */
+  /** Stops early (`break` in `for await`): destroys the stream, as Node's iterator does. */
   return?(value?: unknown): Promise<IteratorResult<B, undefined>>;
   /** Stops with an error: destroys the stream with it. */
   throw?(error?: unknown): Promise<IteratorResult<B, undefined>>;

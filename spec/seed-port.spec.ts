@@ -971,7 +971,7 @@ describe('mwsr_test.go', () => {
     for (const item of written) items.write(item);
     await items.flush();
     items.end();
-    const batches = (await collect(items)) as Item[][];
+    const batches = await collect(items);
     expect(batches).to.have.length(1);
     expect(batches[0][0]).to.equal(written[0]); // the same objects, not copies
     expect(batches[0][1]).to.equal(written[1]);

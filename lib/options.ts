@@ -16,30 +16,24 @@ export interface ByteMode {
   readonly [byteMode]: true;
 }
 
+// `any` extends ByteMode too, but is an item type (only object mode takes
+// one); unlike ByteMode it also extends string, which tells them apart. (Not
+// `0 extends 1 & T`: TypeScript would then measure T as invariant, and a
+// BatchingWritable<Row> would no longer pass as a BatchingWritable<unknown>.)
+
 /**
  * What `write()`, `writeV()` and `end()` take from a stream of item type `T`:
  * a {@link ByteChunk} in byte mode ({@link ByteMode}); otherwise a `T`, never
  * `null` (Node's `ERR_STREAM_NULL_VALUES`).
  */
-export type Chunk<T> = IsByteMode<T> extends true ? ByteChunk : T & (NonNullable<unknown> | undefined);
+export type Chunk<T> = [T] extends [ByteMode]
+  ? [T] extends [string]
+    ? T
+    : ByteChunk
+  : T & (NonNullable<unknown> | undefined);
 
 /** What is handed on at once: one `Buffer` in byte mode, an array of items otherwise. */
-export type Batch<T> = IsByteMode<T> extends true ? Buffer : T[];
-
-declare const notByteMode: unique symbol;
-
-/** A second brand: `any` (and `never`) extends it too, {@link ByteMode} does not. */
-interface NotByteMode {
-  readonly [notByteMode]: true;
-}
-
-/**
- * True for {@link ByteMode} only: `any` is an item type, as only object mode
- * takes one. (Tested with a second brand, not `0 extends 1 & T`, which would
- * make TypeScript measure `T` as invariant: a `BatchingWritable<Row>` would no
- * longer pass as a `BatchingWritable<unknown>`.)
- */
-type IsByteMode<T> = [T] extends [ByteMode] ? ([T] extends [NotByteMode] ? false : true) : false;
+export type Batch<T> = [T] extends [ByteMode] ? ([T] extends [string] ? T[] : Buffer) : T[];
 
 /**
  * The `done` a two-parameter `onBatch` receives: call it once, when the batch

@@ -17,6 +17,8 @@ export default tseslint.config(
       '.scratch/',
       'demo-results/',
       'bench/results/',
+      // Type tests: compiled by `npm run test:types` against dist/, never run.
+      'spec/types/',
     ],
   },
   js.configs.recommended,

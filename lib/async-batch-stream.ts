@@ -6,7 +6,7 @@ import {
   type WriteCallback,
   type WritevEntry,
 } from './batch-core';
-import { checkBatchSettings, type AsyncBatchStreamOptions, type Chunk } from './options';
+import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type Chunk } from './options';
 
 /**
  * A `stream.Transform` that coalesces writes into batches and pushes them
@@ -18,9 +18,9 @@ import { checkBatchSettings, type AsyncBatchStreamOptions, type Chunk } from './
  * next. `readableHighWaterMark` counts batches and defaults to 1, so the
  * slower downstream reads, the fuller the batches.
  *
- * @typeParam T - the item type in object mode; `Buffer` (the default) for bytes.
+ * @typeParam T - the item type in object mode; {@link ByteMode} (the default) for bytes.
  */
-export class AsyncBatchStream<T = Buffer> extends Transform {
+export class AsyncBatchStream<T = ByteMode> extends Transform {
   /** The batching core; this class only maps Node's hooks onto it. */
   readonly #core: BatchCore<Buffer | T[]>;
   /** True while the readable side holds `readableHighWaterMark` batches. */
@@ -124,6 +124,15 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
    * with its checks and errors. Returns false once the stream holds `size` +
    * `highWaterMark` not yet handed over: wait for `'drain'`.
    */
+  override write(chunk: Chunk<T>, callback?: WriteCallback): boolean;
+  /** As above; `encoding` names a string chunk's encoding (default: `defaultEncoding`). */
+  override write(chunk: Chunk<T>, encoding: BufferEncoding, callback?: WriteCallback): boolean;
+  /**
+   * No value has type `never`: this overload only lets an object-mode stream
+   * pass where Node's typings ask for a `NodeJS.WritableStream`, such as
+   * `pipeline()`'s destination.
+   */
+  override write(chunk: never, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean;
   override write(
     chunk: unknown,
     encoding?: BufferEncoding | WriteCallback,
@@ -215,7 +224,8 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
   }
 
   /** Node's hook behind `destroy()`; not for users to call. @internal */
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  // The callback typed as @types/node 18 types Duplex's, which newer ones accept too.
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     this.#core.destroy(error);
     callback(error);
   }

@@ -52,8 +52,11 @@ const faces: Record<string, Face> = {
   },
   AsyncBatchStream(options) {
     const batches: (Buffer | unknown[])[] = [];
-    const { size = 64, stuck = false, objectMode = false, ...rest } = options;
-    const stream = new AsyncBatchStream<unknown>({ ...rest, size, objectMode });
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- onBatch is BatchingWritable's alone
+    const { size = 64, stuck = false, objectMode = false, onBatch, ...rest } = options;
+    const stream = objectMode
+      ? new AsyncBatchStream<unknown>({ ...rest, size, objectMode: true })
+      : new AsyncBatchStream({ ...rest, size });
     if (!stuck) stream.on('data', (batch: Buffer | unknown[]) => batches.push(batch));
     return { stream, delivered: () => join(batches, objectMode) };
   },

@@ -93,7 +93,7 @@ async function loadOne(face: FaceName, mode: Mode, perProducer: number, random: 
       if (groupSize >= 2 && random.chance(0.25)) {
         const chunks = [];
         for (let i = 0; i < groupSize; i++) chunks.push(message(p, s++));
-        ok = stream.writeV(chunks as never[]);
+        ok = stream.writeV(chunks);
         units = groupSize * unit;
         groups++;
       } else {

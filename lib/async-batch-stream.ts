@@ -10,8 +10,8 @@ import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type C
 
 /**
  * A `stream.Transform` that coalesces writes into batches and pushes them
- * downstream as soon as downstream is ready for one (the seed's
- * `AsyncBuffer[T]`).
+ * downstream as soon as downstream is ready for one (the Go library
+ * KarpelesLab/mwsr's `AsyncBuffer[T]`).
  *
  * The readable side is always in object mode: each chunk read is one batch,
  * a `Buffer` (byte mode) or a `T[]` (object mode), never merged with the
@@ -73,7 +73,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
 
   /**
    * Writes `chunks` as one group: back to back, and in one batch when their
-   * total is at most `size` (API.md 7). An empty group still calls `callback`.
+   * total is at most `size` (docs/semantics.md 7). An empty group still calls `callback`.
    *
    * @returns false when the caller should wait for `'drain'`, as `write()`.
    * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
@@ -217,7 +217,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
   override _read(): void {
     // Readable calls _read often (on every read() below the high-water mark);
     // only a full readable side made the core wait, so only then pump. A
-    // pending batch otherwise goes out on the core's own schedule (API.md 5).
+    // pending batch otherwise goes out on the core's own schedule (docs/semantics.md 5).
     if (!this.#downstreamFull) return;
     this.#downstreamFull = false;
     this.#core.onConsumerReady();

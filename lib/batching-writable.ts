@@ -19,7 +19,7 @@ import {
 
 /**
  * A `stream.Writable` that coalesces writes into batches and hands them to
- * `onBatch`, one at a time, as soon as it is free (the seed's `Buffer[T]`).
+ * `onBatch`, one at a time, as soon as it is free (the Go library KarpelesLab/mwsr's `Buffer[T]`).
  *
  * Byte mode (the default) copies the bytes of many writes into one contiguous
  * `Buffer` of at most `size` bytes; object mode (`objectMode: true`) gathers
@@ -82,7 +82,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
   /**
    * Writes `chunks` as one group: they enter back to back, with no other
    * write between them, and when their total is at most `size` they arrive in
-   * one batch, never split (API.md 7). An empty group writes nothing and still
+   * one batch, never split (docs/semantics.md 7). An empty group writes nothing and still
    * calls `callback`.
    *
    * @returns false when the caller should wait for `'drain'`, as `write()`.

@@ -152,7 +152,7 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
  * Checks the options shared by both classes and resolves defaults.
- * API.md 11: bad arguments throw at once, as `TypeError` `ERR_INVALID_ARG_TYPE`
+ * docs/semantics.md 11: bad arguments throw at once, as `TypeError` `ERR_INVALID_ARG_TYPE`
  * or `RangeError` `ERR_OUT_OF_RANGE`.
  */
 export function checkBatchSettings(options: unknown): BatchSettings {

@@ -286,7 +286,7 @@ async function trial(
       fail(`the stream was destroyed with ${describe(theError)}, not the consumer's error`);
     }
   }
-  // API.md 10: onBatch is never called again. (A Writable downstream failing
+  // docs/semantics.md 10: onBatch is never called again. (A Writable downstream failing
   // its callback synchronously may still be handed what Node buffered for it:
   // Node's clearBuffer loop goes on; that is Node's, not ours.)
   if (face === 'BatchingWritable' && callsAfterFailure > 0) {

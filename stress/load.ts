@@ -2,7 +2,7 @@
  * Load: 10,000 concurrent producers and a slow consumer. Every producer
  * respects backpressure (one shared 'drain' promise per cycle); the data the
  * stream holds, units accepted by write()/writeV() calls minus units the
- * consumer has taken, must stay within API.md 12's bound:
+ * consumer has taken, must stay within the bound of docs/semantics.md 12:
  *
  *   2 × size + highWaterMark + (the largest write) × producers
  *

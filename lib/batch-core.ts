@@ -857,6 +857,8 @@ export class BatchCore<B> {
   async dispose(): Promise<void> {
     const stream = this.#host.stream;
     if (stream.destroyed) return;
+    // Errored but kept alive (autoDestroy: false): it will never finish.
+    if (stream.errored !== null) throw stream.errored;
     if (!stream.writableEnded) stream.end();
     if (stream.writableFinished || this.#phase === 'destroyed') return;
     await new Promise<void>((resolve, reject) => {

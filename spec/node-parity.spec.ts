@@ -386,6 +386,8 @@ for (const [name, make] of Object.entries(faces)) {
           expect(s.destroyed, consumer).to.equal(false);
           expect(await ready).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
           expect(await disposed).to.equal(s.errored);
+          const again = await s[Symbol.asyncDispose]().catch((error: unknown) => error);
+          expect(again).to.equal(s.errored);
           gate?.resolve();
           expect(await held).to.equal(null);
           await flushed;

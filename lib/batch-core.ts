@@ -80,7 +80,7 @@ interface SealedBatch<B> {
   /** Its bytes or items (BatchStats). */
   readonly length: number;
   /** Its units as Node counts them (object-mode group markers included). */
-  units: number;
+  readonly units: number;
 }
 
 /** The open batch: units go in one by one, the batch comes out whole. */
@@ -1013,18 +1013,18 @@ export class BatchCore<B> {
   /**
    * An empty group's marker holds nothing, but Node counted it (one item in
    * object mode), and so does a `flush()` target taken while it waited in
-   * Node's queue: it settles with the newest batch not settled yet, or at
-   * once when there is none.
+   * Node's queue: it settles with the open batch, or with the batch the
+   * consumer has, or at once.
    */
   #countEmptyGroup(): void {
     const units = this.#markerUnits();
     if (units === 0) return;
     this.#unitsAdmitted += units;
-    const sealed = this.#sealed;
+    // Sealed batches always have an open one behind them (a seal makes room
+    // for a chunk that goes in next), so an empty open batch means no batch
+    // waits: only the one with the consumer, if any, is not settled.
     if (this.#accumulator.length > 0) {
       this.#openUnits += units;
-    } else if (sealed.length > 0) {
-      sealed[sealed.length - 1].units += units;
     } else {
       this.#unitsHandedOver += units;
       if (this.#busy) {

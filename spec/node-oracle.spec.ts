@@ -1,0 +1,234 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { withCanary } from './support/canary';
+import {
+  CLASSES,
+  programArb,
+  report,
+  runProgram,
+  type ClassName,
+  type Op,
+  type Program,
+} from './support/oracle';
+
+// Random programs of user actions, run on our classes and on Node's own
+// Writable/Transform, compared as users see them (README, "Node parity";
+// docs/node-parity.md lists what matches and what deliberately differs).
+// A fixed seed keeps the suite deterministic. A failure prints the program,
+// its seed and fast-check's path; replay it with
+//   MWSR_FUZZ_SEED=<seed> MWSR_FUZZ_PATH=<path> MWSR_FUZZ_CLASS=<class> npm run spec -- spec/node-oracle.spec.ts
+// (`npm run fuzz` prints seeds whose first program fails: MWSR_FUZZ_SEED alone
+// replays those). MWSR_FUZZ_RUNS sets the programs per class; MWSR_FUZZ_CANARY=1
+// runs them with fresh memory marked (spec/canary.spec.ts).
+const SEED = process.env.MWSR_FUZZ_SEED === undefined ? 0x6f72636c : Number(process.env.MWSR_FUZZ_SEED);
+const RUNS =
+  process.env.MWSR_FUZZ_RUNS !== undefined
+    ? Number(process.env.MWSR_FUZZ_RUNS)
+    : process.env.MWSR_FUZZ_SEED !== undefined && process.env.MWSR_FUZZ_PATH === undefined
+      ? 1
+      : 250;
+const PATH = process.env.MWSR_FUZZ_PATH;
+const ONLY_CLASS = process.env.MWSR_FUZZ_CLASS as ClassName | undefined;
+const CANARY = process.env.MWSR_FUZZ_CANARY === '1';
+
+/** Runs a program and fails with its report when ours and Node's differ. */
+async function expectParity(program: Program): Promise<void> {
+  const outcome = CANARY ? await withCanary(() => runProgram(program)) : await runProgram(program);
+  if (outcome.differences.length > 0) expect.fail(`differs from Node's stream:\n${report(program, outcome)}`);
+}
+
+/** A program with everyday options: bytes, size 8, Node's defaults. */
+function program(cls: ClassName, ops: Op[], options: Partial<Program> = {}): Program {
+  return {
+    cls,
+    objectMode: false,
+    size: 8,
+    highWaterMark: undefined,
+    emitClose: undefined,
+    autoDestroy: undefined,
+    defaultEncoding: undefined,
+    signal: 'none',
+    delays: null,
+    ops,
+    ...options,
+  };
+}
+
+const text = (value: string): { kind: 'string'; text: string } => ({ kind: 'string', text: value });
+const item = { kind: 'item', value: 'object' } as const;
+const write = (
+  chunk: Extract<Op, { op: 'write' }>['chunk'],
+  callback: Extract<Op, { op: 'write' }>['callback'] = 'none',
+  encoding = 'omit',
+): Op => ({ op: 'write', chunk, encoding, callback });
+const end: Op = { op: 'end', chunk: null, encoding: 'omit', callback: 'none' };
+
+describe("Node parity: random programs against Node's own stream", function () {
+  this.timeout(120_000);
+  for (const cls of CLASSES) {
+    if (ONLY_CLASS !== undefined && ONLY_CLASS !== cls) continue;
+    it(`${cls} behaves as a plain ${cls === 'BatchingWritable' ? 'Writable' : 'Transform'} in ${RUNS} programs`, async () => {
+      await fc.assert(
+        fc.asyncProperty(programArb(cls, { bytesOnly: CANARY }), (p) => expectParity(p)),
+        { seed: SEED, numRuns: RUNS, path: PATH, endOnFailure: PATH !== undefined },
+      );
+    });
+  }
+});
+
+/** One regression per divergence the oracle found (issue 11 and fuzz findings), both classes. */
+describe('Node parity: divergences found by the oracle', () => {
+  for (const cls of CLASSES) {
+    describe(cls, () => {
+      it('delivers no byte beyond what base64 "QUJD\\n\\n\\n\\n" decodes to (defaultEncoding base64)', () =>
+        expectParity(program(cls, [write(text('QUJD\n\n\n\n'))], { defaultEncoding: 'base64' })));
+
+      it('makes no batch of hex "zz" (it decodes to nothing)', () =>
+        expectParity(
+          program(cls, [write(text('zz'), 'none', 'hex'), write(text('ÿ0'))], { defaultEncoding: 'hex' }),
+        ));
+
+      it('calls a shared callback X, then Y, then X for write(a, X); write(buffer, Y); write(c, X)', () =>
+        expectParity(
+          program(cls, [
+            write(text('a'), 'X', 'utf8'),
+            write({ kind: 'buffer', bytes: [98] }, 'Y'),
+            write(text('c'), 'X', 'utf8'),
+          ]),
+        ));
+
+      it('calls X, Y, X for cork(); write(1, X); uncork() on both sides of a fast write (object mode)', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              { op: 'cork' },
+              write(item, 'X'),
+              { op: 'uncork' },
+              write(item, 'Y'),
+              { op: 'cork' },
+              write(item, 'X'),
+              { op: 'uncork' },
+            ],
+            { objectMode: true },
+          ),
+        ));
+
+      it('calls X, Y, X around an empty writeV([], Y)', () =>
+        expectParity(
+          program(cls, [
+            write(text('a'), 'X'),
+            { op: 'writeV', chunks: [], callback: 'Y' },
+            write(text('c'), 'X'),
+          ]),
+        ));
+
+      it('fails a write made from a write callback after end() (size 1, highWaterMark 1)', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              write(
+                text('first'),
+                { then: { op: 'write', chunk: text('late'), encoding: 'omit', callback: 'own' } },
+                'utf8',
+              ),
+              end,
+            ],
+            { size: 1, highWaterMark: 1 },
+          ),
+        ));
+
+      it('fails a write made from a corked write callback after end()', () =>
+        expectParity(
+          program(cls, [
+            { op: 'cork' },
+            write(text('a'), {
+              then: { op: 'write', chunk: text('late'), encoding: 'omit', callback: 'own' },
+            }),
+            end,
+          ]),
+        ));
+
+      it('is destroyed with an AbortError by a signal aborted before construction', () =>
+        expectParity(program(cls, [write(text('a'), 'X'), { op: 'flush' }], { signal: 'aborted' })));
+
+      it('passes null to a write callback held for the drain', () =>
+        expectParity(
+          program(cls, [write({ kind: 'buffer', bytes: [1, 2] }, 'own')], { size: 1, highWaterMark: 1 }),
+        ));
+
+      it('leaves errored null after destroy() without an error, a write being held', () =>
+        expectParity(
+          program(cls, [write(text('a')), { op: 'destroy', error: false }], { size: 1, highWaterMark: 0 }),
+        ));
+
+      it('calls an empty writeV() callback after a held write callback', () =>
+        expectParity(
+          program(cls, [write(text('0'), 'X'), { op: 'writeV', chunks: [], callback: 'Y' }], {
+            size: 1,
+            highWaterMark: 0,
+          }),
+        ));
+
+      it('calls a held write callback though the stream is corked, once its data went out', () =>
+        expectParity(
+          program(
+            cls,
+            [write(text('a')), write(text(''), 'Y'), { op: 'cork' }, { op: 'wait', hop: 'settle' }],
+            {
+              size: 1,
+              highWaterMark: 0,
+            },
+          ),
+        ));
+
+      it('finishes, and asyncDispose settles, when cork() follows end() while a write is held', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              write({ kind: 'buffer', bytes: [1, 2, 3, 4, 5, 6, 7, 8] }),
+              write({ kind: 'buffer', bytes: [] }),
+              { op: 'dispose' },
+              { op: 'cork' },
+            ],
+            { size: 1, highWaterMark: 0 },
+          ),
+        ));
+
+      it('calls a held write callback when a write after end() errors the stream (autoDestroy: false)', () =>
+        expectParity(
+          program(cls, [write(text('a')), write(text('b'), 'Y'), end, write(text('c'))], {
+            size: 1,
+            highWaterMark: 0,
+            autoDestroy: false,
+          }),
+        ));
+
+      it('settles flush() when a write after end() errors the stream (autoDestroy: false)', () =>
+        expectParity(
+          program(
+            cls,
+            [{ op: 'writeV', chunks: [item, item], callback: 'none' }, { op: 'flush' }, end, write(item)],
+            {
+              objectMode: true,
+              size: 1,
+              highWaterMark: 0,
+              autoDestroy: false,
+            },
+          ),
+        ));
+
+      it('settles ready() when the stream ends before it drains (emitClose: false)', () =>
+        expectParity(
+          program(cls, [write(item), { op: 'ready' }, end], {
+            objectMode: true,
+            size: 1,
+            highWaterMark: 0,
+            emitClose: false,
+          }),
+        ));
+    });
+  }
+});

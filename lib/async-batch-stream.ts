@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { addAbortSignal, Transform, type TransformCallback } from 'node:stream';
 import {
   BatchCore,
   defineNeedDrain,
@@ -51,6 +51,9 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
       write: undefined,
       writev: undefined,
       destroy: undefined,
+      // Added below, once the core exists: a signal aborted already destroys
+      // the stream at once, and Node would do it inside super().
+      signal: undefined,
     });
     this.#core = new BatchCore<Buffer | T[]>(
       settings,
@@ -63,6 +66,7 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
       },
       options.defaultEncoding ?? 'utf8',
     );
+    if (options.signal) addAbortSignal(options.signal, this);
   }
 
   /**
@@ -146,6 +150,23 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
     // Node hands its queue over first: the fast path waits until it has.
     super.uncork();
     this.#core.corked(-1);
+  }
+
+  /** As `Writable#end()`. */
+  override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    super.end(chunk, encoding as BufferEncoding, callback);
+    this.#core.endCalled();
+    return this;
+  }
+
+  /**
+   * As `Writable#destroy()`. The callbacks of writes held for backpressure
+   * are queued first, so they come before those of writes Node still queues
+   * (write order).
+   */
+  override destroy(error?: Error): this {
+    if (!this.destroyed) this.#core.destroy(error ?? null);
+    return super.destroy(error);
   }
 
   override setDefaultEncoding(encoding: BufferEncoding): this {

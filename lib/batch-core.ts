@@ -79,7 +79,7 @@ interface SealedBatch<B> {
   /** Its bytes or items (BatchStats). */
   readonly length: number;
   /** Its units as Node counts them (object-mode group markers included). */
-  readonly units: number;
+  units: number;
 }
 
 /** The open batch: units go in one by one, the batch comes out whole. */
@@ -102,6 +102,16 @@ const MIN_BYTE_CAPACITY = 256;
 /** True for the spellings of UTF-8 Node accepts ('utf8', 'utf-8', any case). */
 function isUtf8(encoding: string): boolean {
   return encoding === 'utf8' || encoding === 'utf-8' || /^utf-?8$/i.test(encoding);
+}
+
+/**
+ * True for the encodings whose `Buffer.byteLength` is exact: the bytes
+ * `Buffer.from` makes. For hex, base64 and base64url it is only an upper
+ * bound (invalid digits, whitespace and padding are dropped when decoding),
+ * so their strings take Node's path, which decodes before it counts.
+ */
+function hasExactByteLength(encoding: string): boolean {
+  return isUtf8(encoding) || /^(ucs-?2|utf-?16le|latin1|binary|ascii)$/i.test(encoding);
 }
 
 /**
@@ -250,8 +260,6 @@ function nextPowerOfTwo(n: number): number {
 const kGroup = Symbol('mwsr.group');
 type GroupMarker = { [kGroup]: number };
 
-function noop(): void {}
-
 /** Node's own `writableNeedDrain` getter (Node 18+): true while Node owes a 'drain' for its queue. */
 const nodeNeedDrainGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get as (
   this: Writable,
@@ -329,8 +337,12 @@ export class BatchCore<B> {
    * step by `#reopen()`.
    */
   #fastBytes: ByteAccumulator | null = null;
-  /** Encoding of string chunks written without one; the face keeps it in step with Node's. */
-  defaultEncoding: BufferEncoding;
+  /**
+   * Encoding of string chunks written without one, while the fast path can
+   * size them exactly (see hasExactByteLength); null sends such strings to
+   * Node's path. The face keeps it in step with Node's default encoding.
+   */
+  #stringEncoding: BufferEncoding | null = 'utf8';
 
   /** Lifecycle: 'ending' from `_final` until the last batch settled; 'destroyed' is final. */
   #phase: Phase = 'open';
@@ -379,6 +391,17 @@ export class BatchCore<B> {
    * one already closed the tick.)
    */
   #dueCallbacks: DueCallbacks | null = null;
+  /**
+   * Node's own callback tick, as far as it matters for order: 'none' while
+   * Node has none queued; 'last' while the tick Node queued for a write
+   * whose callback we called at once is the newest callback tick; 'passed'
+   * once a fast-path tick was queued after it. Node adds a later write with
+   * the same callback to its queued tick (afterWriteTickInfo), so while
+   * 'passed' a Node write's callback is held for our next tick instead:
+   * `write('a', 'utf8', X); write(buf, Y); write('c', 'utf8', X)` calls X,
+   * Y, X, as a plain Writable does.
+   */
+  #nodeTick: 'none' | 'last' | 'passed' = 'none';
   /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
   readonly #groupUnits: number[] = [];
   /** Held callbacks on their way out, on the next tick; null when none are. */
@@ -409,8 +432,8 @@ export class BatchCore<B> {
   /** `_final`/`_flush` callback, held while ending. */
   #finalCallback: WriteCallback | null = null;
 
-  /** The one promise every `ready()` caller shares until the next 'drain'. */
-  #drained: Promise<void> | null = null;
+  /** What every `ready()` caller waits on until the next 'drain'; null while none waits. */
+  #readyWaiter: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | null = null;
 
   /** Pending `setImmediate` for a non-full batch written while idle (maxDelay 0). */
   #immediate: NodeJS.Immediate | null = null;
@@ -443,6 +466,14 @@ export class BatchCore<B> {
     this.#delayElapsed = true;
     this.#pump();
   };
+  readonly #onReadyDrain = (): void => {
+    const waiter = this.#readyWaiter;
+    this.#readyWaiter = null;
+    waiter?.resolve();
+  };
+  readonly #onNodeTickDone = (): void => {
+    this.#nodeTick = 'none';
+  };
   readonly #onDueTick = (due: DueCallbacks): void => {
     if (this.#dueCallbacks === due) this.#dueCallbacks = null;
     for (let i = 0; i < due.count; i++) due.callback(null);
@@ -471,6 +502,11 @@ export class BatchCore<B> {
     this.#limit = settings.size + stream.writableHighWaterMark;
     this.#writeOpen = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
     this.#reopen();
+  }
+
+  /** The stream's default encoding, as Node's `setDefaultEncoding()` sets it. */
+  set defaultEncoding(encoding: BufferEncoding) {
+    this.#stringEncoding = hasExactByteLength(encoding) ? encoding : null;
   }
 
   /** A snapshot of the batching figures. */
@@ -542,8 +578,8 @@ export class BatchCore<B> {
         return -1;
       return chunk.length;
     }
-    if (typeof chunk === 'string' && encoding === undefined)
-      return Buffer.byteLength(chunk, this.defaultEncoding);
+    if (typeof chunk === 'string' && encoding === undefined && this.#stringEncoding !== null)
+      return Buffer.byteLength(chunk, this.#stringEncoding);
     return -1;
   }
 
@@ -575,6 +611,7 @@ export class BatchCore<B> {
       const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
       this.#dueCallbacks = next;
       process.nextTick(this.#onDueTick, next);
+      if (this.#nodeTick === 'last') this.#nodeTick = 'passed';
     }
   }
 
@@ -608,11 +645,12 @@ export class BatchCore<B> {
 
   /** `_write`: admits the chunk; its callback waits for the drain at or above the limit. */
   write(chunk: unknown, callback: WriteCallback): void {
-    // A group marker never comes alone (writeV corks it with its chunks), and
-    // a marker with no chunks after it has nothing to place.
+    // A marker comes alone only for an empty group (writeV corks a group's
+    // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
     const units = marker ? this.#markerUnits() : this.#accumulator.unitsOf(chunk);
-    if (!marker) this.#admit(chunk, units);
+    if (marker) this.#countEmptyGroup();
+    else this.#admit(chunk, units);
     this.#scheduleMaybe();
     this.#callbackNode(callback, units);
   }
@@ -661,12 +699,17 @@ export class BatchCore<B> {
     const waiters = this.#flushWaiters;
     this.#flushWaiters = [];
     for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));
+    this.#failReady(this.#error ?? streamDestroyed('ready'));
     const held = this.#takeHeld();
     this.#nodeHeld = null;
     const finalCallback = this.#finalCallback;
     this.#finalCallback = null;
-    // Node settles its own queued writes on the next tick; ours follow suit.
-    for (const callback of held) process.nextTick(callback, error ?? streamDestroyed('write'));
+    // Held callbacks' chunks were copied, which is what a write callback
+    // reports: they carry the stream's error, or none (as Node's callback
+    // of a write its sink took; an error here would set `errored`). On the
+    // next tick, as Node settles its own queued writes, and ahead of them:
+    // the faces call this before Node's destroy() queues its own.
+    for (const callback of held) process.nextTick(callback, error);
     if (finalCallback !== null) process.nextTick(finalCallback, error ?? streamDestroyed('end'));
   }
 
@@ -713,21 +756,39 @@ export class BatchCore<B> {
     if (stream.destroyed) return Promise.reject(this.#error ?? streamDestroyed('ready'));
     if (stream.writableEnded) return Promise.reject(writeAfterEnd());
     if (!stream.writableNeedDrain) return Promise.resolve();
-    this.#drained ??= new Promise<void>((resolve, reject) => {
-      const onDrain = (): void => {
-        stream.off('close', onClose);
-        this.#drained = null;
-        resolve();
-      };
-      const onClose = (): void => {
-        stream.off('drain', onDrain);
-        this.#drained = null;
-        reject(this.#error ?? stream.errored ?? streamDestroyed('ready'));
-      };
-      stream.once('drain', onDrain);
-      stream.once('close', onClose);
-    });
-    return this.#drained;
+    if (this.#readyWaiter === null) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((onResolve, onReject) => {
+        resolve = onResolve;
+        reject = onReject;
+      });
+      this.#readyWaiter = { promise, resolve, reject };
+      stream.once('drain', this.#onReadyDrain);
+    }
+    return this.#readyWaiter.promise;
+  }
+
+  /** The waiting `ready()` callers fail: the stream ended or was destroyed, no 'drain' will come. */
+  #failReady(error: Error): void {
+    const waiter = this.#readyWaiter;
+    if (waiter === null) return;
+    this.#readyWaiter = null;
+    this.#host.stream.off('drain', this.#onReadyDrain);
+    waiter.reject(error);
+  }
+
+  /**
+   * The face's `end()` returned without throwing: from now on Node's own
+   * write() fails every chunk, so none may take the fast path (Node may run
+   * `_final` only later, once a held write callback is released), and a
+   * waiting `ready()` fails as a write would.
+   */
+  endCalled(): void {
+    if (!this.#host.stream.writableEnded) return;
+    this.#writeOpen = false;
+    this.#reopen();
+    this.#failReady(writeAfterEnd());
   }
 
   /**
@@ -755,25 +816,21 @@ export class BatchCore<B> {
     // A bad chunk rejects the whole group before any of it is written.
     for (const chunk of chunks) this.#checkChunk(chunk);
     const stream = this.#host.stream;
-    const done = callback ?? noop;
-    if (stream.writableEnded || stream.destroyed) {
-      // Fail exactly as write() fails: Node's own error, callback and 'error'.
-      return stream.write(this.#objectMode ? this.#marker(0) : Buffer.alloc(0), done);
-    }
-    if (chunks.length === 0) {
-      process.nextTick(done, null);
-      return !stream.writableNeedDrain;
-    }
-    if (chunks.length === 1) return stream.write(chunks[0], done);
-    const fast = this.#tryAdmitGroup(chunks, done);
+    if (chunks.length === 1) return stream.write(chunks[0], callback);
+    const fast = this.#tryAdmitGroup(chunks, callback);
     if (fast !== undefined) return fast;
+    if (chunks.length === 0 || stream.writableEnded || stream.destroyed) {
+      // A write of nothing, in write order; after end() or destroy() it
+      // fails exactly as write() fails: Node's own error, callback and 'error'.
+      return stream.write(this.#marker(0), callback);
+    }
     let ok: boolean;
     stream.cork();
     try {
       stream.write(this.#marker(chunks.length));
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) stream.write(chunks[i]);
-      ok = stream.write(chunks[last], done);
+      ok = stream.write(chunks[last], callback);
     } finally {
       stream.uncork();
     }
@@ -789,7 +846,7 @@ export class BatchCore<B> {
    * 3423 instructions a group). Returns write()'s result, or undefined when
    * Node's queue must take the group.
    */
-  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback): boolean | undefined {
+  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {
     if (!this.#mayBypassNode()) return undefined;
     const units = this.#groupUnits;
     units.length = 0;
@@ -812,8 +869,9 @@ export class BatchCore<B> {
     if (units === 0) return; // API.md 6: zero bytes make no batch
     this.#makeRoom(units);
     if (typeof chunk === 'string' && !this.#objectMode) {
-      // Strings reach here only from tryWrite (Node's path hands Buffers).
-      this.#accumulator.addString(chunk, this.defaultEncoding, units);
+      // Strings come only from the fast path (Node's path hands Buffers),
+      // which takes them only in an encoding it sizes exactly.
+      this.#accumulator.addString(chunk, this.#stringEncoding as BufferEncoding, units);
     } else {
       this.#accumulator.add(chunk);
     }
@@ -865,6 +923,10 @@ export class BatchCore<B> {
         this.#admit(chunk, accumulator.unitsOf(chunk));
         continue;
       }
+      if (count === 0) {
+        this.#countEmptyGroup();
+        continue;
+      }
       let total = 0;
       const end = Math.min(entries.length, index + 1 + count);
       for (let i = index + 1; i < end; i++) total += accumulator.unitsOf(entries[i].chunk);
@@ -872,6 +934,32 @@ export class BatchCore<B> {
       // Node counts the marker as one item of writableLength in object mode; so do we.
       this.#openUnits += this.#markerUnits();
       this.#unitsAdmitted += this.#markerUnits();
+    }
+  }
+
+  /**
+   * An empty group's marker holds nothing, but Node counted it (one item in
+   * object mode), and so does a `flush()` target taken while it waited in
+   * Node's queue: it settles with the newest batch not settled yet, or at
+   * once when there is none.
+   */
+  #countEmptyGroup(): void {
+    const units = this.#markerUnits();
+    if (units === 0) return;
+    this.#unitsAdmitted += units;
+    const sealed = this.#sealed;
+    if (this.#accumulator.length > 0) {
+      this.#openUnits += units;
+    } else if (sealed.length > 0) {
+      sealed[sealed.length - 1].units += units;
+    } else {
+      this.#unitsHandedOver += units;
+      if (this.#busy) {
+        this.#busyUnits += units;
+      } else {
+        this.#unitsSettled += units;
+        this.#resolveFlushWaiters();
+      }
     }
   }
 
@@ -907,14 +995,19 @@ export class BatchCore<B> {
    */
   #callbackNode(callback: WriteCallback, units: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
-    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
-      callback();
+    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0 && this.#nodeTick !== 'passed') {
+      const first = this.#nodeTick === 'none';
+      this.#nodeTick = 'last';
+      callback(); // Node queues its callback tick here
+      if (first) process.nextTick(this.#onNodeTickDone);
       return;
     }
     this.#nodeHeld = callback;
     this.#reopen();
     this.#nodeHeldUnits = units;
     this.#heldCallbacks.push(callback);
+    // Below the limit it was held only to keep callback order: out next tick.
+    this.#drainMaybe();
   }
 
   /** Below the limit again: held callbacks and the owed 'drain' go out on the next tick. */
@@ -955,7 +1048,7 @@ export class BatchCore<B> {
       }
       // Node's callback may hand us its queue again (re-entering writev):
       // our state is consistent here.
-      callback();
+      callback(null);
     }
   }
 
@@ -1069,6 +1162,11 @@ export class BatchCore<B> {
     this.#freeMaybe();
     this.#unitsSettled += this.#busyUnits;
     this.#busyUnits = 0;
+    this.#resolveFlushWaiters();
+  }
+
+  /** Resolves the `flush()` calls whose units have all settled. */
+  #resolveFlushWaiters(): void {
     const waiters = this.#flushWaiters;
     let done = 0;
     while (done < waiters.length && waiters[done].target <= this.#unitsSettled) {
@@ -1096,7 +1194,7 @@ export class BatchCore<B> {
     this.#releaseHeld();
     const callback = this.#finalCallback;
     this.#finalCallback = null;
-    if (callback !== null) callback();
+    if (callback !== null) callback(null);
   }
 
   /** The consumer failed: store the error once and destroy the stream with it. */

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { addAbortSignal, Writable } from 'node:stream';
 import {
   BatchCore,
   defineNeedDrain,
@@ -53,6 +53,9 @@ export class BatchingWritable<T = Buffer> extends Writable {
       writev: undefined,
       final: undefined,
       destroy: undefined,
+      // Added below, once the core exists: a signal aborted already destroys
+      // the stream at once, and Node would do it inside super().
+      signal: undefined,
     });
     const deliver = onBatch as (
       this: BatchingWritable<T>,
@@ -67,6 +70,7 @@ export class BatchingWritable<T = Buffer> extends Writable {
       },
       options.defaultEncoding ?? 'utf8',
     );
+    if (options.signal) addAbortSignal(options.signal, this);
   }
 
   /**
@@ -154,6 +158,23 @@ export class BatchingWritable<T = Buffer> extends Writable {
     // Node hands its queue over first: the fast path waits until it has.
     super.uncork();
     this.#core.corked(-1);
+  }
+
+  /** As `Writable#end()`. */
+  override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    super.end(chunk, encoding as BufferEncoding, callback);
+    this.#core.endCalled();
+    return this;
+  }
+
+  /**
+   * As `Writable#destroy()`. The callbacks of writes held for backpressure
+   * are queued first, so they come before those of writes Node still queues
+   * (write order).
+   */
+  override destroy(error?: Error): this {
+    if (!this.destroyed) this.#core.destroy(error ?? null);
+    return super.destroy(error);
   }
 
   override setDefaultEncoding(encoding: BufferEncoding): this {

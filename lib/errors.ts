@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { inspect, types } from 'node:util';
 
 /**
  * An error carrying one of Node's error codes (`ERR_INVALID_ARG_TYPE`, ...) or
@@ -99,11 +99,12 @@ export function writeAfterEnd(): CodedError {
 
 /**
  * What `onBatch` threw or rejected with, as an `Error`: an `Error` is kept as
- * the same object (API.md 10); anything else is wrapped, the value kept as
- * `cause`.
+ * the same object (API.md 10), also one made in another realm (a `vm`
+ * context), which `instanceof Error` does not see; anything else is wrapped,
+ * the value kept as `cause`.
  */
 export function asError(reason: unknown): Error {
-  if (reason instanceof Error) return reason;
+  if (reason instanceof Error || types.isNativeError(reason)) return reason;
   return coded(
     new Error(`The batch consumer failed with a non-Error value: ${inspect(reason, { depth: 1 })}`, {
       cause: reason,

@@ -1,0 +1,392 @@
+import { expect } from 'chai';
+import { once } from 'node:events';
+import { Writable, type WritableOptions } from 'node:stream';
+import { types } from 'node:util';
+import vm from 'node:vm';
+import { AsyncBatchStream, BatchingWritable } from '../lib/index';
+import type { BatchStats } from '../lib/index';
+import type { Batcher as ContractBatcher } from './support/harness';
+import { nextTurn } from './support/helpers';
+
+// Regressions where the write fast path parted from a plain stream.Writable
+// (docs/semantics.md 13: what the README does not change behaves as Node's
+// Writable does). Each case runs against both faces and, where Node defines
+// the outcome, against a plain Writable as the oracle.
+
+/** The surface these specs use: what both faces share. */
+type Batcher = ContractBatcher & {
+  readonly stats: BatchStats;
+  ready(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+};
+
+interface Made {
+  readonly stream: Batcher;
+  /** Everything delivered so far: bytes concatenated, or items in order. */
+  delivered(): Buffer | unknown[];
+}
+
+interface MakeOptions extends Omit<WritableOptions, 'write' | 'writev' | 'final' | 'destroy'> {
+  size?: number;
+  /** The consumer never settles (BatchingWritable) or nobody reads (AsyncBatchStream). */
+  stuck?: boolean;
+  /** What onBatch does (BatchingWritable) with each batch, instead of settling at once. */
+  onBatch?: (batch: unknown) => unknown;
+}
+
+type Face = (options: MakeOptions) => Made;
+
+const faces: Record<string, Face> = {
+  BatchingWritable(options) {
+    const batches: (Buffer | unknown[])[] = [];
+    const { size = 64, stuck = false, onBatch, objectMode = false, ...rest } = options;
+    const consumer = (batch: Buffer | unknown[]): void | PromiseLike<unknown> => {
+      batches.push(batch);
+      if (onBatch) return onBatch(batch) as void | PromiseLike<unknown>;
+      return stuck ? new Promise(() => {}) : undefined;
+    };
+    const stream = objectMode
+      ? new BatchingWritable<unknown>({ ...rest, size, objectMode: true, onBatch: consumer })
+      : new BatchingWritable({ ...rest, size, onBatch: consumer });
+    return { stream, delivered: () => join(batches, objectMode) };
+  },
+  AsyncBatchStream(options) {
+    const batches: (Buffer | unknown[])[] = [];
+    const { size = 64, stuck = false, objectMode = false, ...rest } = options;
+    const stream = new AsyncBatchStream<unknown>({ ...rest, size, objectMode });
+    if (!stuck) stream.on('data', (batch: Buffer | unknown[]) => batches.push(batch));
+    return { stream, delivered: () => join(batches, objectMode) };
+  },
+};
+
+function join(batches: (Buffer | unknown[])[], objectMode: boolean): Buffer | unknown[] {
+  return objectMode ? (batches as unknown[][]).flat() : Buffer.concat(batches as Buffer[]);
+}
+
+/** A plain Writable that records what reaches it, for the same program. */
+function oracle(options: MakeOptions = {}): Made {
+  const chunks: unknown[] = [];
+  const { objectMode = false, ...rest } = options;
+  const stream = new Writable({
+    ...rest,
+    objectMode,
+    writev(entries, callback) {
+      for (const { chunk } of entries) chunks.push(chunk);
+      callback();
+    },
+  }) as Batcher;
+  return {
+    stream,
+    delivered: () => (objectMode ? chunks : Buffer.concat(chunks as Buffer[])),
+  };
+}
+
+/** Resolves once the stream closed, or finished when it emits no 'close'. */
+async function settled(stream: Writable): Promise<void> {
+  if (!stream.closed && !stream.writableFinished) {
+    await Promise.race([once(stream, 'close'), once(stream, 'finish')]).catch(() => {});
+  }
+  await nextTurn();
+}
+
+for (const [name, make] of Object.entries(faces)) {
+  describe(`${name} as a plain Writable`, () => {
+    describe('strings in every encoding hold exactly the bytes Buffer.from makes', () => {
+      // hex and base64 decode to fewer bytes than Buffer.byteLength estimates.
+      const cases: [BufferEncoding, string][] = [
+        ['base64', 'QUJD\n\n\n\n'],
+        ['base64', 'QU JD=='],
+        ['base64url', 'QUJD_-8'],
+        ['hex', 'zz'],
+        ['hex', 'abc'],
+        ['hex', '41 42'],
+        ['utf8', 'é€😀\ud800'],
+        ['ucs2', 'ab€'],
+        ['latin1', 'ÿé'],
+        ['ascii', 'a€'],
+      ];
+      for (const [encoding, text] of cases) {
+        const expected = Buffer.from(text, encoding);
+        it(`defaultEncoding ${encoding}: ${JSON.stringify(text)}`, async () => {
+          const made = make({ defaultEncoding: encoding });
+          made.stream.write(text);
+          made.stream.write(Buffer.from('|'));
+          made.stream.write(text);
+          made.stream.end();
+          await settled(made.stream);
+          expect(made.delivered()).to.deep.equal(Buffer.concat([expected, Buffer.from('|'), expected]));
+        });
+        it(`setDefaultEncoding ${encoding} and writeV: ${JSON.stringify(text)}`, async () => {
+          const made = make({});
+          made.stream.setDefaultEncoding(encoding);
+          made.stream.writeV([text, Buffer.from('|'), text]);
+          made.stream.write(text, encoding);
+          made.stream.end();
+          await settled(made.stream);
+          expect(made.delivered()).to.deep.equal(
+            Buffer.concat([expected, Buffer.from('|'), expected, expected]),
+          );
+        });
+      }
+
+      it('makes no batch of a string that decodes to nothing', async () => {
+        const batches: unknown[] = [];
+        const made = make({ defaultEncoding: 'hex', onBatch: (batch) => void batches.push(batch) });
+        made.stream.write('zz');
+        made.stream.end();
+        await settled(made.stream);
+        expect(made.delivered()).to.deep.equal(Buffer.alloc(0));
+        expect(made.stream.stats.batches).to.equal(0);
+      });
+    });
+
+    describe('write callbacks come in write order, as a plain Writable calls them', () => {
+      /** Runs `program` on our stream and on a plain Writable; returns both traces. */
+      async function traces(
+        options: MakeOptions,
+        program: (stream: Batcher, X: () => void, Y: () => void) => void,
+      ): Promise<[string[], string[]]> {
+        const run = async (made: Made): Promise<string[]> => {
+          const trace: string[] = [];
+          program(
+            made.stream,
+            () => trace.push('X'),
+            () => trace.push('Y'),
+          );
+          await nextTurn();
+          return trace;
+        };
+        return [await run(make(options)), await run(oracle(options))];
+      }
+
+      it('does not merge a shared callback across another one (string, Buffer, string)', async () => {
+        const [ours, node] = await traces({}, (s, X, Y) => {
+          s.write('a', 'utf8', X);
+          s.write(Buffer.from('b'), Y);
+          s.write('c', 'utf8', X);
+        });
+        expect(node).to.deep.equal(['X', 'Y', 'X']);
+        expect(ours).to.deep.equal(node);
+      });
+
+      it('keeps order around a corked write in object mode', async () => {
+        const [ours, node] = await traces({ objectMode: true }, (s, X, Y) => {
+          s.cork();
+          s.write(1, X);
+          s.uncork();
+          s.write(2, Y);
+          s.cork();
+          s.write(3, X);
+          s.uncork();
+        });
+        expect(node).to.deep.equal(['X', 'Y', 'X']);
+        expect(ours).to.deep.equal(node);
+      });
+
+      it('calls an empty group back in its place among writes sharing a callback', async () => {
+        const made = make({});
+        const trace: string[] = [];
+        const X = (): number => trace.push('X');
+        made.stream.write('a', 'utf8', X);
+        made.stream.writeV([], () => trace.push('Y'));
+        made.stream.write('c', 'utf8', X);
+        made.stream.write(Buffer.from('d'), X);
+        await nextTurn();
+        expect(trace).to.deep.equal(['X', 'Y', 'X', 'X']);
+      });
+
+      it('calls an empty group written under cork() after the corked writes before it', async () => {
+        for (const objectMode of [false, true]) {
+          const made = make({ objectMode });
+          const trace: string[] = [];
+          made.stream.cork();
+          made.stream.write(objectMode ? 1 : 'a', () => trace.push('a'));
+          made.stream.writeV([], () => trace.push('group'));
+          made.stream.uncork();
+          made.stream.write(objectMode ? 2 : 'b', () => trace.push('b'));
+          await made.stream.flush();
+          await nextTurn();
+          expect(trace, `objectMode ${objectMode}`).to.deep.equal(['a', 'group', 'b']);
+        }
+      });
+    });
+
+    describe('callbacks held for backpressure', () => {
+      it('are called with null, as Node calls a write callback', async () => {
+        const made = make({ size: 1, highWaterMark: 1 });
+        const args = await new Promise<unknown[]>((resolve) => {
+          expect(made.stream.write(Buffer.from('ab'), (...rest: unknown[]) => resolve(rest))).to.equal(false);
+        });
+        expect(args).to.deep.equal([null]);
+      });
+
+      it('leave errored null when the stream is destroyed without an error', async () => {
+        for (const objectMode of [false, true]) {
+          const made = make({ size: 1, highWaterMark: 0, objectMode, stuck: true });
+          const calls: unknown[] = [];
+          made.stream.write(objectMode ? 'a' : Buffer.from('a'), (error) => calls.push(error));
+          made.stream.destroy();
+          await settled(made.stream);
+          expect(made.stream.errored, `objectMode ${objectMode}`).to.equal(null);
+          expect(calls).to.deep.equal([null]);
+        }
+      });
+
+      it('carry the destroy error, before the callbacks of writes corked after them', async () => {
+        const made = make({ size: 1, highWaterMark: 1, stuck: true });
+        const trace: string[] = [];
+        const boom = new Error('boom');
+        made.stream.on('error', () => {});
+        expect(made.stream.write('ab', (error) => trace.push(`held ${error === boom}`))).to.equal(false);
+        made.stream.cork();
+        made.stream.write('c', (error) => trace.push(`corked ${error === boom}`));
+        made.stream.destroy(boom);
+        await settled(made.stream);
+        expect(trace).to.deep.equal(['held true', 'corked true']);
+      });
+
+      it('come before the callback of an empty group written after them', async () => {
+        const made = make({ size: 1, highWaterMark: 0, stuck: true });
+        const trace: string[] = [];
+        made.stream.write('0', () => trace.push('held'));
+        made.stream.writeV([], () => trace.push('empty'));
+        made.stream.destroy();
+        await settled(made.stream);
+        expect(trace).to.deep.equal(['held', 'empty']);
+      });
+    });
+
+    describe('a write after end() fails as a plain Writable fails it', () => {
+      async function lateWrite(made: Made, how: 'callback' | 'cork'): Promise<string[]> {
+        const trace: string[] = [];
+        const s = made.stream;
+        s.on('error', (error: NodeJS.ErrnoException) => trace.push(`error ${error.code}`));
+        const late = (): void => {
+          s.write('late', (error) => trace.push(`late ${(error as NodeJS.ErrnoException)?.code ?? 'ok'}`));
+        };
+        if (how === 'cork') {
+          s.cork();
+          s.write('first', late);
+        } else {
+          s.write('first', 'utf8', late);
+        }
+        s.end();
+        await settled(s);
+        return trace;
+      }
+
+      for (const how of ['callback', 'cork'] as const) {
+        it(`fails a write made from a write callback after end() (${how})`, async () => {
+          const options = { size: 1, highWaterMark: 1 };
+          const ours = make(options);
+          const node = oracle(options);
+          const [ourTrace, nodeTrace] = [await lateWrite(ours, how), await lateWrite(node, how)];
+          expect(nodeTrace).to.deep.equal([
+            'late ERR_STREAM_WRITE_AFTER_END',
+            'error ERR_STREAM_WRITE_AFTER_END',
+          ]);
+          expect(ourTrace).to.deep.equal(nodeTrace);
+          expect(ours.delivered().toString()).to.equal('first');
+        });
+      }
+    });
+
+    describe('a signal aborted before construction', () => {
+      it('destroys the stream with an AbortError, and nothing written is delivered', async () => {
+        const made = make({ signal: AbortSignal.abort() });
+        const errors: Error[] = [];
+        made.stream.on('error', (error) => errors.push(error));
+        const callbackError = new Promise((resolve) => made.stream.write('x', resolve));
+        expect(made.stream.destroyed).to.equal(true);
+        expect(await callbackError).to.have.property('code', 'ERR_STREAM_DESTROYED');
+        const flushed = await made.stream.flush().then(
+          () => 'resolved',
+          (error: Error) => error,
+        );
+        await settled(made.stream);
+        expect(errors.map((error) => error.name)).to.deep.equal(['AbortError']);
+        expect(flushed).to.equal(errors[0]);
+        expect(made.delivered()).to.have.length(0);
+      });
+
+      it('refuses a signal that is not an AbortSignal as Node does', () => {
+        const node = ((): unknown => {
+          try {
+            oracle({ signal: {} as AbortSignal });
+          } catch (error) {
+            return (error as NodeJS.ErrnoException).code;
+          }
+          return 'no error';
+        })();
+        expect(node).to.equal('ERR_INVALID_ARG_TYPE');
+        expect(() => make({ signal: {} as AbortSignal }))
+          .to.throw(TypeError)
+          .with.property('code', node);
+      });
+    });
+
+    describe('waiters settle on every way the stream can end', () => {
+      const ends = {
+        'end()': (s: Batcher) => void s.end(),
+        'destroy()': (s: Batcher) => void s.destroy(),
+        'destroy(error)': (s: Batcher) => void s.destroy(new Error('boom')),
+      };
+      for (const emitClose of [true, false]) {
+        for (const autoDestroy of [true, false]) {
+          for (const [how, finish] of Object.entries(ends)) {
+            it(`ready() and flush() settle on ${how} (emitClose ${emitClose}, autoDestroy ${autoDestroy})`, async () => {
+              const made = make({ size: 4, highWaterMark: 4, emitClose, autoDestroy, stuck: true });
+              const s = made.stream;
+              s.on('error', () => {});
+              while (s.write(Buffer.from('abcd')));
+              const ready = s.ready().then(
+                () => 'resolved',
+                () => 'rejected',
+              );
+              const flushed = s.flush().then(
+                () => 'resolved',
+                () => 'rejected',
+              );
+              finish(s);
+              expect(await ready).to.equal('rejected');
+              if (how !== 'end()') expect(await flushed).to.equal('rejected');
+            });
+          }
+          it(`Symbol.asyncDispose settles (emitClose ${emitClose}, autoDestroy ${autoDestroy})`, async () => {
+            const made = make({ emitClose, autoDestroy });
+            made.stream.write('x');
+            await made.stream[Symbol.asyncDispose]();
+            expect(made.stream.writableFinished).to.equal(true);
+            expect(made.delivered().toString()).to.equal('x');
+            // Disposing again, or after destroy(), settles too.
+            await made.stream[Symbol.asyncDispose]();
+            const other = make({ emitClose, autoDestroy });
+            other.stream.destroy();
+            await other.stream[Symbol.asyncDispose]();
+          });
+        }
+      }
+    });
+  });
+}
+
+describe('BatchingWritable keeps the identity of an Error from onBatch', () => {
+  it('an Error made in another realm is the error, not a value to wrap', async () => {
+    const foreign = vm.runInNewContext('new Error("from a vm context")') as Error;
+    expect(foreign instanceof Error).to.equal(false);
+    expect(types.isNativeError(foreign)).to.equal(true);
+    for (const fail of [
+      () => {
+        throw foreign;
+      },
+      () => Promise.reject(foreign),
+    ]) {
+      const made = faces.BatchingWritable({ onBatch: fail });
+      const errored = once(made.stream, 'error');
+      made.stream.write('x');
+      const flushed = made.stream.flush().catch((error: unknown) => error);
+      expect((await errored)[0]).to.equal(foreign);
+      expect(await flushed).to.equal(foreign);
+    }
+  });
+});

@@ -24,14 +24,15 @@ export interface WritevEntry {
 
 /**
  * The stream face the core serves. The core never calls user code except
- * through `deliver`, and never from inside `write()` (STYLE 9).
+ * through `deliver`, and never from inside `write()`: a callback of the
+ * user's must not run inside the write that triggered it.
  */
 export interface BatchHost<B> {
   /** The writable side: its buffered length, `cork`, `write` and `destroy`. */
   readonly stream: Writable;
   /**
    * Takes one batch. A returned thenable holds the next hand-over until it
-   * settles (API.md 4); a throw or a rejection destroys the stream.
+   * settles (docs/semantics.md 4); a throw or a rejection destroys the stream.
    */
   deliver(batch: B): void | PromiseLike<unknown>;
   /** False while the consumer cannot take another batch (a full readable side). */
@@ -116,7 +117,7 @@ function hasExactByteLength(encoding: string): boolean {
 
 /**
  * Bytes are copied into one contiguous Buffer per batch: the writer may reuse
- * its chunk as soon as the write callback fired (API.md 6), and the batch is
+ * its chunk as soon as the write callback fired (docs/semantics.md 6), and the batch is
  * handed over without another copy.
  */
 class ByteAccumulator implements Accumulator<Buffer> {
@@ -249,6 +250,11 @@ class ItemAccumulator<T> implements Accumulator<T[]> {
   }
 }
 
+/** Milliseconds rounded to whole microseconds: finer digits of performance.now() are noise. */
+function toMicroseconds(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 function nextPowerOfTwo(n: number): number {
   return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
 }
@@ -303,7 +309,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * object mode (where a group's marker counts as one, as Node counts it).
  */
 export class BatchCore<B> {
-  /** Most units per batch (API.md 3). */
+  /** Most units per batch (docs/semantics.md 3). */
   readonly #size: number;
   /** Linger of a non-full batch in ms: 0 = the next turn, Infinity = never. */
   readonly #maxDelay: number;
@@ -346,9 +352,9 @@ export class BatchCore<B> {
 
   /** Lifecycle: 'ending' from `_final` until the last batch settled; 'destroyed' is final. */
   #phase: Phase = 'open';
-  /** True while a handed-over batch has not settled; never two at once (API.md 4). */
+  /** True while a handed-over batch has not settled; never two at once (docs/semantics.md 4). */
   #busy = false;
-  /** The first error; sticky (API.md 10). */
+  /** The first error; sticky (docs/semantics.md 10). */
   #error: Error | null = null;
 
   /** Units admitted into the open batch, including object-mode group markers. */
@@ -372,7 +378,7 @@ export class BatchCore<B> {
   #sealedLength = 0;
 
   /**
-   * Backpressure (API.md 12): once the backlog (bytes or items admitted, not
+   * Backpressure (docs/semantics.md 12): once the backlog (bytes or items admitted, not
    * yet handed over) reaches `size + highWaterMark`, write() returns false,
    * and its callback waits for the 'drain' that follows the hand-over that
    * brings the backlog below the limit.
@@ -444,7 +450,8 @@ export class BatchCore<B> {
   /** True once the open batch's `maxDelay` has elapsed. */
   #delayElapsed = false;
 
-  // STYLE 7: callbacks handed to timers and promises are bound once.
+  // Callbacks handed to timers, ticks and promises are bound once, here: no
+  // closure per write or per batch.
   readonly #onSettled = (): void => {
     if (this.#phase === 'destroyed') return;
     this.#settle();
@@ -516,16 +523,16 @@ export class BatchCore<B> {
       units: this.#batchedUnits,
       largestBatch: this.#largestBatch,
       pendingUnits: this.#backlog(),
-      busyMs: this.#busyMs,
-      maxBusyMs: this.#maxBusyMs,
-      lastBusyMs: this.#lastBusyMs,
+      busyMs: toMicroseconds(this.#busyMs),
+      maxBusyMs: toMicroseconds(this.#maxBusyMs),
+      lastBusyMs: toMicroseconds(this.#lastBusyMs),
     };
   }
 
   // ---- Node's hooks ------------------------------------------------------
 
   /**
-   * `write()`'s fast path (STYLE 7: per-write work is what the bench pays
+   * `write()`'s fast path (per-write work is what every message pays
    * for). While Node holds nothing (not corked, nothing queued, not ended),
    * the chunk is copied straight into the open batch, without Node's queue
    * entry; its callback comes on the next tick, as Node would call it, or at
@@ -640,11 +647,27 @@ export class BatchCore<B> {
    * when the backlog has reached the limit (Node knows only its own queue).
    */
   nodeWrote(ok: boolean): boolean {
+    if (!ok) this.#stopIfErrored();
     return ok && this.#verdict(this.#nodeQueued());
+  }
+
+  /**
+   * With `autoDestroy: false` a write after `end()` leaves the stream
+   * errored but not destroyed, and Node will not finish it: the core stops
+   * as if destroyed (waiters fail with the error, nothing more is handed
+   * over), and held callbacks are called without an error, their chunks
+   * having been copied.
+   */
+  #stopIfErrored(): void {
+    const stream = this.#host.stream;
+    if (this.#phase !== 'destroyed' && stream.errored !== null && !stream.destroyed) {
+      this.destroy(stream.errored, null);
+    }
   }
 
   /** `_write`: admits the chunk; its callback waits for the drain at or above the limit. */
   write(chunk: unknown, callback: WriteCallback): void {
+    if (this.#refuseStopped(callback)) return;
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
@@ -657,10 +680,22 @@ export class BatchCore<B> {
 
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
+    if (this.#refuseStopped(callback)) return;
     const unitsBefore = this.#unitsAdmitted;
     this.#admitAll(entries);
     this.#scheduleMaybe();
     this.#callbackNode(callback, this.#unitsAdmitted - unitsBefore);
+  }
+
+  /**
+   * True, and the write failed, when the core has stopped while the stream
+   * lives on (errored, see #stopIfErrored): Node still hands over the writes
+   * it queued before the error.
+   */
+  #refuseStopped(callback: WriteCallback): boolean {
+    if (this.#phase !== 'destroyed') return false;
+    callback(this.#error ?? streamDestroyed('write'));
+    return true;
   }
 
   /** Whether a write returned false and its 'drain' has not come yet. */
@@ -668,7 +703,7 @@ export class BatchCore<B> {
     return this.#needDrain;
   }
 
-  /** `_final` / `_flush`: hands the rest over; `callback` runs once it all settled (API.md 9). */
+  /** `_final` / `_flush`: hands the rest over; `callback` runs once it all settled (docs/semantics.md 9). */
   end(callback: WriteCallback): void {
     /* c8 ignore start: Node calls _final only on a live stream; kept so a
        stray call cannot leave an ending core behind a destroyed one */
@@ -686,9 +721,9 @@ export class BatchCore<B> {
 
   /**
    * `_destroy`: stops for good. Every waiter settles with the error, or with
-   * `ERR_STREAM_DESTROYED` when there is none; every timer is cleared (STYLE 9).
+   * `ERR_STREAM_DESTROYED` when there is none; every timer is cleared.
    */
-  destroy(error: Error | null): void {
+  destroy(error: Error | null, heldError: Error | null = error): void {
     if (this.#phase === 'destroyed') return;
     this.#phase = 'destroyed';
     this.#writeOpen = false;
@@ -709,7 +744,7 @@ export class BatchCore<B> {
     // of a write its sink took; an error here would set `errored`). On the
     // next tick, as Node settles its own queued writes, and ahead of them:
     // the faces call this before Node's destroy() queues its own.
-    for (const callback of held) process.nextTick(callback, error);
+    for (const callback of held) process.nextTick(callback, heldError);
     if (finalCallback !== null) process.nextTick(finalCallback, error ?? streamDestroyed('end'));
   }
 
@@ -724,11 +759,11 @@ export class BatchCore<B> {
 
   /**
    * `flush()`: hands over what is pending now, ignoring `maxDelay`, and
-   * resolves once everything written before the call has settled (API.md 8).
+   * resolves once everything written before the call has settled (docs/semantics.md 8).
    */
   flush(): Promise<void> {
     if (this.#phase === 'destroyed') {
-      // API.md 8: after 'finish' nothing is pending, though autoDestroy has
+      // docs/semantics.md 8: after 'finish' nothing is pending, though autoDestroy has
       // destroyed the stream since; only a stream stopped early fails.
       if (this.#error === null && this.#host.stream.writableFinished) return Promise.resolve();
       return Promise.reject(this.#error ?? streamDestroyed('flush'));
@@ -785,6 +820,7 @@ export class BatchCore<B> {
    * waiting `ready()` fails as a write would.
    */
   endCalled(): void {
+    this.#stopIfErrored(); // end(chunk) after end()
     if (!this.#host.stream.writableEnded) return;
     this.#writeOpen = false;
     this.#reopen();
@@ -805,7 +841,7 @@ export class BatchCore<B> {
 
   /**
    * `writeV()`: the chunks enter Node's queue back to back, behind a marker
-   * that tells the core to keep them in one batch when they fit (API.md 7).
+   * that tells the core to keep them in one batch when they fit (docs/semantics.md 7).
    * Corking keeps them in one `_writev` call and lets no other write between.
    */
   writeV(chunks: readonly unknown[], callback?: WriteCallback): boolean {
@@ -866,7 +902,7 @@ export class BatchCore<B> {
 
   /** Puts a chunk into the open batch, sealing it first when the chunk does not fit. */
   #admit(chunk: unknown, units: number): void {
-    if (units === 0) return; // API.md 6: zero bytes make no batch
+    if (units === 0) return; // docs/semantics.md 6: zero bytes make no batch
     this.#makeRoom(units);
     if (typeof chunk === 'string' && !this.#objectMode) {
       // Strings come only from the fast path (Node's path hands Buffers),
@@ -880,7 +916,7 @@ export class BatchCore<B> {
   }
 
   /**
-   * Makes room for `units` more: API.md 3, a chunk is never split, so one that
+   * Makes room for `units` more: docs/semantics.md 3, a chunk is never split, so one that
    * does not fit seals the open batch; one of `size` or more goes alone into
    * an empty batch. A new batch's first write starts its maxDelay timer.
    */
@@ -896,7 +932,7 @@ export class BatchCore<B> {
   }
 
   /**
-   * API.md 7: a group that fits in one batch but not in the open one's room
+   * docs/semantics.md 7: a group that fits in one batch but not in the open one's room
    * starts a new batch; one larger than `size` is placed chunk by chunk.
    */
   #makeRoomForGroup(total: number): void {
@@ -913,7 +949,7 @@ export class BatchCore<B> {
     this.#clearDelay();
   }
 
-  /** Admits Node's entries in order, placing each group as API.md 7 asks. */
+  /** Admits Node's entries in order, placing each group as docs/semantics.md 7 asks. */
   #admitAll(entries: readonly WritevEntry[]): void {
     const accumulator = this.#accumulator;
     for (let index = 0; index < entries.length; index++) {
@@ -1056,7 +1092,7 @@ export class BatchCore<B> {
 
   /**
    * Called inside `write()`: never hands over here, only arranges for it.
-   * API.md 5: a full or sealed batch goes this turn; otherwise, with
+   * docs/semantics.md 5: a full or sealed batch goes this turn; otherwise, with
    * maxDelay 0, the next turn, so writes of the same turn go out together.
    */
   #scheduleMaybe(): void {

@@ -10,7 +10,7 @@ export type CodedError<E extends Error = Error> = E & {
   code: string;
 };
 
-// STYLE 8: errors are built fresh by factories, with Node's codes and
+// Errors are built fresh by factories, with Node's codes and
 // messages; the factory frame is cut from the stack so it points at the caller.
 function coded<E extends Error>(
   error: E,
@@ -99,7 +99,7 @@ export function writeAfterEnd(): CodedError {
 
 /**
  * What `onBatch` threw or rejected with, as an `Error`: an `Error` is kept as
- * the same object (API.md 10), also one made in another realm (a `vm`
+ * the same object (docs/semantics.md 10), also one made in another realm (a `vm`
  * context), which `instanceof Error` does not see; anything else is wrapped,
  * the value kept as `cause`.
  */

@@ -34,6 +34,22 @@ describe('Node conventions', () => {
       }
     });
 
+    it('gives busy times in whole microseconds', async () => {
+      const clock = FakeTimers.install({ toFake: ['performance'] });
+      try {
+        const gate = deferred();
+        const w = new BatchingWritable({ size: 4, onBatch: () => gate.promise });
+        w.write('a');
+        await nextTurn();
+        clock.tick(1.2345678);
+        gate.resolve();
+        await w.flush();
+        expect(w.stats).to.include({ busyMs: 1.235, maxBusyMs: 1.235, lastBusyMs: 1.235 });
+      } finally {
+        clock.uninstall();
+      }
+    });
+
     it('counts items pushed by an AsyncBatchStream, and the open batch', async () => {
       const t = new AsyncBatchStream<number>({ size: 3, objectMode: true, maxDelay: Infinity });
       for (let i = 0; i < 7; i++) t.write(i);

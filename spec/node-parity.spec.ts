@@ -291,6 +291,25 @@ for (const [name, make] of Object.entries(faces)) {
       }
     });
 
+    describe('with autoDestroy: false, a write after end() errors the stream without destroying it', () => {
+      it('stops the core: flush() and ready() fail, held callbacks are called, nothing hangs', async () => {
+        const made = make({ size: 1, highWaterMark: 1, autoDestroy: false, stuck: true });
+        const s = made.stream;
+        const errors: unknown[] = [];
+        s.on('error', (error) => errors.push(error));
+        const held = new Promise((resolve) => expect(s.write('ab', resolve)).to.equal(false));
+        const flushed = s.flush().catch((error: unknown) => error);
+        const ready = s.ready().catch((error: unknown) => error);
+        s.end();
+        expect(s.write('late')).to.equal(false);
+        expect(s.destroyed).to.equal(false);
+        expect(await held).to.equal(null);
+        expect(await flushed).to.equal(s.errored);
+        expect(await ready).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
+        expect(errors).to.deep.equal([s.errored]);
+      });
+    });
+
     describe('a signal aborted before construction', () => {
       it('destroys the stream with an AbortError, and nothing written is delivered', async () => {
         const made = make({ signal: AbortSignal.abort() });

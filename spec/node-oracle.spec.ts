@@ -6,6 +6,7 @@ import {
   programArb,
   report,
   runProgram,
+  type ChunkSpec,
   type ClassName,
   type Op,
   type Program,
@@ -61,7 +62,8 @@ const write = (
   callback: Extract<Op, { op: 'write' }>['callback'] = 'none',
   encoding = 'omit',
 ): Op => ({ op: 'write', chunk, encoding, callback });
-const end: Op = { op: 'end', chunk: null, encoding: 'omit', callback: 'none' };
+const u16: ChunkSpec = { kind: 'typed', type: 'Uint16Array', bytes: [0, 0] };
+const end: Extract<Op, { op: 'end' }> = { op: 'end', chunk: null, encoding: 'omit', callback: 'none' };
 
 describe("Node parity: random programs against Node's own stream", function () {
   this.timeout(120_000);
@@ -228,6 +230,47 @@ describe('Node parity: divergences found by the oracle', () => {
             highWaterMark: 0,
             emitClose: false,
           }),
+        ));
+
+      it('calls a write back with null after Node-path writes and a destroy() in the same tick', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              { op: 'writeV', chunks: [u16], callback: 'none' },
+              write(text('a'), 'Y'),
+              write(u16),
+              write(text('b'), 'X'),
+              { op: 'destroy', error: false },
+            ],
+            { size: 1 },
+          ),
+        ));
+
+      it('settles asyncDispose when destroyed with emitClose: false', () =>
+        expectParity(
+          program(cls, [{ op: 'dispose' }, { op: 'destroy', error: false }], {
+            size: 1,
+            highWaterMark: 0,
+            emitClose: false,
+          }),
+        ));
+
+      it("fails the end() callback with the stream's first error, not ERR_STREAM_DESTROYED", () =>
+        expectParity(
+          program(
+            cls,
+            [
+              { ...end, callback: 'X' },
+              write({ kind: 'buffer', bytes: [] }),
+              { op: 'destroy', error: false },
+            ],
+            {
+              size: 1,
+              highWaterMark: 0,
+              autoDestroy: false,
+            },
+          ),
         ));
     });
   }

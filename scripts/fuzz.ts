@@ -28,7 +28,7 @@ interface Args {
   seed: number;
   classes: readonly ClassName[];
   canary: boolean;
-  /** Failures of one kind printed at most once; stop after this many kinds. */
+  /** Failures of one kind printed at most once; at most this many kinds printed per class. */
   maxKinds: number;
 }
 
@@ -72,11 +72,14 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-/** A failure's kind: its first difference with numbers and labels blurred. */
+/** A failure's kind: its first difference with numbers and callback names blurred. */
 function kindOf(outcome: Outcome): string {
   const first = outcome.differences[0] ?? '';
   const line = first.split('\n').find((l) => l.includes('≠')) ?? first.split('\n')[0];
   return line
+    .replace(/\b(end\w*#\d+[\w/-]*|X|Y|\w*#\d+[\w/-]*)(?=\()/g, (name) =>
+      name.startsWith('end') ? 'endcb' : 'cb',
+    )
     .replace(/#\d+(\/\w+)?/g, '#n')
     .replace(/\d+/g, 'n')
     .replace(/\s+/g, ' ')
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
   let programs = 0;
   let loose = 0;
   const failures = new Map<string, { count: number; seed: number; cls: ClassName }>();
+  const kindsOf = new Map<ClassName, number>();
   console.log(
     `fuzz: ${args.runs} programs per class, seeds ${args.seed}..${args.seed + args.runs - 1}${args.canary ? ', canary on' : ''}`,
   );
@@ -105,10 +109,11 @@ async function main(): Promise<void> {
       if (outcome.loose) loose++;
       if (outcome.differences.length > 0) {
         const kind = kindOf(outcome);
-        const known = failures.get(kind);
+        const known = failures.get(`${cls}: ${kind}`);
         if (known !== undefined) known.count++;
-        else if (failures.size < args.maxKinds) {
-          failures.set(kind, { count: 1, seed, cls });
+        else if ((kindsOf.get(cls) ?? 0) < args.maxKinds) {
+          kindsOf.set(cls, (kindsOf.get(cls) ?? 0) + 1);
+          failures.set(`${cls}: ${kind}`, { count: 1, seed, cls });
           await printShrunk(cls, seed, args.canary, run);
         }
       }

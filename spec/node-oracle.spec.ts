@@ -272,6 +272,15 @@ describe('Node parity: divergences found by the oracle', () => {
             },
           ),
         ));
+
+      it('leaves the end() callback pending, as Node does, when a write after end() errors a stream autoDestroy: false keeps', () =>
+        expectParity(
+          program(cls, [{ ...end, callback: 'X' }, write(text('QUJD'))], {
+            size: 1,
+            highWaterMark: 0,
+            autoDestroy: false,
+          }),
+        ));
     });
   }
 });

@@ -13,8 +13,8 @@ import {
 } from './support/oracle';
 
 // Random programs of user actions, run on our classes and on Node's own
-// Writable/Transform, compared as users see them (README, "Node parity";
-// docs/node-parity.md lists what matches and what deliberately differs).
+// Writable/Transform, compared as users see them (docs/node-parity.md lists
+// what matches and what deliberately differs).
 // A fixed seed keeps the suite deterministic. A failure prints the program,
 // its seed and fast-check's path; replay it with
 //   MWSR_FUZZ_SEED=<seed> MWSR_FUZZ_PATH=<path> MWSR_FUZZ_CLASS=<class> npm run spec -- spec/node-oracle.spec.ts

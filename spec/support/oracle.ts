@@ -447,7 +447,7 @@ export interface Observation {
   hanging: string[];
   /** True once our write() returned false: later timing may differ by design. */
   backpressured: boolean;
-  /** Index in `trace` of the first inner action, or of the first callback, seen after our write() returned false. */
+  /** Length of `trace` when our write() first returned false. */
   backpressuredAt: number;
 }
 
@@ -483,12 +483,11 @@ function immediate(): Promise<void> {
 /** Marker item standing for an empty writeV() group on Node's side (dropped by its sink). */
 const EMPTY_GROUP = Object.freeze({ emptyGroup: true });
 
-/** The Node equivalents of our extras. */
+/** What a sink hands the run: a batch, or what Node's sink was given at once. */
 type Sink = (delivered: Buffer | unknown[]) => void;
 
 /** One side of a run: a stream, and how to reach it. */
 interface Side {
-  readonly ours: boolean;
   readonly stream: Writable;
   /** Our class's extras; null on Node's side. */
   readonly extras: {
@@ -528,6 +527,22 @@ class Run {
   readonly #waiters: { label: string; settled: boolean }[] = [];
   readonly #controller = new AbortController();
   side!: Side;
+  /** The other side of the same run: settling waits for both. */
+  partner: Run | null = null;
+  /**
+   * Our side: true once our stream's `_final` is done ('prefinish'). Node's
+   * sink finishes at that moment too, so 'finish' comes at the same point of
+   * the program on both sides (ours hands its last batch over first, which
+   * takes turns: a documented difference in timing).
+   */
+  #finalDone = false;
+  /** Called when `#finalDone` turns true. */
+  #onFinalDone: (() => void) | null = null;
+  /** Node's side: its pending `final` callback, released when our side's final is done. */
+  #finalCallback: (() => void) | null = null;
+  /** Our side: true once our readable side ended; who waits for that (Node's paused readable side). */
+  #readableDone = false;
+  #onReadableEnd: (() => void)[] = [];
 
   constructor(
     readonly program: Program,
@@ -644,17 +659,6 @@ class Run {
     }
   }
 
-  /**
-   * Our side: true once our stream's `_final` is done ('prefinish'). Node's sink finishes at that moment too, so 'finish' comes at the
-   * same point of the program on both sides (ours hands its last batch over
-   * first, which takes turns: a documented difference in timing).
-   */
-  #finalDone = false;
-  /** Called when `#finalDone` turns true. */
-  #onFinalDone: (() => void) | null = null;
-  /** Node's side: its pending `final` callback, released when our side's final is done. */
-  #finalCallback: (() => void) | null = null;
-
   #markFinalDone(): void {
     if (this.#finalDone) return;
     this.#finalDone = true;
@@ -679,10 +683,6 @@ class Run {
     if (callback !== null) callback();
   }
 
-  /** Our side: whether our readable side ended or closed, and who waits for it. */
-  #readableDone = false;
-  #onReadableEnd: (() => void)[] = [];
-
   onReadableEnd(then: () => void): void {
     if (this.#readableDone) then();
     else this.#onReadableEnd.push(then);
@@ -692,9 +692,6 @@ class Run {
     this.#readableDone = true;
     for (const then of this.#onReadableEnd.splice(0)) then();
   }
-
-  /** The other side of the same run: settling waits for both. */
-  partner: Run | null = null;
 
   get activity(): number {
     return this.#activity;
@@ -1014,7 +1011,6 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
       },
     });
     return {
-      ours: true,
       stream,
       busy: () => busy,
       extras: {
@@ -1038,7 +1034,6 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
     });
   });
   return {
-    ours: true,
     stream,
     busy: () => busy,
     extras: {
@@ -1101,7 +1096,7 @@ function nodeSide(run: Run, signal: AbortSignal | undefined): Side {
     transform.on('data', () => {});
     stream = transform;
   }
-  return { ours: false, stream, busy: () => false, extras: null };
+  return { stream, busy: () => false, extras: null };
 }
 
 /** Records a delivery; when it ran an inner action, calls back on the next tick (a busy sink). */

@@ -281,6 +281,16 @@ describe('Node parity: divergences found by the oracle', () => {
             autoDestroy: false,
           }),
         ));
+
+      for (const how of ['throw', 'reject'] as const) {
+        it(`is destroyed with the very Error from another realm its consumer ${how}s`, () =>
+          expectParity(
+            program(cls, [
+              { op: 'sinkWrite', chunk: text('ab'), then: { op: 'fail', error: 'foreign error', how } },
+              { op: 'flush' },
+            ]),
+          ));
+      }
     });
   }
 });

@@ -53,6 +53,7 @@ import fc from 'fast-check';
 import { Buffer } from 'node:buffer';
 import { Transform, Writable } from 'node:stream';
 import { inspect, types } from 'node:util';
+import { runInNewContext } from 'node:vm';
 import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
 
 // ---- Programs --------------------------------------------------------------
@@ -102,7 +103,9 @@ export type InnerOp =
   | { op: 'write'; chunk: ChunkSpec; encoding: EncodingArg; callback: 'none' | 'X' | 'Y' | 'own' }
   | { op: 'writeV'; chunks: ChunkSpec[]; callback: 'none' | 'X' | 'Y' | 'own' }
   | { op: 'end'; callback: 'none' | 'own' }
-  | { op: 'destroy'; error: boolean };
+  | { op: 'destroy'; error: boolean }
+  /** Inside the sink only: the sink fails (onBatch throws or rejects; Node's sink calls back with it). */
+  | { op: 'fail'; error: 'error' | 'foreign error'; how: 'throw' | 'reject' };
 
 export type Op =
   | { op: 'write'; chunk: ChunkSpec; encoding: EncodingArg; callback: CallbackSpec }
@@ -316,7 +319,21 @@ function opArb(chunk: fc.Arbitrary<ChunkSpec>): fc.Arbitrary<Op> {
     },
     {
       weight: 2,
-      arbitrary: fc.record({ op: fc.constant('sinkWrite' as const), chunk, then: innerOpArb(chunk) }),
+      arbitrary: fc.record({
+        op: fc.constant('sinkWrite' as const),
+        chunk,
+        then: fc.oneof(
+          { weight: 3, arbitrary: innerOpArb(chunk) },
+          {
+            weight: 1,
+            arbitrary: fc.record({
+              op: fc.constant('fail' as const),
+              error: fc.constantFrom('error' as const, 'foreign error' as const),
+              how: fc.constantFrom('throw' as const, 'reject' as const),
+            }),
+          },
+        ),
+      }),
     },
   );
 }
@@ -519,6 +536,8 @@ class Run {
   #activity = 0;
   /** The inner action the sink runs at the next delivery of data, with a label. */
   #armed: { then: InnerOp; label: string } | null = null;
+  /** Set by `deliver` when the armed action is a failure of the sink. */
+  #failure: { error: Error; how: 'throw' | 'reject' } | null = null;
   /** Ops started so far: where inner actions land. */
   #opIndex = 0;
   /** Units written so far, as Node counts them (for write()'s return value). */
@@ -566,11 +585,37 @@ class Run {
       for (const item of items) this.obs.items.push(this.items.label(item));
     }
     const armed = this.#armed;
-    if (armed !== null) {
-      this.#armed = null;
-      this.#inner(armed.then, `${armed.label} (inside the sink)`);
+    if (armed === null) return;
+    this.#armed = null;
+    if (armed.then.op === 'fail') {
+      this.note(`${armed.label}: the sink fails`);
+      const error =
+        armed.then.error === 'error'
+          ? new Error(armed.label)
+          : (runInNewContext('new Error("foreign")') as Error);
+      userErrorNames.set(error, `${armed.then.error === 'error' ? 'E' : 'ForeignE'}(${armed.label})`);
+      this.#failure = { error, how: armed.then.how };
+      return;
     }
+    this.#inner(armed.then, `${armed.label} (inside the sink)`);
   };
+
+  /**
+   * Node's side of a failing sink: the stream is destroyed with the error,
+   * as ours is whatever `autoDestroy` says (README: a throwing or rejecting
+   * consumer destroys the stream with that error object).
+   */
+  failNode(error: Error, callback: (error?: Error | null) => void): void {
+    callback();
+    this.side.stream.destroy(error);
+  }
+
+  /** The failure the sink must report for the delivery just recorded, once. */
+  takeFailure(): { error: Error; how: 'throw' | 'reject' } | null {
+    const failure = this.#failure;
+    this.#failure = null;
+    return failure;
+  }
 
   /** A named callback: shared X and Y, or one per call. */
   callback(spec: CallbackSpec | 'own', label: string): ((error?: unknown) => void) | undefined {
@@ -799,6 +844,8 @@ class Run {
       case 'destroy':
         this.#destroy(op.error, `${label}/`);
         return;
+      case 'fail': // only the sink fails (deliver)
+        return;
     }
   }
 
@@ -1002,6 +1049,9 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
       ...(options as { size: number; objectMode: true }),
       onBatch: (batch: unknown) => {
         run.deliver(batch as Buffer | unknown[]);
+        const failure = run.takeFailure();
+        if (failure?.how === 'throw') throw failure.error;
+        if (failure?.how === 'reject') return Promise.reject(failure.error);
         const delay = delayFor();
         if (delay === null) return;
         busy = true;
@@ -1024,6 +1074,12 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
   const stream = new AsyncBatchStream<unknown>(options);
   stream.on('data', (batch: Buffer | unknown[]) => {
     run.deliver(batch);
+    // A Transform's consumer fails the stream by destroying it with the error.
+    const failure = run.takeFailure();
+    if (failure !== null) {
+      stream.destroy(failure.error);
+      return;
+    }
     const delay = delayFor();
     if (delay === null) return;
     busy = true;
@@ -1103,7 +1159,9 @@ function nodeSide(run: Run, signal: AbortSignal | undefined): Side {
 function sinkCall(run: Run, record: () => void, callback: (error?: Error | null) => void): void {
   const armed = run.armed;
   record();
-  if (armed && !run.armed) process.nextTick(callback);
+  const failure = run.takeFailure();
+  if (failure !== null) run.failNode(failure.error, callback);
+  else if (armed && !run.armed) process.nextTick(callback);
   else callback();
 }
 
@@ -1430,6 +1488,8 @@ function innerSource(op: InnerOp): string {
       return call('end', [op.callback === 'own' ? 'cbEnd' : null]);
     case 'destroy':
       return call('destroy', [op.error ? 'new Error()' : null]);
+    case 'fail':
+      return `${op.how} ${op.error === 'error' ? 'new Error()' : "vm.runInNewContext('new Error()')"}`;
   }
 }
 

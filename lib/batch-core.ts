@@ -4,7 +4,6 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed, writeAfterEnd } from './errors';
 import type { BatchSettings } from './options';
 
@@ -398,16 +397,14 @@ export class BatchCore<B> {
    */
   #dueCallbacks: DueCallbacks | null = null;
   /**
-   * Node's own callback tick, as far as it matters for order: 'none' while
-   * Node has none queued; 'last' while the tick Node queued for a write
-   * whose callback we called at once is the newest callback tick; 'passed'
-   * once a fast-path tick was queued after it. Node adds a later write with
-   * the same callback to its queued tick (afterWriteTickInfo), so while
-   * 'passed' a Node write's callback is held for our next tick instead:
-   * `write('a', 'utf8', X); write(buf, Y); write('c', 'utf8', X)` calls X,
-   * Y, X, as a plain Writable does.
+   * True from a Node write whose callback we called at once until the tick
+   * after Node's own callback tick. Node adds a later write with the same
+   * callback to that tick (afterWriteTickInfo), so a fast-path callback tick
+   * queued meanwhile would be overtaken: `write('a', 'utf8', X); write(buf,
+   * Y); write('c', 'utf8', X)` would call X, X, Y. While true, writes with a
+   * callback take Node's path, which keeps its own order.
    */
-  #nodeTick: 'none' | 'last' | 'passed' = 'none';
+  #nodeTickPending = false;
   /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
   readonly #groupUnits: number[] = [];
   /** Held callbacks on their way out, on the next tick; null when none are. */
@@ -435,9 +432,15 @@ export class BatchCore<B> {
   #flushTarget = 0;
   /** Waiting `flush()` calls, targets in ascending order. */
   #flushWaiters: FlushWaiter[] = [];
-  /** `_final`/`_flush` callback, held while ending. */
+  /** `_final`/`_flush` callback, held while ending, from the tick after `end()`. */
   #finalCallback: WriteCallback | null = null;
 
+  /**
+   * Waiting `Symbol.asyncDispose` calls, told when the core stops (destroy,
+   * or an error that leaves the stream alive): 'close', which Node's
+   * finished() waits for, never comes with `emitClose: false`.
+   */
+  readonly #stopWaiters = new Set<(error: Error | null) => void>();
   /** What every `ready()` caller waits on until the next 'drain'; null while none waits. */
   #readyWaiter: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | null = null;
 
@@ -478,8 +481,13 @@ export class BatchCore<B> {
     this.#readyWaiter = null;
     waiter?.resolve();
   };
+  readonly #onEndTick = (callback: WriteCallback): void => {
+    if (this.#phase !== 'ending') return; // destroyed or stopped meanwhile
+    this.#finalCallback = callback;
+    this.#pump();
+  };
   readonly #onNodeTickDone = (): void => {
-    this.#nodeTick = 'none';
+    this.#nodeTickPending = false;
   };
   readonly #onDueTick = (due: DueCallbacks): void => {
     if (this.#dueCallbacks === due) this.#dueCallbacks = null;
@@ -551,10 +559,16 @@ export class BatchCore<B> {
    */
   tryWrite(chunk: unknown, encoding: unknown, callback: unknown): boolean | undefined {
     const bytes = this.#fastBytes;
-    if (bytes !== null && encoding === undefined && chunk instanceof Uint8Array && bytes.append(chunk)) {
+    if (
+      bytes !== null &&
+      encoding === undefined &&
+      callback === undefined &&
+      chunk instanceof Uint8Array &&
+      bytes.append(chunk)
+    ) {
       this.#openUnits += chunk.length;
       this.#unitsAdmitted += chunk.length;
-      return this.#accepted(callback);
+      return this.#accepted(undefined);
     }
     return this.#tryAdmit(chunk, encoding, callback);
   }
@@ -566,7 +580,7 @@ export class BatchCore<B> {
       callback = encoding;
       encoding = undefined;
     }
-    if (!this.#mayBypassNode()) return undefined;
+    if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;
     const units = this.#fastUnitsOf(chunk, encoding);
     if (units < 0) return undefined;
     this.#admit(chunk, units);
@@ -618,8 +632,12 @@ export class BatchCore<B> {
       const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
       this.#dueCallbacks = next;
       process.nextTick(this.#onDueTick, next);
-      if (this.#nodeTick === 'last') this.#nodeTick = 'passed';
     }
+  }
+
+  /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */
+  #mayTakeCallback(callback: unknown): boolean {
+    return !this.#nodeTickPending || typeof callback !== 'function';
   }
 
   /** The face's `cork()` (+1) or `uncork()` (-1) has run. */
@@ -715,8 +733,12 @@ export class BatchCore<B> {
     this.#phase = 'ending';
     this.#writeOpen = false;
     this.#reopen();
-    this.#finalCallback = callback;
     this.#queueTick();
+    // The end may complete only after the ticks already queued when end()
+    // was called (write callbacks among them): one of those may still fail
+    // the stream, as it would fail a plain Writable whose _final completes
+    // later, and end()'s callback must then get that error.
+    process.nextTick(this.#onEndTick, callback);
   }
 
   /**
@@ -735,9 +757,12 @@ export class BatchCore<B> {
     this.#flushWaiters = [];
     for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));
     this.#failReady(this.#error ?? streamDestroyed('ready'));
+    for (const onStop of this.#stopWaiters) onStop(error);
+    this.#stopWaiters.clear();
     const held = this.#takeHeld();
     this.#nodeHeld = null;
-    const finalCallback = this.#finalCallback;
+    // Node's destroy() settles end() callbacks itself (with `errored`, or
+    // ERR_STREAM_DESTROYED) and ignores _final's: it is dropped.
     this.#finalCallback = null;
     // Held callbacks' chunks were copied, which is what a write callback
     // reports: they carry the stream's error, or none (as Node's callback
@@ -745,7 +770,6 @@ export class BatchCore<B> {
     // next tick, as Node settles its own queued writes, and ahead of them:
     // the faces call this before Node's destroy() queues its own.
     for (const callback of held) process.nextTick(callback, heldError);
-    if (finalCallback !== null) process.nextTick(finalCallback, error ?? streamDestroyed('end'));
   }
 
   /** The readable side can take a batch again (`_read`). */
@@ -830,13 +854,28 @@ export class BatchCore<B> {
   /**
    * `Symbol.asyncDispose`: ends the stream and waits until everything written
    * was handed over ('finish'), instead of Node's default of destroying it
-   * and losing what is pending. A stream already destroyed is left as it is.
+   * and losing what is pending. A stream already destroyed is left as it is;
+   * one destroyed meanwhile settles it too: a rejection with the error it
+   * was destroyed with, if any.
    */
   async dispose(): Promise<void> {
     const stream = this.#host.stream;
     if (stream.destroyed) return;
     if (!stream.writableEnded) stream.end();
-    await finished(stream, { readable: false });
+    if (stream.writableFinished || this.#phase === 'destroyed') return;
+    await new Promise<void>((resolve, reject) => {
+      const onStop = (error: Error | null): void => {
+        stream.off('finish', onFinish);
+        if (error === null) resolve();
+        else reject(error);
+      };
+      const onFinish = (): void => {
+        this.#stopWaiters.delete(onStop);
+        resolve();
+      };
+      stream.once('finish', onFinish);
+      this.#stopWaiters.add(onStop);
+    });
   }
 
   /**
@@ -883,7 +922,7 @@ export class BatchCore<B> {
    * Node's queue must take the group.
    */
   #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {
-    if (!this.#mayBypassNode()) return undefined;
+    if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;
     const units = this.#groupUnits;
     units.length = 0;
     let total = 0;
@@ -1031,9 +1070,9 @@ export class BatchCore<B> {
    */
   #callbackNode(callback: WriteCallback, units: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
-    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0 && this.#nodeTick !== 'passed') {
-      const first = this.#nodeTick === 'none';
-      this.#nodeTick = 'last';
+    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
+      const first = !this.#nodeTickPending;
+      this.#nodeTickPending = true;
       callback(); // Node queues its callback tick here
       if (first) process.nextTick(this.#onNodeTickDone);
       return;
@@ -1042,8 +1081,6 @@ export class BatchCore<B> {
     this.#reopen();
     this.#nodeHeldUnits = units;
     this.#heldCallbacks.push(callback);
-    // Below the limit it was held only to keep callback order: out next tick.
-    this.#drainMaybe();
   }
 
   /** Below the limit again: held callbacks and the owed 'drain' go out on the next tick. */
@@ -1151,7 +1188,7 @@ export class BatchCore<B> {
     // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
     // settlement or _read will pump again. (A destroyed core is not 'ending'.)
     if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;
-    if (this.#phase === 'ending') this.#finish();
+    if (this.#phase === 'ending' && this.#finalCallback !== null) this.#finish();
   }
 
   /** Hands the oldest batch to the consumer; settles at once if it returned no thenable. */

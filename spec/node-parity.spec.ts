@@ -291,6 +291,73 @@ for (const [name, make] of Object.entries(faces)) {
       }
     });
 
+    describe('writes taken at once stay taken', () => {
+      it('a write after a Node-path write succeeds though destroy() follows in the same tick', async () => {
+        const made = make({ size: 1 });
+        const trace: unknown[] = [];
+        made.stream.writeV([new Uint16Array(1)]); // not a Uint8Array: Node's own write path
+        made.stream.write('a', () => trace.push('a'));
+        made.stream.write(new Uint16Array(1));
+        made.stream.write('b', (error) => trace.push(error ?? 'b'));
+        made.stream.destroy();
+        await settled(made.stream);
+        expect(trace).to.deep.equal(['a', 'b']);
+      });
+
+      it('a write callback in the form write(chunk, undefined, callback) keeps its place', async () => {
+        const made = make({});
+        const trace: string[] = [];
+        const X = (): number => trace.push('X');
+        made.stream.write('a', 'utf8', X);
+        made.stream.write(Buffer.from('b'), undefined, () => trace.push('Y'));
+        made.stream.write('c', 'utf8', X);
+        await nextTurn();
+        expect(trace).to.deep.equal(['X', 'Y', 'X']);
+      });
+    });
+
+    describe('end() callbacks', () => {
+      it('get the stream error, as Node gives it, when destroyed after an error', async () => {
+        const made = make({ size: 1, autoDestroy: false, stuck: true });
+        const node = oracle({ autoDestroy: false });
+        const run = async (s: Batcher): Promise<unknown> => {
+          s.on('error', () => {});
+          const ended = new Promise((resolve) => s.end('0', resolve));
+          s.write('late'); // after end(): errored, not destroyed
+          await nextTurn();
+          s.destroy();
+          return ((await ended) as NodeJS.ErrnoException | null)?.code;
+        };
+        const nodeCode = await run(node.stream);
+        expect(nodeCode).to.equal('ERR_STREAM_WRITE_AFTER_END');
+        expect(await run(made.stream)).to.equal(nodeCode);
+      });
+
+      it('get the error of a write made after end() from an earlier write callback', async () => {
+        const run = async (made: Made): Promise<unknown> => {
+          const s = made.stream;
+          s.on('error', () => {});
+          s.write({}, () => s.write({}));
+          return new Promise((resolve) => s.end(resolve));
+        };
+        const node = ((await run(oracle({ objectMode: true }))) as NodeJS.ErrnoException).code;
+        expect(node).to.equal('ERR_STREAM_WRITE_AFTER_END');
+        const ours = (await run(make({ size: 1, objectMode: true }))) as NodeJS.ErrnoException | null;
+        expect(ours?.code).to.equal(node);
+      });
+
+      it('are not called while an errored stream stays alive (autoDestroy: false)', async () => {
+        const made = make({ size: 1, highWaterMark: 0, autoDestroy: false });
+        const calls: unknown[] = [];
+        made.stream.on('error', () => {});
+        made.stream.end('', (error: unknown) => calls.push(error));
+        made.stream.write('QUJD');
+        await settled(made.stream);
+        await nextTurn();
+        expect(calls).to.deep.equal([]);
+      });
+    });
+
     describe('with autoDestroy: false, a write after end() errors the stream without destroying it', () => {
       it('stops the core: flush() and ready() fail, held callbacks are called, nothing hangs', async () => {
         const made = make({ size: 1, highWaterMark: 1, autoDestroy: false, stuck: true });
@@ -382,6 +449,20 @@ for (const [name, make] of Object.entries(faces)) {
             const other = make({ emitClose, autoDestroy });
             other.stream.destroy();
             await other.stream[Symbol.asyncDispose]();
+          });
+          it(`Symbol.asyncDispose settles when destroyed meanwhile (emitClose ${emitClose}, autoDestroy ${autoDestroy})`, async () => {
+            const quiet = make({ size: 1, highWaterMark: 0, emitClose, autoDestroy, stuck: true });
+            quiet.stream.write('x');
+            const disposed = quiet.stream[Symbol.asyncDispose]();
+            quiet.stream.destroy();
+            await disposed;
+            const failing = make({ size: 1, highWaterMark: 0, emitClose, autoDestroy, stuck: true });
+            failing.stream.on('error', () => {});
+            failing.stream.write('x');
+            const boom = new Error('boom');
+            const rejected = failing.stream[Symbol.asyncDispose]().catch((error: unknown) => error);
+            failing.stream.destroy(boom);
+            expect(await rejected).to.equal(boom);
           });
         }
       }

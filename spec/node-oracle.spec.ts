@@ -291,6 +291,25 @@ describe('Node parity: divergences found by the oracle', () => {
             ]),
           ));
       }
+
+      it('fails end(cb) after destroy() while a write callback is due', () =>
+        expectParity(
+          program(cls, [
+            write(text('a'), 'own'),
+            { op: 'destroy', error: false },
+            { ...end, callback: 'own' },
+          ]),
+        ));
+
+      it('leaves end(chunk, cb) pending when a later write errors a stream autoDestroy: false keeps', () =>
+        expectParity(
+          program(cls, [write(item), { ...end, chunk: item, callback: 'X' }, write(item)], {
+            objectMode: true,
+            size: 1,
+            highWaterMark: 0,
+            autoDestroy: false,
+          }),
+        ));
     });
   }
 });

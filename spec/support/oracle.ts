@@ -20,7 +20,8 @@
  *   `errored` (and a Transform's `readableEnded`) after the program, and
  *   again after a closing `end()`.
  * On our class only: every `flush()`, `ready()` and `[Symbol.asyncDispose]()`
- * settles once the stream has finished or closed (a bounded wait, then).
+ * settles once the stream has finished or closed (a bounded wait, then),
+ * and 'drain' comes only after a write() returned false.
  *
  * Deliberate differences, not compared or compared loosely:
  * - how chunks are grouped into batches (only the concatenation counts);
@@ -462,6 +463,8 @@ export interface Observation {
   stateAtClose: string;
   /** Ours only: flush()/ready()/asyncDispose promises that never settled. */
   hanging: string[];
+  /** 'drain' events with no write() that returned false since the last one. */
+  strayDrains: number;
   /** True once our write() returned false: later timing may differ by design. */
   backpressured: boolean;
   /** Length of `trace` when our write() first returned false. */
@@ -527,6 +530,7 @@ class Run {
     stateAfterProgram: '',
     stateAtClose: '',
     hanging: [],
+    strayDrains: 0,
     backpressured: false,
     backpressuredAt: -1,
   };
@@ -561,6 +565,8 @@ class Run {
   #finalCallback: (() => void) | null = null;
   /** Our side: true once our readable side ended; who waits for that (Node's paused readable side). */
   #readableDone = false;
+  /** True once a write() returned false, until the next 'drain'. */
+  #drainOwed = false;
   #onReadableEnd: (() => void)[] = [];
 
   constructor(
@@ -659,7 +665,12 @@ class Run {
     }
     // A Transform's readable 'end' follows the last batch read: its place
     // among the writable side's events is timing; readableEnded is compared.
-    stream.on('drain', () => this.#activity++);
+    stream.on('drain', () => {
+      this.#activity++;
+      // Node's contract: 'drain' only after a write() returned false.
+      if (!this.#drainOwed) this.obs.strayDrains++;
+      this.#drainOwed = false;
+    });
     stream.on('prefinish', () => this.#markFinalDone());
     stream.on('end', () => this.#markReadableDone());
     return true;
@@ -867,6 +878,7 @@ class Run {
     // Apart from the trace (Node's sink may run inside write(), before it
     // returns), in call order.
     if (before.comparable) this.obs.returns[before.slot] = `${label} returned ${ok}`;
+    if (!ok) this.#drainOwed = true;
     if (this.ours && !ok && !this.obs.backpressured) {
       this.obs.backpressured = true;
       this.obs.backpressuredAt = this.obs.trace.length;
@@ -1344,6 +1356,8 @@ export function compare(
     differences.push(`state at close: ours ${ours.stateAtClose}; Node ${node.stateAtClose}`);
   }
   if (ours.hanging.length > 0) differences.push(`never settled: ${ours.hanging.join(', ')}`);
+  if (ours.strayDrains > 0)
+    differences.push(`'drain' emitted ${ours.strayDrains} time(s) with no write() that returned false`);
   return { differences, loose };
 }
 

@@ -33,7 +33,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { BYTE_VARIANTS, BYTES_BASELINE, type VariantInfo } from './scenarios/bytes';
 import { FLAT_TOLERANCE_BYTES, FULL_MEMORY_PLAN, QUICK_MEMORY_PLAN, heapGrowth } from './scenarios/memory';
 import { OBJECT_VARIANTS, OBJECTS_BASELINE } from './scenarios/objects';
@@ -57,6 +57,7 @@ import {
 } from './support/summary';
 import { renderChart, type ChartPanel } from './support/svg';
 import { runWorkersBench } from './workers';
+import { updateReadmeFigures } from '../scripts/render-readme-bench';
 
 // ---- Extra benches -----------------------------------------------------------
 
@@ -655,6 +656,17 @@ async function main(): Promise<number> {
       );
     }
     process.stdout.write(`Results: ${options.outDir}/latest.{md,svg,json}\n`);
+    if (!options.quick && resolvePath(options.outDir) === resolvePath(PROJECT_ROOT, 'bench', 'results')) {
+      // The README shows the figures of the last full run (npm run docs:bench).
+      try {
+        const changed = updateReadmeFigures();
+        process.stdout.write(
+          `README.md figures ${changed ? 'rewritten from' : 'already match'} latest.json\n`,
+        );
+      } catch (error) {
+        process.stdout.write(`README.md figures not rewritten: ${(error as Error).message}\n`);
+      }
+    }
 
     const broken = [...rows, ...memoryRows].filter((row) => row.intact < row.runs || row.runs === 0);
     for (const row of broken) {

@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { finished } from 'node:stream/promises';
-import { BatchingWritable } from '../lib/index';
+import { BatchingWritable } from 'mwsr';
 
 interface Row {
   user: number;

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AsyncBatchStream } from '../lib/index';
+import { AsyncBatchStream } from 'mwsr';
 
 const LINES = 20_000;
 

@@ -7,9 +7,9 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { finished } from 'node:stream/promises';
-import { BatchingWritable } from '../lib/index';
+import { BatchingWritable } from 'mwsr';
 
-const PRODUCERS = 8;
+const PRODUCERS = 50;
 const LINES_PER_PRODUCER = 1000;
 
 async function main(): Promise<void> {
@@ -38,11 +38,13 @@ async function main(): Promise<void> {
       }),
   });
 
-  // Several producers at once, each respecting backpressure: when write()
-  // returns false, wait for 'drain' before writing more.
+  // Any number of producers at once, each respecting backpressure: when
+  // write() returns false, wait with ready() before writing more. All the
+  // waiting producers share one promise (one 'drain' listener per producer
+  // would make Node warn past 10 of them).
   const producers = Array.from({ length: PRODUCERS }, async (_, id) => {
     for (let line = 0; line < LINES_PER_PRODUCER; line++) {
-      if (!sink.write(`producer ${id} line ${line}\n`)) await once(sink, 'drain');
+      if (!sink.write(`producer ${id} line ${line}\n`)) await sink.ready();
     }
   });
   await Promise.all(producers);

@@ -15,7 +15,7 @@
  */
 import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { BatchingWritable } from '../lib/index';
+import { BatchingWritable } from 'mwsr';
 
 const WRITERS = 40;
 const MESSAGES_PER_WRITER = 50;

@@ -60,7 +60,9 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
       {
         stream: this,
         deliver: (batch) => {
-          this.#downstreamFull = !this.push(batch);
+          // An errored stream drops what is pushed (as for a plain
+          // Transform): nothing waits downstream, so the consumer stays free.
+          this.#downstreamFull = !this.push(batch) && this.errored === null;
         },
         isReady: () => !this.#downstreamFull,
       },

@@ -436,8 +436,8 @@ export class BatchCore<B> {
   #finalCallback: WriteCallback | null = null;
 
   /**
-   * Waiting `Symbol.asyncDispose` calls, told when the core stops (destroy,
-   * or an error that leaves the stream alive): 'close', which Node's
+   * Waiting `Symbol.asyncDispose` calls, told when the stream is destroyed
+   * or errors for good (see #erroredMaybe): 'close', which Node's
    * finished() waits for, never comes with `emitClose: false`.
    */
   readonly #stopWaiters = new Set<(error: Error | null) => void>();
@@ -665,27 +665,33 @@ export class BatchCore<B> {
    * when the backlog has reached the limit (Node knows only its own queue).
    */
   nodeWrote(ok: boolean): boolean {
-    if (!ok) this.#stopIfErrored();
+    if (!ok) this.#erroredMaybe();
     return ok && this.#verdict(this.#nodeQueued());
   }
 
   /**
    * With `autoDestroy: false` a write after `end()` leaves the stream
-   * errored but not destroyed, and Node will not finish it: the core stops
-   * as if destroyed (waiters fail with the error, nothing more is handed
-   * over), and held callbacks are called without an error, their chunks
-   * having been copied.
+   * errored but alive. As for a plain Writable, what was written before goes
+   * on to the consumer, and Node will never finish: waiting `ready()` and
+   * `Symbol.asyncDispose` calls fail with the error (a `flush()` settles as
+   * its data does).
    */
-  #stopIfErrored(): void {
+  #erroredMaybe(): void {
     const stream = this.#host.stream;
-    if (this.#phase !== 'destroyed' && stream.errored !== null && !stream.destroyed) {
-      this.destroy(stream.errored, null);
-    }
+    const error = stream.errored;
+    if (error === null || stream.destroyed || this.#phase === 'destroyed') return;
+    this.#failReady(error);
+    this.#notifyStop(error);
+  }
+
+  /** Settles the waiting `Symbol.asyncDispose` calls. */
+  #notifyStop(error: Error | null): void {
+    for (const onStop of this.#stopWaiters) onStop(error);
+    this.#stopWaiters.clear();
   }
 
   /** `_write`: admits the chunk; its callback waits for the drain at or above the limit. */
   write(chunk: unknown, callback: WriteCallback): void {
-    if (this.#refuseStopped(callback)) return;
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
@@ -698,22 +704,10 @@ export class BatchCore<B> {
 
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
-    if (this.#refuseStopped(callback)) return;
     const unitsBefore = this.#unitsAdmitted;
     this.#admitAll(entries);
     this.#scheduleMaybe();
     this.#callbackNode(callback, this.#unitsAdmitted - unitsBefore);
-  }
-
-  /**
-   * True, and the write failed, when the core has stopped while the stream
-   * lives on (errored, see #stopIfErrored): Node still hands over the writes
-   * it queued before the error.
-   */
-  #refuseStopped(callback: WriteCallback): boolean {
-    if (this.#phase !== 'destroyed') return false;
-    callback(this.#error ?? streamDestroyed('write'));
-    return true;
   }
 
   /** Whether a write returned false and its 'drain' has not come yet. */
@@ -745,7 +739,7 @@ export class BatchCore<B> {
    * `_destroy`: stops for good. Every waiter settles with the error, or with
    * `ERR_STREAM_DESTROYED` when there is none; every timer is cleared.
    */
-  destroy(error: Error | null, heldError: Error | null = error): void {
+  destroy(error: Error | null): void {
     if (this.#phase === 'destroyed') return;
     this.#phase = 'destroyed';
     this.#writeOpen = false;
@@ -757,8 +751,7 @@ export class BatchCore<B> {
     this.#flushWaiters = [];
     for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));
     this.#failReady(this.#error ?? streamDestroyed('ready'));
-    for (const onStop of this.#stopWaiters) onStop(error);
-    this.#stopWaiters.clear();
+    this.#notifyStop(error);
     const held = this.#takeHeld();
     this.#nodeHeld = null;
     // Node's destroy() settles end() callbacks itself (with `errored`, or
@@ -769,7 +762,7 @@ export class BatchCore<B> {
     // of a write its sink took; an error here would set `errored`). On the
     // next tick, as Node settles its own queued writes, and ahead of them:
     // the faces call this before Node's destroy() queues its own.
-    for (const callback of held) process.nextTick(callback, heldError);
+    for (const callback of held) process.nextTick(callback, error);
   }
 
   /** The readable side can take a batch again (`_read`). */
@@ -844,7 +837,7 @@ export class BatchCore<B> {
    * waiting `ready()` fails as a write would.
    */
   endCalled(): void {
-    this.#stopIfErrored(); // end(chunk) after end()
+    this.#erroredMaybe(); // end(chunk) after end()
     if (!this.#host.stream.writableEnded) return;
     this.#writeOpen = false;
     this.#reopen();

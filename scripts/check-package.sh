@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run check:package — the package as users get it:
 #   1. build, `npm pack`, and check the tarball ships only dist/ (no source
-#      maps), README.md, LICENSE and package.json;
+#      maps, and no sourceMappingURL comments pointing at missing ones), docs/,
+#      README.md, CHANGELOG.md, LICENSE and package.json;
 #   2. install the tarball into a fresh project (offline: it has no
 #      dependencies) and check `require('mwsr')` and `import … from 'mwsr'`
 #      give the same classes, then run scripts/smoke-package.js there;
@@ -21,7 +22,7 @@ fail() {
 }
 
 step 'build and pack'
-npm run --silent build
+# npm pack runs the prepack script, which builds dist/ afresh.
 tarball=$(npm pack --silent --pack-destination "$work" | tail -1)
 tarball="$work/$tarball"
 echo "$tarball"
@@ -29,11 +30,16 @@ echo "$tarball"
 step 'tarball contents'
 contents=$(tar -tzf "$tarball" | sed 's|^package/||' | sort)
 echo "$contents"
-unexpected=$(echo "$contents" | grep -vE '^(dist/[a-z-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$' || true)
+unexpected=$(echo "$contents" | grep -vE '^(dist/[a-z-]+\.(js|d\.ts)|docs/([a-z-]+/)*[A-Za-z-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$' || true)
 [[ -z $unexpected ]] || fail "unexpected files in the tarball: $unexpected"
-for needed in dist/index.js dist/index.d.ts README.md LICENSE package.json; do
+for needed in dist/index.js dist/index.d.ts docs/semantics.md README.md CHANGELOG.md LICENSE package.json; do
   echo "$contents" | grep -qxF "$needed" || fail "$needed missing from the tarball"
 done
+
+step 'source maps'
+mapped=$(tar -xzOf "$tarball" --wildcards 'package/dist/*' | grep -c 'sourceMappingURL' || true)
+[[ $mapped -eq 0 ]] || fail "$mapped sourceMappingURL comment(s) in dist/, whose maps are not shipped"
+echo "no sourceMappingURL comments in dist/"
 
 step 'install into a fresh project'
 app="$work/app"

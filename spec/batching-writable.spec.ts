@@ -9,7 +9,7 @@ import { deferred, mustCall, nextTurn } from './support/helpers';
 describe('BatchingWritable', () => {
   behavesLikeBatcher(harnessFor.BatchingWritable);
 
-  describe('API.md 1: a stream.Writable', () => {
+  describe('semantics 1: a stream.Writable', () => {
     it('is an instance of node:stream Writable', () => {
       const w = new BatchingWritable({ size: 4, onBatch: () => {} });
       expect(w).to.be.instanceOf(Writable);
@@ -45,7 +45,7 @@ describe('BatchingWritable', () => {
     });
   });
 
-  describe('API.md 3: bounds in byte mode', () => {
+  describe('semantics 3: bounds in byte mode', () => {
     it('hands a chunk of size bytes or more over alone and whole', async () => {
       const got: string[] = [];
       const w = new BatchingWritable({ size: 4, onBatch: (b) => void got.push(b.toString()) });
@@ -132,7 +132,7 @@ describe('BatchingWritable', () => {
     }
   });
 
-  describe('API.md 10: onBatch failing', () => {
+  describe('semantics 10: onBatch failing', () => {
     const failures = {
       'a synchronous throw': (error: unknown) => () => {
         throw error;

@@ -10,7 +10,7 @@ async function closed(harness: Harness): Promise<void> {
 }
 
 /**
- * destroy() discards what is pending (README, "end() and destroy()"): nothing
+ * destroy() discards what is pending (docs/semantics.md 9): nothing
  * reaches the consumer afterwards, even when a hand-over was already queued
  * for the next tick when destroy() came. (Found by npm run mutate: removing
  * the destroyed check at the top of the hand-over loop went unnoticed.)

@@ -18,9 +18,9 @@ function plainWriteError(chunk: unknown): Error & { code?: string } {
   return thrown(() => plain.write(chunk));
 }
 
-/** STYLE 8: errors with Node's classes, codes and messages, built by lib/errors.ts. */
+/** Errors with Node's classes, codes and messages, built by lib/errors.ts. */
 describe('errors (lib/errors.ts, through the public API)', () => {
-  describe('writeV() refuses a chunk with the error a plain Writable gives (API.md 11)', () => {
+  describe('writeV() refuses a chunk with the error a plain Writable gives (semantics 11)', () => {
     const chunks: [string, unknown][] = [
       ['a named function', function namedProducer() {}],
       ['an object with a null prototype', Object.create(null)],

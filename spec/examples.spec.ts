@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { runDemo, svgChart, terminalChart } from '../examples/demo';
+import { runDemo, svgChart, terminalChart, unfairness, type RunResult } from '../examples/demo';
 
 const root = path.join(__dirname, '..');
 const examples = readdirSync(path.join(root, 'examples'))
@@ -58,14 +58,12 @@ describe('examples/', () => {
       expect(outcome.code, shown).to.equal(0);
       expect(outcome.stderr, shown).to.equal('');
       if (name === 'demo.ts') {
-        // The demo ends with a chart in the terminal and names the SVG it wrote.
-        expect(outcome.stdout, shown).to.match(/^messages per second, this run:$/m);
-        const chartFile = /^chart: (.+\.svg)$/m.exec(outcome.stdout)?.[1];
-        expect(chartFile, shown).to.be.a('string');
-        const svg = readFileSync(path.resolve(root, chartFile as string), 'utf8');
-        expect(svg)
-          .to.match(/^<svg /)
-          .and.to.include('mwsr BatchingWritable');
+        // Quick mode checks delivery both ways and compares no speeds: its
+        // workload is too small for a fair comparison.
+        expect(outcome.stdout, shown).to.match(/^verified: every message arrived exactly once/m);
+        expect(outcome.stdout, shown).to.match(/^machine: \d+ cores, load average /m);
+        expect(outcome.stdout, shown).to.match(/^quick mode: .*none is shown/m);
+        expect(outcome.stdout, shown).not.to.match(/msgs\/s|^chart: /m);
       }
     });
   }
@@ -85,6 +83,15 @@ describe('runDemo', () => {
       expect(run.bytes, run.name).to.equal(messages * 64);
     }
     expect(result.verified).to.equal(true);
+    // The machine's load is measured beside the figures.
+    expect(result.load.cores).to.be.at.least(1);
+    expect(result.load.before).to.be.at.least(0);
+    expect(result.unfair).to.equal(
+      unfairness(result.load, [
+        { name: 'a', runs: [result.batched] },
+        { name: 'b', runs: [result.naive] },
+      ]),
+    );
     // The naive way makes one socket write per message; batches hold up to 64 KiB.
     expect(result.naive.socketWrites).to.equal(messages);
     expect(result.batched.socketWrites).to.be.at.least(Math.ceil((messages * 64) / (64 * 1024)));
@@ -105,5 +112,32 @@ describe('runDemo', () => {
     const svg = svgChart(result, 'caption <&>');
     expect(svg).to.include(result.batched.name).and.to.include(result.naive.name);
     expect(svg).to.include('caption &lt;&amp;&gt;');
+  });
+});
+
+describe('the demo calls a comparison unfair', () => {
+  const run = (elapsedMs: number): RunResult => ({
+    name: 'x',
+    messages: 1000,
+    bytes: 64_000,
+    socketWrites: 1,
+    elapsedMs,
+    verified: true,
+    problems: [],
+    stats: null,
+  });
+
+  it('when the machine was busy before it started (load above half the cores)', () => {
+    const ways = [{ name: 'mwsr', runs: [run(100), run(101)] }];
+    expect(unfairness({ cores: 2, before: 1.5, after: 2 }, ways)).to.match(/busy before the demo started/);
+    expect(unfairness({ cores: 4, before: 1.5, after: 2 }, ways)).to.equal(null);
+  });
+
+  it("when a way's timed runs differ by more than a quarter", () => {
+    const calm = { cores: 2, before: 0.1, after: 1 };
+    expect(unfairness(calm, [{ name: 'mwsr', runs: [run(100), run(130)] }])).to.match(
+      /mwsr differed by 1\.30x/,
+    );
+    expect(unfairness(calm, [{ name: 'mwsr', runs: [run(100), run(120)] }])).to.equal(null);
   });
 });

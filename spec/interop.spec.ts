@@ -8,8 +8,7 @@ import * as rs from 'readable-stream';
 import { AsyncBatchStream, BatchingWritable } from '../lib';
 import { endOf, mustCall, nextTurn } from './support/helpers';
 
-// Real parts around our two classes (API.md 1 and the AsyncBatchStream
-// list): loopback TCP sockets, Node's stream utilities, and readable-stream 4,
+// Real parts around our two classes (semantics 1 and 17): loopback TCP sockets, Node's stream utilities, and readable-stream 4,
 // the copy of Node's streams much of the ecosystem still builds on.
 
 // ---- Data -------------------------------------------------------------------
@@ -44,7 +43,7 @@ function sha256(...parts: Buffer[]): string {
   return hash.digest('hex');
 }
 
-/** API.md 3 for writes all smaller than `size`: every batch holds 1..size units. */
+/** semantics 3 for writes all smaller than `size`: every batch holds 1..size units. */
 function expectWithinBounds(batches: readonly { length: number }[], size: number): void {
   expect(batches.length, 'batches').to.be.greaterThan(0);
   for (const batch of batches) {
@@ -173,14 +172,14 @@ describe('interop: a real TCP socket on loopback', () => {
       highWaterMark: 2048,
       onBatch(batch) {
         batches.push(batch.length);
-        // API.md 4: the next batch waits until the socket took this one.
+        // semantics 4: the next batch waits until the socket took this one.
         return new Promise<void>((resolve, reject) => {
           socket.write(batch, (error) => (error ? reject(error) : resolve()));
         });
       },
     });
     writable.setMaxListeners(0); // each producer waiting for 'drain' listens once
-    // API.md 2: what the server receives is the writes in call order.
+    // semantics 2: what the server receives is the writes in call order.
     const expected = createHash('sha256');
     let expectedBytes = 0;
     const producers = 64;
@@ -293,7 +292,7 @@ describe("interop: node's stream utilities", () => {
     );
     expect(batches.flat()).to.deep.equal(items);
     expectWithinBounds(batches, 10);
-    // API.md: the slower downstream reads, the fuller the batches.
+    // semantics 15: the slower downstream reads, the fuller the batches.
     expect(batches.length, 'batches for 500 items of size 10 behind a slow sink').to.be.lessThan(100);
   });
 

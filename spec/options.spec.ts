@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { inspect } from 'node:util';
 import { AsyncBatchStream, BatchingWritable } from '../lib/index';
 
-/** Every bad argument of API.md 11, for both classes: the class and code it gets. */
+/** Every bad argument of semantics 11, for both classes: the class and code it gets. */
 type Make = (options: Record<string, unknown>) => unknown;
 
 const faces: Record<string, Make> = {
@@ -33,7 +33,7 @@ const rangeErrors: [string, Record<string, unknown>][] = [
   ['a finite maxDelay above the timer limit', { size: 1, maxDelay: 2 ** 31 }],
 ];
 
-describe('options (API.md 11: bad arguments throw at once)', () => {
+describe('options (semantics 11: bad arguments throw at once)', () => {
   for (const [face, make] of Object.entries(faces)) {
     describe(face, () => {
       for (const [what, options] of typeErrors) {

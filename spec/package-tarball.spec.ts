@@ -41,18 +41,29 @@ describe('the package tarball (npm run check:package)', function () {
     expect(outcome.output).to.match(/^check:package passed$/m);
   });
 
-  it('ships dist/ without source maps, README.md, LICENSE and package.json only', () => {
+  it('has no sourceMappingURL comment pointing at a map it does not ship', () => {
+    expect(outcome.output).to.match(/^no sourceMappingURL comments in dist\/$/m);
+  });
+
+  it('ships dist/ without source maps, docs/, README.md, CHANGELOG.md, LICENSE and package.json only', () => {
     const listing = outcome.output.split('== tarball contents')[1]?.split('==')[0] ?? '';
     const files = listing.split('\n').filter((line) => line.trim() !== '');
     expect(files).to.include.members([
+      'CHANGELOG.md',
       'LICENSE',
       'README.md',
+      'docs/semantics.md',
       'package.json',
       'dist/index.js',
       'dist/index.d.ts',
     ]);
     expect(
-      files.filter((file) => !/^(dist\/[a-z-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/.test(file)),
+      files.filter(
+        (file) =>
+          !/^(dist\/[a-z-]+\.(js|d\.ts)|docs\/([a-z-]+\/)*[A-Za-z-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(
+            file,
+          ),
+      ),
     ).to.deep.equal([]);
   });
 

@@ -8,7 +8,7 @@ const run = promisify(execFile);
 const root = join(__dirname, '..');
 
 /**
- * API.md: require('mwsr') and import … from 'mwsr' both work after
+ * README (Install): require('mwsr') and import … from 'mwsr' both work after
  * `npm run build` (npm test builds first), and give the same classes.
  */
 describe('the built package', () => {

@@ -6,8 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { AsyncBatchStream, BatchingWritable } from '../lib';
 import { endOf, nextTurn } from './support/helpers';
 
-// Random programs of concurrent producers, checked against API.md 2, 3, 4, 6,
-// 7, 8 and 9. A fixed seed keeps the suite deterministic (STYLE 14); set
+// Random programs of concurrent producers, checked against semantics 2, 3, 4, 6,
+// 7, 8 and 9. A fixed seed keeps the suite deterministic; set
 // MWSR_FC_SEED and MWSR_FC_RUNS to explore further. fast-check prints the
 // seed, the path and the shrunk counterexample of a failure; MWSR_FC_SEED and
 // MWSR_FC_PATH together replay it.
@@ -241,7 +241,7 @@ class Trace {
 }
 
 /**
- * API.md 12: while producers respect backpressure, the stream holds (not yet
+ * semantics 12: while producers respect backpressure, the stream holds (not yet
  * delivered) at most the busy batch, size + highWaterMark waiting behind it,
  * and the one write each producer makes before it sees false.
  */
@@ -312,7 +312,7 @@ async function put<C>(
   const callbackFired = new Promise<void>((resolve) => (called = resolve));
   const callback = (error?: Error | null): void => {
     if (error) trace.violations.push(`write callback failed: ${error.message}`);
-    // API.md 6: the writer may reuse its chunk once the callback fired.
+    // semantics 6: the writer may reuse its chunk once the callback fired.
     for (const chunk of chunks) if (chunk instanceof Uint8Array) chunk.fill(0xee);
     called();
   };
@@ -337,7 +337,7 @@ async function produce<C>(
       case 'flush': {
         const target = trace.writtenUnits;
         await stream.flush();
-        // API.md 8: resolved only once all written before the call got through.
+        // semantics 8: resolved only once all written before the call got through.
         if (trace.deliveredUnits < target) {
           trace.violations.push(`flush() resolved with ${trace.deliveredUnits} of ${target} units delivered`);
         }
@@ -355,11 +355,11 @@ async function produce<C>(
   }
 }
 
-/** API.md 2, 3, 6 and 7 over the batches a run delivered. */
+/** semantics 2, 3, 6 and 7 over the batches a run delivered. */
 function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
   expect(trace.violations.join('; '), 'broken promises seen while running').to.equal('');
   const batches = trace.batches;
-  // API.md 2: the batches, concatenated, equal the writes in call order.
+  // semantics 2: the batches, concatenated, equal the writes in call order.
   if (kit.objectMode) {
     const items: unknown[] = [];
     for (const batch of batches) {
@@ -389,7 +389,7 @@ function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
   });
   const landsWhole = (span: Span): boolean => batchOf[span.start] === batchOf[span.start + span.units - 1];
 
-  // API.md 3: 1..size units, the only exception being a lone whole byte chunk.
+  // semantics 3: 1..size units, the only exception being a lone whole byte chunk.
   spans.forEach((span, index) => {
     expect(span.units, `batch ${index} is empty`).to.be.greaterThan(0);
     if (span.units <= size) return;
@@ -403,7 +403,7 @@ function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
     if (chunk.units === 0) continue;
     const index = batchOf[chunk.start];
     if (chunk.units >= size) {
-      // API.md 3: a chunk of size bytes or more is handed over alone, whole.
+      // semantics 3: a chunk of size bytes or more is handed over alone, whole.
       expect(spans[index], `chunk of ${chunk.units} >= ${size} bytes at ${chunk.start} alone`).to.deep.equal(
         chunk,
       );
@@ -411,7 +411,7 @@ function checkBatches(trace: Trace, kit: ModeKit<unknown>, size: number): void {
       expect(landsWhole(chunk), `chunk of ${chunk.units} units at ${chunk.start} split`).to.equal(true);
     }
   }
-  // API.md 7: a group of at most size units arrives in one batch.
+  // semantics 7: a group of at most size units arrives in one batch.
   for (const group of trace.groups) {
     if (group.units === 0 || group.units > size) continue;
     expect(landsWhole(group), `group of ${group.units} <= ${size} units at ${group.start} split`).to.equal(
@@ -426,7 +426,7 @@ async function runBatchingWritable<C>(kit: ModeKit<C>, program: Program<C, Delay
   const trace = new Trace();
   trace.size = program.size;
   const nextDelay = delayPicker(program.consumer);
-  /** True while onBatch's promise is pending (API.md 4). */
+  /** True while onBatch's promise is pending (semantics 4). */
   let active = false;
   const onBatch = (batch: Buffer | unknown[]): void | Promise<void> => {
     if (active) trace.violations.push(`onBatch re-entered at batch ${trace.batches.length}`);
@@ -457,7 +457,7 @@ async function runBatchingWritable<C>(kit: ModeKit<C>, program: Program<C, Delay
   const stream = writable as unknown as BatchStream;
   await Promise.all(program.producers.map((producer) => produce(stream, producer, kit, trace)));
   await endOf(writable);
-  // API.md 9: everything handed over by 'finish'.
+  // semantics 9: everything handed over by 'finish'.
   expect(deliveredAtFinish, "units delivered by 'finish'").to.equal(trace.writtenUnits);
   checkBatches(trace, kit, size);
 }
@@ -524,7 +524,7 @@ async function runAsyncBatchStream<C>(kit: ModeKit<C>, program: Program<C, Downs
   await Promise.all(program.producers.map((producer) => produce(stream, producer, kit, trace)));
   await endOf(transform);
   await downstream;
-  // API.md: end() pushes the last partial batch before the writable side finishes.
+  // semantics 19: end() pushes the last partial batch before the writable side finishes.
   expect(deliveredAtFinish, "units pushed by 'finish'").to.equal(trace.writtenUnits);
   checkBatches(trace, kit, size);
 }

@@ -1,10 +1,10 @@
-// The Go seed's own tests (KarpelesLab/mwsr: buffer_test.go, mwsr_test.go),
+// The tests of the Go library KarpelesLab/mwsr (buffer_test.go, mwsr_test.go),
 // carried over to our Node API under their Go names. Go's `Buffer[T]` is
 // `BatchingWritable`, Go's `AsyncBuffer[T]` (`New`) is `AsyncBatchStream` in
 // object mode. A Go `Write([]T{...})` of several items is `writeV([...])`
-// (API.md 7: one group), `Buffer[byte]` is byte mode, goroutines are async
-// producers that respect backpressure. Where the Go semantics differ, API.md
-// wins and a comment names the promise.
+// (semantics 7: one group), `Buffer[byte]` is byte mode, goroutines are async
+// producers that respect backpressure. Where the Go semantics differ,
+// docs/semantics.md wins and a comment names the rule.
 import { once } from 'node:events';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -15,9 +15,9 @@ import { deferred, endOf, mustCall, nextTurn } from './support/helpers';
 type CodedError = Error & { code?: string };
 
 /**
- * A consumer that records every batch and checks API.md 4 on the way: it
+ * A consumer that records every batch and checks semantics 4 on the way: it
  * counts re-entries while its own work (sync, or a returned promise) is
- * pending, and counts units whose `onBatch` has settled (API.md 8).
+ * pending, and counts units whose `onBatch` has settled (semantics 8).
  */
 class Recorder<B extends { length: number }> {
   readonly batches: B[] = [];
@@ -86,13 +86,13 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   return expect.fail('expected a rejection');
 }
 
-/** API.md 10: later calls fail with the stream's error, or Node's ERR_STREAM_DESTROYED. */
+/** semantics 10: later calls fail with the stream's error, or Node's ERR_STREAM_DESTROYED. */
 function expectLaterFailure(error: unknown, original: Error): void {
   expect(error, 'a later call must fail').to.be.instanceOf(Error);
   if (error !== original) expect((error as CodedError).code).to.equal('ERR_STREAM_DESTROYED');
 }
 
-/** Items: API.md 2 (order) and 3 (1..size per batch), and API.md 4. */
+/** Items: semantics 2 (order) and 3 (1..size per batch), and semantics 4. */
 function expectItemBatches<T>(recorded: Recorder<T[]> | T[][], written: readonly T[], size: number): void {
   const batches = Array.isArray(recorded) ? recorded : recorded.batches;
   if (!Array.isArray(recorded)) expect(recorded.reentries, 'onBatch re-entered').to.equal(0);
@@ -105,7 +105,7 @@ function expectItemBatches<T>(recorded: Recorder<T[]> | T[][], written: readonly
 }
 
 /**
- * Bytes: API.md 2 (the batches concatenated equal the writes, in write order),
+ * Bytes: semantics 2 (the batches concatenated equal the writes, in write order),
  * 3 (1..size per batch; a chunk under `size` never split; one of `size` or
  * more alone, whole) and 4.
  */
@@ -131,7 +131,7 @@ function expectByteBatches(recorder: Recorder<Buffer>, writes: readonly Buffer[]
   }
 }
 
-/** API.md 7: every group of at most `size` units lies within one batch. */
+/** semantics 7: every group of at most `size` units lies within one batch. */
 function expectGroupsWhole(
   batchLengths: readonly number[],
   groupUnits: readonly number[],
@@ -181,7 +181,7 @@ async function collect<B>(
 /**
  * Resolves at the end of the turn it is called in: its immediate is queued
  * before any that later writes queue. Awaited after the writes, it checks
- * API.md 5's "a full batch never waits for another turn".
+ * semantics 5's "a full batch never waits for another turn".
  */
 function endOfThisTurn(): Promise<void> {
   return nextTurn();
@@ -203,7 +203,7 @@ describe('buffer_test.go', () => {
     w.writeV([1, 2, 3]);
     w.writeV([4, 5]);
     await w.flush();
-    // API.md 5: writes made in the same turn go out together.
+    // semantics 5: writes made in the same turn go out together.
     expect(recorder.batches).to.deep.equal([[1, 2, 3, 4, 5]]);
     await endOf(w);
   });
@@ -273,7 +273,7 @@ describe('buffer_test.go', () => {
   });
 
   it('TestBufferPanicRecovery: a thrown non-Error is wrapped in an Error with it as cause', async () => {
-    // Go recovers panic("test panic") as an error; API.md 10 wraps it with `cause`.
+    // Go recovers panic("test panic") as an error; semantics 10 wraps it with `cause`.
     const onBatch = mustCall((_batch: number[]): void => {
       throw 'test panic';
     });
@@ -305,7 +305,7 @@ describe('buffer_test.go', () => {
 
   it('TestBufferLargeWrite: a byte chunk larger than size goes alone, whole, without flush()', async () => {
     const recorder = new Recorder<Buffer>();
-    // maxDelay Infinity is the seed's Buffer (API.md 5): only full batches go by themselves.
+    // maxDelay Infinity is the Go library's Buffer (semantics 5): only full batches go by themselves.
     const w = new BatchingWritable({ size: 10, maxDelay: Infinity, onBatch: recorder.onBatch });
     const large = Buffer.from(range(0, 25));
     const turnEnd = endOfThisTurn();
@@ -321,7 +321,7 @@ describe('buffer_test.go', () => {
   });
 
   it('TestBufferLargeWrite: a group of items larger than size arrives in batches of at most size', async () => {
-    // API.md 3 wins over the seed: only a byte chunk may exceed size; items are bounded.
+    // semantics 3 wins over the Go library: only a byte chunk may exceed size; items are bounded.
     const recorder = new Recorder<number[]>();
     const w = new BatchingWritable<number>({
       size: 10,
@@ -358,7 +358,7 @@ describe('buffer_test.go', () => {
   });
 
   it('TestBufferIOWriter: works as a plain Writable: write(), stream.pipeline from a Readable', async () => {
-    // Go's io.Writer is Node's Writable (API.md 1).
+    // Go's io.Writer is Node's Writable (semantics 1).
     const recorder = new Recorder<Buffer>();
     const w = new BatchingWritable({ size: 64, onBatch: recorder.onBatch });
     expect(w).to.be.instanceOf(Writable);
@@ -387,9 +387,9 @@ describe('buffer_test.go', () => {
     const w = new BatchingWritable({ size: 64, onBatch: recorder.onBatch });
     const first = Buffer.from('original');
     await new Promise<void>((resolve) => w.write(first, () => resolve()));
-    first.fill('X'); // API.md 6: the writer may reuse its chunk once the callback fired
+    first.fill('X'); // semantics 6: the writer may reuse its chunk once the callback fired
     await started.promise;
-    // API.md 8: everything written is handed over but not settled; flush() waits for it.
+    // semantics 8: everything written is handed over but not settled; flush() waits for it.
     const firstFlush = w.flush().then(() => recorder.settledUnits);
     // Written while onBatch holds the first batch: the bytes wait in the open batch.
     const second = Buffer.from('second');
@@ -401,7 +401,7 @@ describe('buffer_test.go', () => {
     const third = Buffer.from('third');
     w.write(third);
     await w.flush();
-    // API.md 6: batches belong to onBatch; the library never writes into them again.
+    // semantics 6: batches belong to onBatch; the library never writes into them again.
     expect(recorder.batches.map((batch) => batch.toString())).to.deep.equal(['original', 'second', 'third']);
   });
 
@@ -422,7 +422,7 @@ describe('buffer_test.go', () => {
       for (let k = 0; k < 20; k++) {
         const target = written.length;
         await w.flush();
-        // API.md 8: resolved only once onBatch settled for everything written before the call.
+        // semantics 8: resolved only once onBatch settled for everything written before the call.
         if (recorder.settledUnits < target) lateFlushes++;
       }
     };
@@ -449,12 +449,12 @@ describe('buffer_test.go', () => {
     })();
     await started.promise;
     const late = writeResult(w, 999);
-    expect(recorder.batches).to.have.length(1); // API.md 4: not called again while busy
+    expect(recorder.batches).to.have.length(1); // semantics 4: not called again while busy
     release.resolve();
     expect(await late).to.equal(null);
     await producing;
     await w.flush();
-    // API.md 5: what was written while busy goes as soon as it settles, in
+    // semantics 5: what was written while busy goes as soon as it settles, in
     // batches up to size; where 999 falls among 10..19 depends on when the
     // producer resumed after write() asked it to wait, not on the contract.
     expect(recorder.batches[0]).to.deep.equal(range(0, 10));
@@ -625,8 +625,8 @@ describe('buffer_test.go', () => {
     const chunks = [bytes(1, 2, 3), Buffer.alloc(10, 7)];
     const turnEnd = endOfThisTurn();
     for (const chunk of chunks) w.write(chunk);
-    // A batch the next write cannot join is full (the seed flushes it inside
-    // Write), and the large chunk is full by itself: neither waits (API.md 5).
+    // A batch the next write cannot join is full (the Go library flushes it inside
+    // Write), and the large chunk is full by itself: neither waits (semantics 5).
     await turnEnd;
     expect(recorder.batches).to.deep.equal(chunks);
     expectByteBatches(recorder, chunks, 5);
@@ -680,7 +680,7 @@ describe('buffer_test.go', () => {
     expect(recorder.batches.map((batch) => batch.length)).to.deep.equal([25, 3, 30]);
     expectByteBatches(recorder, group, 10);
 
-    // API.md 3 wins for items: a group over size comes in batches of at most size.
+    // semantics 3 wins for items: a group over size comes in batches of at most size.
     const items = new Recorder<number[]>();
     const objects = new BatchingWritable<number>({ size: 10, objectMode: true, onBatch: items.onBatch });
     objects.writeV(range(0, 58));
@@ -708,7 +708,7 @@ describe('buffer_test.go', () => {
     const producer = async (id: number): Promise<void> => {
       for (let j = 0; j < 50; j++) {
         // Go's {id, j}, {id + 100}, the short chunk first: a group that
-        // starts one byte before a batch's end would be split without API.md 7.
+        // starts one byte before a batch's end would be split without semantics 7.
         const group = [bytes(id + 100), bytes(id, j)];
         written.push(...group);
         groupUnits.push(3);
@@ -726,7 +726,7 @@ describe('buffer_test.go', () => {
     );
     const all = Buffer.concat(recorder.batches);
     const triples = range(0, all.length / 3);
-    // API.md 7: nothing enters between the chunks of a group.
+    // semantics 7: nothing enters between the chunks of a group.
     expect(triples.filter((i) => all[3 * i] !== all[3 * i + 1] + 100)).to.deep.equal([]);
     expectPerProducerOrder(
       triples.map((i) => all[3 * i + 1] * 100 + all[3 * i + 2]),
@@ -767,7 +767,7 @@ describe('buffer_test.go', () => {
       (text) => Buffer.from(text),
     );
     // 10 bytes first: the 58-byte group no longer fits that batch, so it must
-    // move to the next one whole (API.md 7), not fill the first and split.
+    // move to the next one whole (semantics 7), not fill the first and split.
     const head = Buffer.alloc(10, 'x');
     w.write(head);
     w.writeV(parts);
@@ -791,7 +791,7 @@ describe('mwsr_test.go', () => {
       }),
     );
     await t.flush();
-    // API.md: flush() resolves once pushed; the batch is readable now.
+    // semantics 18: flush() resolves once pushed; the batch is readable now.
     const batch = t.read() as number[];
     expect(batch).to.deep.equal(written);
     expect(batch.reduce((sum, value) => sum + value, 0)).to.equal(45);
@@ -882,7 +882,7 @@ describe('mwsr_test.go', () => {
     t.write(1);
     t.end();
     expect(await reading).to.deep.equal([[1]]);
-    // API.md 10: Go's ErrClosed is Node's ERR_STREAM_WRITE_AFTER_END.
+    // semantics 10: Go's ErrClosed is Node's ERR_STREAM_WRITE_AFTER_END.
     const writeError = (await writeResult(t, 2)) as CodedError;
     expect(writeError.code).to.equal('ERR_STREAM_WRITE_AFTER_END');
     const writeVError = await new Promise<CodedError | null | undefined>((resolve) =>
@@ -921,7 +921,7 @@ describe('mwsr_test.go', () => {
   });
 
   it('TestZeroBufferSize: size 0 throws RangeError ERR_OUT_OF_RANGE', () => {
-    // API.md 11 wins: the seed silently used 1; we refuse at once.
+    // semantics 11 wins: the Go library silently used 1; we refuse at once.
     expect(() => new AsyncBatchStream({ size: 0, objectMode: true }))
       .to.throw(RangeError)
       .with.property('code', 'ERR_OUT_OF_RANGE');
@@ -931,7 +931,7 @@ describe('mwsr_test.go', () => {
   });
 
   it('TestNegativeBufferSize: size -5 throws RangeError ERR_OUT_OF_RANGE', () => {
-    // API.md 11 wins: the seed silently used 1; we refuse at once.
+    // semantics 11 wins: the Go library silently used 1; we refuse at once.
     expect(() => new AsyncBatchStream({ size: -5, objectMode: true }))
       .to.throw(RangeError)
       .with.property('code', 'ERR_OUT_OF_RANGE');
@@ -1018,7 +1018,7 @@ describe('mwsr_test.go', () => {
     for (let i = 1; i <= 4; i++) t.write(i);
     await started.promise;
     // One write per turn while the reader is busy: the first fills the
-    // readable side (readableHighWaterMark 1, pushed by the next turn, API.md 5);
+    // readable side (readableHighWaterMark 1, pushed by the next turn, semantics 5);
     // the rest wait in the open batch, not in a queue of small batches.
     for (let i = 5; i <= 8; i++) {
       t.write(i);

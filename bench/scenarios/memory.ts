@@ -2,7 +2,7 @@
  * Memory under a long run: 10 million 64-byte messages from 256 producers
  * through BatchingWritable into the loopback socket, with the heap reported
  * at 1 M, 5 M and 10 M messages. Producers respect backpressure, so the heap
- * must stay flat (API.md 12).
+ * must stay flat (docs/semantics.md 12).
  */
 import type { MemoryJob, RunResult } from '../support/jobs';
 import { runBytesJob } from './bytes';

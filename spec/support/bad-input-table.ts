@@ -176,7 +176,7 @@ const maxDelayRows: BadInputRow[] = [
     where: 'options.maxDelay',
     input: '`Infinity`',
     expect: { accepted: true },
-    note: "Allowed: only full batches, flush() and end() hand data over (the Go seed's Buffer).",
+    note: "Allowed: only full batches, flush() and end() hand data over (the Go library's Buffer).",
     act: (c) => void c.construct({ maxDelay: Infinity }),
   },
   {
@@ -332,7 +332,7 @@ const onBatchRows: BadInputRow[] = [
     input: 'a promise that never settles',
     faces: ['BatchingWritable'],
     expect: { pending: true },
-    note: 'By design (API.md 4): nothing more is handed over. destroy() settles flush() and every callback.',
+    note: 'By design (semantics 4): nothing more is handed over. destroy() settles flush() and every callback.',
     act: (c) => {
       const stream = c.make({ onBatch: () => new Promise(() => {}) });
       stream.write(c.chunk());
@@ -344,7 +344,7 @@ const onBatchRows: BadInputRow[] = [
     input: 'a thenable whose `then` throws',
     faces: ['BatchingWritable'],
     expect: { rejects: { same: 'the error `then` threw' }, error: true },
-    note: 'As a rejection (API.md 10), like `await` would treat it.',
+    note: 'As a rejection (semantics 10), like `await` would treat it.',
     act: (c) => {
       const thrown = c.same(new Error('then threw'), 'the error `then` threw');
       const stream = c.make({
@@ -382,7 +382,7 @@ const onBatchRows: BadInputRow[] = [
     input: 'a thenable that fulfils twice',
     faces: ['BatchingWritable'],
     expect: { resolves: true },
-    note: 'The second call is ignored: onBatch is never entered again before the batch out settled (API.md 4).',
+    note: 'The second call is ignored: onBatch is never entered again before the batch out settled (semantics 4).',
     act: (c) => {
       let active = 0;
       let reentered = false;
@@ -441,7 +441,7 @@ const writeRows: BadInputRow[] = [
     input: '`undefined` (object mode)',
     modes: ['objects'],
     expect: { callback: null },
-    note: 'Any value but null is an item (API.md).',
+    note: 'Any value but null is an item (semantics, Words).',
     act: (c) => void c.make().write(undefined, c.callback()),
   },
   {
@@ -455,7 +455,7 @@ const writeRows: BadInputRow[] = [
     where: 'write(chunk)',
     input: 'huge: 16 MiB with `size` 4 (byte mode)',
     expect: { callback: null },
-    note: 'Handed over alone, whole (API.md 3).',
+    note: 'Handed over alone, whole (semantics 3).',
     act: (c) => void c.make().write(Buffer.alloc(16 * 2 ** 20), c.callback()),
   },
   {
@@ -557,7 +557,7 @@ const writeVRows: BadInputRow[] = [
     where: 'writeV(chunks)',
     input: 'a typed array other than Uint8Array, `[new Int16Array(2)]` (byte mode)',
     expect: { callback: null },
-    note: 'What write() takes, writeV() takes (API.md 11).',
+    note: 'What write() takes, writeV() takes (semantics 11).',
     act: (c) => void c.make().writeV([new Int16Array(2), 'a'], c.callback()),
   },
   {
@@ -572,7 +572,7 @@ const writeVRows: BadInputRow[] = [
     input: 'empty, `[]`',
     modes: BOTH_MODES,
     expect: { callback: null },
-    note: 'A no-op that still calls back (API.md 7).',
+    note: 'A no-op that still calls back (semantics 7).',
     act: (c) => void c.make().writeV([], c.callback()),
   },
   {
@@ -677,7 +677,7 @@ const lifecycleRows: BadInputRow[] = [
     where: 'flush()',
     input: "after 'finish' (the stream auto-destroyed)",
     expect: { resolves: true },
-    note: "Nothing is pending after 'finish' (API.md 8), though autoDestroy (the default) has destroyed the stream.",
+    note: "Nothing is pending after 'finish' (semantics 8), though autoDestroy (the default) has destroyed the stream.",
     act: async (c) => c.watch((await finishedStream(c)).flush()),
   },
   {
@@ -963,8 +963,9 @@ export function renderBadInputMarkdown(): string {
     'Every option and method of `BatchingWritable` and `AsyncBatchStream`, with each kind of bad',
     'input and what it gets. "throws" is synchronous, at the call; "callback gets" is the write or end',
     "callback; \"emits `'error'`\" means the stream is destroyed with that error too. Errors carry Node's",
-    'classes and codes (API.md 11); where Node has its own error for a case, ours is the same. A row',
+    'classes and codes (semantics 11); where Node has its own error for a case, ours is the same. A row',
     'marked for byte mode behaves alike in object mode unless a row says otherwise. "—": does not apply.',
+    '"semantics N" is rule N of [semantics.md](semantics.md).',
     '',
     'Each row is a spec: `spec/bad-input.spec.ts` runs it against each class it applies to.',
     '',

@@ -28,7 +28,7 @@ function paceConsumer(harness: Harness): { delivered(): number; stop(): void } {
 }
 
 /**
- * The contract of API.md that both faces share, written once (STYLE 13) and
+ * The rules of docs/semantics.md that both faces share, written once and
  * run by batching-writable.spec.ts and async-batch-stream.spec.ts. Where the
  * consumer is "busy", read "onBatch pending" for BatchingWritable and
  * "downstream not reading" for AsyncBatchStream.
@@ -39,7 +39,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
       const make = (size: number, extra: { maxDelay?: number; highWaterMark?: number } = {}): Harness =>
         factory({ size, mode, ...extra });
 
-      describe('API.md 2: order', () => {
+      describe('semantics 2: order', () => {
         it('delivers the writes, concatenated, in write order', async () => {
           const h = make(7);
           const expected: string[] = [];
@@ -136,7 +136,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           });
       });
 
-      describe('API.md 3: bounds', () => {
+      describe('semantics 3: bounds', () => {
         it('never hands over an empty batch nor one above size', async () => {
           const h = make(5);
           h.hold();
@@ -161,7 +161,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 4: one at a time', () => {
+      describe('semantics 4: one at a time', () => {
         it('never enters the consumer again before the last batch settled', async () => {
           const h = make(3);
           h.hold();
@@ -181,7 +181,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 5: as soon as possible', () => {
+      describe('semantics 5: as soon as possible', () => {
         it('hands a lone write over in the next turn, not after a timer', async () => {
           const h = make(100);
           const timer = new Promise((resolve) => setTimeout(resolve, 0));
@@ -308,7 +308,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 6: ownership', () => {
+      describe('semantics 6: ownership', () => {
         it('never writes into a batch once handed over', async () => {
           const h = make(4);
           h.stream.write(h.chunk('a'));
@@ -341,7 +341,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         }
       });
 
-      describe('API.md 7: groups', () => {
+      describe('semantics 7: groups', () => {
         it('keeps a group that fits in one batch, never split', async () => {
           const h = make(6);
           h.hold();
@@ -411,7 +411,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 8: flush()', () => {
+      describe('semantics 8: flush()', () => {
         it('resolves once everything written before the call went through', async () => {
           const h = make(3);
           h.hold();
@@ -467,7 +467,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 9: end()', () => {
+      describe('semantics 9: end()', () => {
         it('hands everything over before finishing', async () => {
           const h = make(4);
           for (const c of 'abcdefg') h.stream.write(h.chunk(c));
@@ -497,7 +497,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 10: failure', () => {
+      describe('semantics 10: failure', () => {
         it('rejects a waiting flush() with the error that destroyed the stream', async () => {
           const h = make(4);
           h.stream.on('error', () => {});
@@ -612,7 +612,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 12: backpressure', () => {
+      describe('semantics 12: backpressure', () => {
         // While the consumer is busy, write() returns false once the stream
         // holds size + highWaterMark units not handed over.
         const fillUntilFalse = (h: Harness, text: string, limit = 100): boolean[] => {
@@ -779,7 +779,7 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
         });
       });
 
-      describe('API.md 12: memory', () => {
+      describe('semantics 12: memory', () => {
         it('holds at most a small multiple of size + highWaterMark with many producers respecting backpressure', async () => {
           const size = 64;
           const highWaterMark = 32;

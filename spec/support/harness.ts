@@ -28,7 +28,7 @@ export interface Harness {
   readonly mode: Mode;
   /** Batches as the consumer received them, in order. */
   readonly batches: (Buffer | unknown[])[];
-  /** Times the consumer was entered while a previous batch was still out (API.md 4). */
+  /** Times the consumer was entered while a previous batch was still out (semantics 4). */
   readonly reentries: number;
   /** A chunk for `text`: its bytes, or `text` as one item. */
   chunk(text: string): Buffer | string;

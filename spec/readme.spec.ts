@@ -1,0 +1,222 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { README, readLatest, renderReadme, renderReadmeFigures } from '../scripts/render-readme-bench';
+
+const root = path.join(__dirname, '..');
+/** Inside the package, so `import … from 'mwsr'` resolves to it (a self-reference, to dist/). */
+const scratch = path.join(root, 'scratch', 'readme-snippets');
+
+interface Snippet {
+  /** 1-based line of the opening fence in README.md. */
+  line: number;
+  /** `run`: a whole program; `from <file>`: an excerpt of that file. */
+  marker: string;
+  code: string;
+}
+
+/** Every ```ts block of the README, with the `<!-- readme:… -->` marker just above it. */
+function snippets(readme: string): Snippet[] {
+  const lines = readme.split('\n');
+  const found: Snippet[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== '```ts') continue;
+    const end = lines.indexOf('```', i + 1);
+    const marker = /^<!-- readme:(.+) -->$/.exec(lines[i - 1] ?? '')?.[1] ?? '';
+    found.push({ line: i + 1, marker, code: lines.slice(i + 1, end).join('\n') });
+    i = end;
+  }
+  return found;
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: string[], cwd: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+      const failure = error as (Error & { code?: number | string }) | null;
+      resolve({
+        code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null,
+        stdout,
+        stderr: failure !== null && typeof failure.code !== 'number' ? `${stderr}${failure.message}` : stderr,
+      });
+    });
+  });
+}
+
+/** A line of code, without its trailing comment and indentation; '' for a comment line. */
+function codeOf(line: string): string {
+  return line.replace(/\s*\/\/.*$/, '').trim();
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  return new Set(
+    markdown
+      .split('\n')
+      .filter((line) => /^#{1,6} /.test(line))
+      .map((line) => anchorOf(line.replace(/^#+ /, ''))),
+  );
+}
+
+describe('links in README.md, CHANGELOG.md and docs/*.md', () => {
+  const pages = [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(root, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
+  for (const page of pages) {
+    it(`${page}: every relative link reaches a file, and its #anchor a heading there`, () => {
+      const text = readFileSync(path.join(root, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (target === undefined || /^[a-z]+:/.test(target)) continue;
+        const [file, anchor] = target.split('#') as [string, string | undefined];
+        const resolved = file === '' ? path.join(root, page) : path.join(root, path.dirname(page), file);
+        expect(existsSync(resolved), `${page}: ${target}`).to.equal(true);
+        if (anchor !== undefined && resolved.endsWith('.md')) {
+          expect([...anchorsOf(readFileSync(resolved, 'utf8'))], `${page}: ${target}`).to.include(anchor);
+        }
+      }
+    });
+  }
+});
+
+describe('the shipped prose speaks only of the package', () => {
+  // Planning notes that users never get: README, CHANGELOG and docs/ cite
+  // docs/semantics.md instead. (docs/api/ is generated from the TSDoc in lib/.)
+  const pages = [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(root, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
+  for (const page of pages) {
+    it(`${page} cites no API.md, STYLE rule or "seed"`, () => {
+      const text = readFileSync(path.join(root, page), 'utf8');
+      expect(text).not.to.match(/API\.md|STYLE(\.md| \d)|\bseed\b/);
+    });
+  }
+});
+
+describe('the specs cite docs/semantics.md, not planning notes', () => {
+  const files = readdirSync(path.join(root, 'spec'), { recursive: true, encoding: 'utf8' })
+    // This file names what it looks for.
+    .filter((name) => name.endsWith('.ts') && name !== 'readme.spec.ts')
+    .sort();
+  it(`no spec file cites API.md or a STYLE rule (${files.length} files)`, () => {
+    const offenders = files.filter((name) =>
+      /API\.md|STYLE(\.md| \d)/.test(readFileSync(path.join(root, 'spec', name), 'utf8')),
+    );
+    expect(offenders).to.deep.equal([]);
+  });
+});
+
+describe('README.md', () => {
+  const readme = readFileSync(README, 'utf8');
+  const blocks = snippets(readme);
+
+  it('shows the benchmark figures of bench/results/latest.json (npm run docs:bench)', () => {
+    expect(readme).to.equal(renderReadme(readme, renderReadmeFigures(readLatest())));
+  });
+
+  it('marks every TypeScript snippet as a program to run or an excerpt of a file', () => {
+    expect(blocks.length).to.be.greaterThan(5);
+    for (const block of blocks) {
+      expect(block.marker, `README.md:${block.line}`).to.match(/^(run|from examples\/[a-z-]+\.ts)$/);
+    }
+  });
+
+  describe('excerpts: each line of code is in its example file, in order', () => {
+    for (const block of blocks.filter((candidate) => candidate.marker.startsWith('from '))) {
+      const file = block.marker.slice('from '.length);
+      it(`README.md:${block.line} from ${file}`, () => {
+        const source = readFileSync(path.join(root, file), 'utf8').split('\n').map(codeOf);
+        let at = 0;
+        for (const line of block.code.split('\n').map(codeOf)) {
+          if (line === '') continue;
+          const found = source.indexOf(line, at);
+          expect(found, `"${line}" is not in ${file} after line ${at}`).to.be.at.least(0);
+          at = found + 1;
+        }
+      });
+    }
+  });
+
+  describe('programs: each compiles in a strict ESM TypeScript project and runs with no warning', function () {
+    // One tsc run over all of them, then one process each.
+    this.timeout(120_000);
+    const programs = blocks.filter((block) => block.marker === 'run');
+
+    before(() => {
+      rmSync(scratch, { recursive: true, force: true });
+      mkdirSync(scratch, { recursive: true });
+      writeFileSync(
+        path.join(scratch, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'node20',
+            target: 'ES2022',
+            lib: ['ES2024', 'ESNext.Disposable'],
+            types: ['node'],
+            strict: true,
+            verbatimModuleSyntax: true,
+            noEmit: true,
+            rootDir: '.',
+          },
+          include: ['*.mts'],
+        }),
+      );
+      for (const block of programs) {
+        writeFileSync(path.join(scratch, `readme-${block.line}.mts`), block.code);
+        const dir = path.join(scratch, `readme-${block.line}`);
+        mkdirSync(dir);
+        const { outputText } = ts.transpileModule(block.code, {
+          // Imports stay, used or not: an import that fails must fail the run.
+          compilerOptions: {
+            module: ts.ModuleKind.ESNext,
+            target: ts.ScriptTarget.ES2022,
+            verbatimModuleSyntax: true,
+          },
+        });
+        writeFileSync(path.join(dir, 'main.mjs'), outputText);
+      }
+    });
+
+    after(() => {
+      rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it('type-checks (tsc, strict, module node20, against the built declarations)', async () => {
+      const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      const outcome = await run(process.execPath, [tsc, '-p', path.join(scratch, 'tsconfig.json')], root);
+      expect(outcome.code, outcome.stdout + outcome.stderr).to.equal(0);
+    });
+
+    for (const block of programs) {
+      it(`README.md:${block.line} runs to the end, exit code 0, nothing on stderr`, async () => {
+        const dir = path.join(scratch, `readme-${block.line}`);
+        const outcome = await run(process.execPath, ['main.mjs'], dir);
+        const shown = `stdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`;
+        expect(outcome.code, shown).to.equal(0);
+        expect(outcome.stderr, shown).to.equal('');
+      });
+    }
+  });
+});

@@ -78,7 +78,7 @@ describe("Node parity: random programs against Node's own stream", function () {
   }
 });
 
-/** One regression per divergence the oracle found (issue 11 and fuzz findings), both classes. */
+/** One regression program per divergence the oracle found, named after it, for both classes. */
 describe('Node parity: divergences found by the oracle', () => {
   for (const cls of CLASSES) {
     describe(cls, () => {

@@ -860,6 +860,13 @@ class Run {
     }
   }
 
+  /** The stream's default encoding now (Node keeps it in its writable state; ours follows it). */
+  #defaultEncoding(): BufferEncoding {
+    // The state is Node's, read only: no public getter exists.
+    return (this.side.stream as Writable & { _writableState: { defaultEncoding: BufferEncoding } })
+      ._writableState.defaultEncoding;
+  }
+
   /** Calls `fn`, noting a throw. */
   #call<R>(label: string, fn: () => R): R | undefined {
     try {
@@ -902,10 +909,9 @@ class Run {
     if (this.program.objectMode) return 1;
     try {
       if (typeof chunk === 'string') {
-        const stream = this.side.stream as Writable & { _writableState: { defaultEncoding: BufferEncoding } };
         const enc =
           encoding === 'omit' || encoding === 'undefined' || encoding === 'null'
-            ? stream._writableState.defaultEncoding
+            ? this.#defaultEncoding()
             : encoding;
         return Buffer.from(chunk, enc as BufferEncoding).length;
       }
@@ -947,7 +953,11 @@ class Run {
   /** writeV() on Node's stream: a bad chunk fails the group up front; then all under cork. */
   #nodeWriteV(chunks: unknown[], callback: ((error?: unknown) => void) | undefined): boolean {
     const stream = this.side.stream;
-    const probe = new Writable({ objectMode: this.program.objectMode, write: (_c, _e, cb) => cb() });
+    const probe = new Writable({
+      objectMode: this.program.objectMode,
+      defaultEncoding: this.#defaultEncoding(),
+      write: (_c, _e, cb) => cb(),
+    });
     probe.cork();
     for (const chunk of chunks) probe.write(chunk); // throws as write() would
     if (chunks.length === 0) {

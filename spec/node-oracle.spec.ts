@@ -310,6 +310,16 @@ describe('Node parity: divergences found by the oracle', () => {
             autoDestroy: false,
           }),
         ));
+
+      it('settles a second asyncDispose on an errored stream autoDestroy: false keeps', () =>
+        expectParity(
+          program(cls, [{ op: 'dispose' }, write(item), { op: 'dispose' }], {
+            objectMode: true,
+            size: 1,
+            highWaterMark: 0,
+            autoDestroy: false,
+          }),
+        ));
     });
   }
 });

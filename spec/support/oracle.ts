@@ -1125,8 +1125,10 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
 
 /**
  * Node's own stream, whose sink records each chunk and calls back at once
- * (or on the next tick while an inner action runs, as a busy sink would,
- * which keeps Node's callbacks in write order).
+ * (on the next tick while an inner action runs, as a busy sink would, which
+ * keeps Node's callbacks in write order; a failing sink destroys the stream
+ * with its error, as ours). Its `final` (a Transform's `flush`) waits for
+ * ours to finish, and a Transform's readable side for ours to end.
  */
 function nodeSide(run: Run, signal: AbortSignal | undefined): Side {
   const program = run.program;

@@ -320,6 +320,30 @@ describe('Node parity: divergences found by the oracle', () => {
             autoDestroy: false,
           }),
         ));
+
+      it("emits one 'drain' per write() that returned false", () =>
+        expectParity(
+          program(
+            cls,
+            [
+              write(text(''), {
+                then: { op: 'writeV', chunks: [{ kind: 'buffer', bytes: [0] }], callback: 'none' },
+              }),
+              write({ kind: 'buffer', bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0] }, 'none', 'utf8'),
+              write(text('00==00'), 'none', 'ucs-2'),
+              {
+                op: 'writeV',
+                chunks: [
+                  { kind: 'buffer', bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
+                  { kind: 'buffer', bytes: [0] },
+                ],
+                callback: 'none',
+              },
+              { op: 'writeV', chunks: [text('0ÿ00'), text('00000')], callback: 'Y' },
+            ],
+            { size: 42, highWaterMark: 1 },
+          ),
+        ));
     });
   }
 });

@@ -1250,31 +1250,36 @@ const CALLBACK_ENTRY = /^([^' (][^ (]*)\((.*)\)$/;
  * While our write() has returned false, its callback (and those after it)
  * wait for the 'drain': a destroy() meanwhile fails them, as Node fails the
  * writes a slow sink has not taken yet, where Node's instant sink had already
- * called them back with null. So, after our first false, as many such
- * failures of a callback count as successes as Node has more successes.
+ * called them back with null. So, after our first false, such a failure of
+ * a callback that Node called back with null counts as a success (matching
+ * arguments are paired first).
  */
 function excuseHeldFailures(ours: Observation, node: Observation): string[] {
   if (!ours.backpressured) return ours.trace;
   const failure =
     /^(Error\(ERR_STREAM_DESTROYED\)|Error\(ERR_STREAM_WRITE_AFTER_END\)|AbortError\(ABORT_ERR\)|E\(.*\))$/;
-  const nulls = (trace: readonly string[]): Map<string, number> => {
-    const counts = new Map<string, number>();
-    for (const entry of trace) {
-      const match = CALLBACK_ENTRY.exec(entry);
-      if (match !== null && match[2] === 'null') counts.set(match[1], (counts.get(match[1]) ?? 0) + 1);
-    }
-    return counts;
+  // Node's arguments per callback, as a multiset: ours that match are
+  // spent first; a failure left over becomes a success Node still has.
+  const left = new Map<string, string[]>();
+  for (const entry of node.trace) {
+    const match = CALLBACK_ENTRY.exec(entry);
+    if (match !== null) left.set(match[1], [...(left.get(match[1]) ?? []), match[2]]);
+  }
+  const spend = (name: string, argument: string): boolean => {
+    const args = left.get(name) ?? [];
+    const at = args.indexOf(argument);
+    if (at >= 0) args.splice(at, 1);
+    return at >= 0;
   };
-  // As many failures become successes as Node has more successes.
-  const owed = nulls(node.trace);
-  for (const [name, count] of nulls(ours.trace)) owed.set(name, (owed.get(name) ?? 0) - count);
+  const matched = ours.trace.map((entry) => {
+    const match = CALLBACK_ENTRY.exec(entry);
+    return match !== null && spend(match[1], match[2]);
+  });
   return ours.trace.map((entry, index) => {
     const match = CALLBACK_ENTRY.exec(entry);
-    if (match === null || index < ours.backpressuredAt || !failure.test(match[2])) return entry;
-    const left = owed.get(match[1]) ?? 0;
-    if (left <= 0) return entry;
-    owed.set(match[1], left - 1);
-    return `${match[1]}(null)`;
+    if (match === null || matched[index] || index < ours.backpressuredAt || !failure.test(match[2]))
+      return entry;
+    return spend(match[1], 'null') ? `${match[1]}(null)` : entry;
   });
 }
 

@@ -64,6 +64,8 @@ import { updateReadmeFigures } from '../scripts/render-readme-bench';
 export interface ExtraBenchOptions {
   quick: boolean;
   reps: number;
+  /** How long each run writes (`--duration`). */
+  durationMs: number;
   /** Where this run writes its results; an extra bench may add its own files there. */
   outDir: string;
 }
@@ -90,7 +92,7 @@ export interface ExtraBench {
 const EXTRA_BENCHES: ExtraBench[] = [
   {
     name: 'workers',
-    run: async ({ quick }) => ({ ...(await runWorkersBench({ quick })), data: null }),
+    run: ({ quick, reps, durationMs }) => runWorkersBench({ quick, reps, durationMs }),
   },
 ];
 
@@ -591,7 +593,12 @@ async function main(): Promise<number> {
     let extrasOk = true;
     for (const extra of EXTRA_BENCHES) {
       if (!wants(options, extra.name)) continue;
-      const report = await extra.run({ quick: options.quick, reps: options.reps, outDir: options.outDir });
+      const report = await extra.run({
+        quick: options.quick,
+        reps: options.reps,
+        durationMs: options.durationMs,
+        outDir: options.outDir,
+      });
       extraSections.push(report.markdown);
       extraData[extra.name] = report.data;
       extrasOk &&= report.ok;

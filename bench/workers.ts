@@ -1,30 +1,40 @@
 /**
  * Worker-threads bench: 1, 2 and 4 writer threads each writing 64-byte
- * messages as fast as they can for a fixed time, one reader (the main
- * thread) receiving them, in one run:
+ * messages (each a fresh Buffer) as fast as they can for a fixed time, one
+ * reader (the main thread) receiving them, in one run:
  *
- *   mwsr              WorkerWritable per thread → WorkerChannel (shared-memory rings)
- *   postMessage ×1    one parentPort.postMessage(message) per message
- *   postMessage ×256  one postMessage of an array of 256 messages
- *   postMessage ×256 transfer  256 messages copied into one 16 KiB buffer,
- *                     posted with its ArrayBuffer transferred (no clone)
+ *   mwsr write()        WorkerWritable per thread, one write() per message
+ *   mwsr cork ×256      cork(), 256 write()s, uncork()
+ *   mwsr reserve ×256   each message built in place with reserve(), commit()
+ *                       once per 256 (no allocation, no copy)
+ *   postMessage ×1      one parentPort.postMessage(message) per message
+ *   postMessage ×256    one postMessage of an array of 256 messages
+ *   transfer ×256       the baseline: 256 messages copied into one 16 KiB
+ *                       buffer, posted with its ArrayBuffer transferred
  *
  * Reported per case: messages/s delivered end to end (from the start signal
- * to the last message read), process CPU per message (all threads), the
- * peak backlog (messages written and not yet read), and the process's peak
- * RSS. postMessage has no backpressure, so its queue (and RSS) grows while
- * the reader lags; mwsr's rings bound the backlog (64 KiB per writer).
+ * to the last message read), the paired ratio to the baseline (each
+ * repetition's rate over the baseline's in the same repetition and writer
+ * count: median, min–max), CPU per message of the reader thread and of the
+ * writer threads (from /proc/thread-self/schedstat, so each thread's own),
+ * messages per batch the reader received, the peak backlog (messages written
+ * and not yet read) and the process's RSS growth. postMessage has no
+ * backpressure, so its queue (and RSS) grows while the reader lags; mwsr's
+ * rings bound the backlog (64 KiB per writer).
  *
  * Each case runs in a fresh child process (compiled JavaScript, no ts-node),
- * repetitions interleaved, medians reported. Every message carries its
- * writer and sequence number; the reader checks per-writer order and count,
- * and `ok` is false if any case lost or reordered data.
+ * repetitions interleaved with the variant order rotated, medians reported.
+ * Every message carries its writer and sequence number; the reader checks
+ * per-writer order and count, and `ok` is false if any case lost or
+ * reordered data.
  *
- *   npx ts-node bench/workers.ts [--quick]
+ *   npx ts-node bench/workers.ts [--quick] [--reps=N] [--duration=MS]
+ *   npm run bench -- --only=workers [--reps=N] [--duration=MS]
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -35,14 +45,35 @@ const GROUP = 256;
 const WRITER_COUNTS = [1, 2, 4];
 const WORKER_ROLE = 'mwsr-workers-bench-writer';
 
-type Variant = 'mwsr' | 'post1' | 'post256' | 'post256transfer';
-const VARIANTS: readonly Variant[] = ['mwsr', 'post1', 'post256', 'post256transfer'];
+type Variant = 'mwsr' | 'mwsrCork' | 'mwsrReserve' | 'post1' | 'post256' | 'post256transfer';
+const VARIANTS: readonly Variant[] = [
+  'post256transfer',
+  'mwsr',
+  'mwsrCork',
+  'mwsrReserve',
+  'post1',
+  'post256',
+];
+/** What every other variant is compared with: what a user writes by hand in twenty lines. */
+const BASELINE: Variant = 'post256transfer';
 const VARIANT_NAMES: Record<Variant, string> = {
-  mwsr: 'mwsr WorkerChannel',
+  mwsr: 'mwsr write()',
+  mwsrCork: 'mwsr cork() ×256',
+  mwsrReserve: 'mwsr reserve() ×256, commit()',
   post1: 'postMessage ×1',
   post256: 'postMessage ×256 (array)',
-  post256transfer: 'postMessage ×256 (transferred buffer)',
+  post256transfer: 'transfer ×256 (baseline)',
 };
+/** Speed targets: ratio to the baseline, at every writer count (reported, never fail the run). */
+const TARGETS: Partial<Record<Variant, number>> = { mwsr: 0.8, mwsrCork: 1.0, mwsrReserve: 1.5 };
+
+const SCHEDSTAT = '/proc/thread-self/schedstat';
+
+/** This thread's CPU time in nanoseconds (Linux), or NaN where the kernel does not say. */
+function threadCpuNanos(): number {
+  if (!existsSync(SCHEDSTAT)) return NaN;
+  return Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]);
+}
 
 interface CaseConfig {
   variant: Variant;
@@ -52,6 +83,11 @@ interface CaseConfig {
 
 interface CaseResult {
   messages: number;
+  /** Batches (mwsr) or 'message' events (postMessage) the reader received. */
+  batches: number;
+  /** CPU of the reader thread, and of all writer threads, from the start signal. */
+  readerCpuNanos: number;
+  writerCpuNanos: number;
   /** Most messages written (sent, or accepted by write()) and not yet read, sampled every 20 ms. */
   peakBacklog: number;
   elapsedMs: number;
@@ -89,20 +125,47 @@ async function runWriter(data: WriterData): Promise<void> {
   const progress = new Int32Array(data.progress);
   const go = new Promise<void>((resolve) => port.once('message', () => resolve()));
   let out: WorkerWritable | null = null;
-  if (data.variant === 'mwsr') out = new WorkerWritable(data.handle!);
+  if (data.handle !== null) out = new WorkerWritable(data.handle);
   port.postMessage('ready');
   await go;
+  const cpuStart = threadCpuNanos();
   const deadline = performance.now() + data.durationMs;
   let seq = 0;
-  if (out !== null) {
+  if (out !== null && data.variant === 'mwsr') {
     while (performance.now() < deadline) {
       for (let i = 0; i < GROUP; i++) {
         if (!out.write(makeMessage(data.id, seq++))) await once(out, 'drain');
       }
       Atomics.store(progress, 0, seq);
     }
-    out.end();
-    await once(out, 'finish');
+  } else if (out !== null && data.variant === 'mwsrReserve') {
+    while (performance.now() < deadline) {
+      for (let i = 0; i < GROUP; i++) {
+        let message = out.reserve(MESSAGE_BYTES);
+        if (message === null) {
+          out.commit();
+          await once(out, 'drain');
+          message = out.reserve(MESSAGE_BYTES)!;
+        }
+        // As makeMessage(), in place.
+        message.writeUInt32LE(data.id, 0);
+        message.writeUInt32LE(seq, 4);
+        message.fill(seq & 0xff, 8);
+        seq++;
+      }
+      out.commit();
+      Atomics.store(progress, 0, seq);
+    }
+  } else if (out !== null) {
+    while (performance.now() < deadline) {
+      out.cork();
+      for (let i = 0; i < GROUP - 1; i++) out.write(makeMessage(data.id, seq++));
+      const more = out.write(makeMessage(data.id, seq++));
+      out.uncork();
+      // Decided after uncork(): only then are the corked writes placed, or held.
+      if (!more || out.writableNeedDrain) await once(out, 'drain');
+      Atomics.store(progress, 0, seq);
+    }
   } else if (data.variant === 'post1') {
     while (performance.now() < deadline) {
       for (let i = 0; i < GROUP; i++) port.postMessage(makeMessage(data.id, seq++));
@@ -118,12 +181,16 @@ async function runWriter(data: WriterData): Promise<void> {
   } else {
     while (performance.now() < deadline) {
       const batch = Buffer.allocUnsafeSlow(GROUP * MESSAGE_BYTES);
-      for (let i = 0; i < GROUP; i++) makeMessage(data.id, seq++).copy(batch, i * MESSAGE_BYTES);
+      for (let i = 0; i < GROUP; i++) batch.set(makeMessage(data.id, seq++), i * MESSAGE_BYTES);
       port.postMessage(batch, [batch.buffer]);
       Atomics.store(progress, 0, seq);
     }
   }
-  port.postMessage({ sent: seq });
+  if (out !== null) {
+    out.end();
+    await once(out, 'finish');
+  }
+  port.postMessage({ sent: seq, cpuNanos: threadCpuNanos() - cpuStart });
 }
 
 // ---- Reader (the child process's main thread) ----------------------------------
@@ -131,6 +198,7 @@ async function runWriter(data: WriterData): Promise<void> {
 /** Checks per-writer order of the 64-byte messages in `bytes`. */
 class Tally {
   messages = 0;
+  batches = 0;
   problem = '';
   readonly #next: number[];
 
@@ -139,6 +207,12 @@ class Tally {
   }
 
   add(bytes: Uint8Array): void {
+    this.batches++;
+    this.addMessages(bytes);
+  }
+
+  /** Adds the messages of `bytes`, not counted as a batch of its own. */
+  addMessages(bytes: Uint8Array): void {
     if (bytes.length % MESSAGE_BYTES !== 0) this.#fail(`a batch of ${bytes.length} bytes`);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let offset = 0; offset + MESSAGE_BYTES <= bytes.length; offset += MESSAGE_BYTES) {
@@ -166,8 +240,10 @@ class Tally {
 async function runCase(config: CaseConfig, script: string): Promise<CaseResult> {
   const { variant, writers } = config;
   const tally = new Tally(writers);
-  const channel = variant === 'mwsr' ? new WorkerChannel({ size: 16384 }) : null;
+  const mwsr = variant.startsWith('mwsr');
+  const channel = mwsr ? new WorkerChannel({ size: 16384 }) : null;
   const sent = new Array<number>(writers).fill(-1);
+  const writerCpu = new Array<number>(writers).fill(0);
   const counters = Array.from({ length: writers }, () => new SharedArrayBuffer(4));
   const progress = counters.map((counter) => new Int32Array(counter));
   const workers: Worker[] = [];
@@ -197,9 +273,13 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
             worker.on('error', reject);
             worker.on('message', (message: unknown) => {
               if (message instanceof Uint8Array) tally.add(message);
-              else if (Array.isArray(message)) for (const item of message) tally.add(item as Uint8Array);
-              else if (typeof message === 'object' && message !== null && 'sent' in message) {
-                sent[id] = (message as { sent: number }).sent;
+              else if (Array.isArray(message)) {
+                tally.batches++;
+                for (const item of message) tally.addMessages(item as Uint8Array);
+              } else if (typeof message === 'object' && message !== null && 'sent' in message) {
+                const report = message as { sent: number; cpuNanos: number };
+                sent[id] = report.sent;
+                writerCpu[id] = report.cpuNanos;
                 resolve();
               }
             });
@@ -220,11 +300,13 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
     peakBacklog = Math.max(peakBacklog, written - tally.messages);
   }, 20);
   const cpuStart = process.cpuUsage();
+  const readerCpuStart = threadCpuNanos();
   const start = performance.now();
   for (const worker of workers) worker.postMessage('go');
   await Promise.all(done);
   await channelEnded;
   const elapsedMs = performance.now() - start;
+  const readerCpuNanos = threadCpuNanos() - readerCpuStart;
   const cpu = process.cpuUsage(cpuStart);
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
@@ -232,6 +314,9 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
   tally.check(sent);
   return {
     messages: tally.messages,
+    batches: tally.batches,
+    readerCpuNanos,
+    writerCpuNanos: writerCpu.reduce((a, b) => a + b, 0),
     peakBacklog,
     elapsedMs,
     cpuMicros: cpu.user + cpu.system,
@@ -286,6 +371,9 @@ async function runInChild(script: string, config: CaseConfig): Promise<CaseResul
   if (results.length === 0) {
     return {
       messages: 0,
+      batches: 0,
+      readerCpuNanos: 0,
+      writerCpuNanos: 0,
       peakBacklog: 0,
       elapsedMs: 0,
       cpuMicros: 0,
@@ -314,27 +402,56 @@ interface Row {
   writers: number;
   variant: Variant;
   rate: number;
-  cpuNanos: number;
+  /** This variant's rate over the baseline's, paired by repetition: median, lowest, highest. */
+  ratio: { median: number; min: number; max: number };
+  readerNanos: number;
+  writerNanos: number;
+  perBatch: number;
   peakBacklog: number;
-  peakRssMB: number;
   growthMB: number;
+}
+
+/** What the workers bench measured, for latest.json. */
+export interface WorkersBenchData {
+  durationMs: number;
+  reps: number;
+  rows: Row[];
+}
+
+function rateOf(result: CaseResult): number {
+  return result.elapsedMs > 0 ? (result.messages / result.elapsedMs) * 1000 : 0;
+}
+
+function perMessage(nanos: number, result: CaseResult): number {
+  return result.messages > 0 ? nanos / result.messages : NaN;
 }
 
 /**
  * Runs the worker-threads bench and returns its Markdown section; `ok` is
  * false if any case lost, repeated or reordered a message. `quick`: short
- * runs, one repetition (a correctness check, not a measurement).
+ * runs, one repetition (a correctness check, not a measurement); otherwise
+ * `reps` repetitions of `durationMs` each (defaults 3 and 1000).
  */
-export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markdown: string; ok: boolean }> {
-  const durationMs = opts.quick ? 150 : 1000;
-  const reps = opts.quick ? 1 : 3;
+export async function runWorkersBench(opts: {
+  quick: boolean;
+  reps?: number;
+  durationMs?: number;
+}): Promise<{ markdown: string; ok: boolean; data: WorkersBenchData }> {
+  const durationMs = opts.quick ? 100 : (opts.durationMs ?? 1000);
+  const reps = opts.quick ? 1 : Math.max(1, opts.reps ?? 3);
+  // Quick mode checks each variant's data integrity, inside `npm test`: two
+  // writers interleave; spec/worker-channel.spec.ts covers 1 to 8.
+  const writerCounts = opts.quick ? [2] : WRITER_COUNTS;
   const { dir, script } = build();
   const samples = new Map<string, CaseResult[]>();
   const problems: string[] = [];
+  const started = performance.now();
   try {
     for (let rep = 0; rep < reps; rep++) {
-      for (const writers of WRITER_COUNTS) {
-        for (const variant of VARIANTS) {
+      for (const writers of writerCounts) {
+        // Rotated each repetition, so no variant always runs first (or right after another).
+        for (let k = 0; k < VARIANTS.length; k++) {
+          const variant = VARIANTS[(k + rep) % VARIANTS.length];
           const result = await runInChild(script, { variant, writers, durationMs });
           const key = `${writers}/${variant}`;
           samples.set(key, [...(samples.get(key) ?? []), result]);
@@ -345,18 +462,23 @@ export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markd
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
 
   const rows: Row[] = [];
-  for (const writers of WRITER_COUNTS) {
+  for (const writers of writerCounts) {
+    const baseline = samples.get(`${writers}/${BASELINE}`) ?? [];
     for (const variant of VARIANTS) {
       const runs = samples.get(`${writers}/${variant}`) ?? [];
+      const ratios = runs.map((run, rep) => rateOf(run) / Math.max(1, rateOf(baseline[rep])));
       rows.push({
         writers,
         variant,
-        rate: median(runs.map((r) => (r.elapsedMs > 0 ? (r.messages / r.elapsedMs) * 1000 : 0))),
-        cpuNanos: median(runs.map((r) => (r.messages > 0 ? (r.cpuMicros * 1000) / r.messages : 0))),
+        rate: median(runs.map(rateOf)),
+        ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
+        readerNanos: median(runs.map((r) => perMessage(r.readerCpuNanos, r))),
+        writerNanos: median(runs.map((r) => perMessage(r.writerCpuNanos, r))),
+        perBatch: median(runs.map((r) => (r.batches > 0 ? r.messages / r.batches : 0))),
         peakBacklog: median(runs.map((r) => r.peakBacklog)),
-        peakRssMB: median(runs.map((r) => r.peakRss / 2 ** 20)),
         growthMB: median(runs.map((r) => (r.peakRss - r.baseRss) / 2 ** 20)),
       });
     }
@@ -369,44 +491,52 @@ export async function runWorkersBench(opts: { quick: boolean }): Promise<{ markd
   lines.push('');
   lines.push(
     `Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ` +
-      `each writer writes for ${durationMs} ms, then the reader drains; ${reps} repetition(s), medians` +
+      `each writer writes for ${durationMs} ms, then the reader drains; ${reps} repetition(s), ` +
+      `variant order rotated, medians; took ${minutes} min` +
       (opts.quick ? ' (quick: a correctness check, not a measurement)' : '') +
       '. Rate = messages delivered per second, start signal to last message read. ' +
-      'CPU = process CPU (all threads) per message. Backlog = most messages written and not yet read ' +
-      '(sampled every 20 ms). RSS growth = peak RSS minus RSS before the start (threads already running).',
+      '× baseline = rate over the baseline’s in the same repetition (median, min–max). ' +
+      'CPU = each thread’s own CPU time per message delivered (reader; all writers together). ' +
+      'Msgs/batch = messages per batch (mwsr) or per postMessage the reader received. ' +
+      'Backlog = most messages written and not yet read (sampled every 20 ms). ' +
+      'RSS growth = peak RSS minus RSS before the start (threads already running).',
   );
   lines.push('');
   lines.push(
-    '| writers | variant | msgs/s | CPU ns/msg | peak backlog (msgs) | peak RSS MB | RSS growth MB | mwsr × this |',
+    '| writers | variant | msgs/s | × baseline | reader CPU ns/msg | writers CPU ns/msg | msgs/batch | peak backlog | RSS growth MB |',
   );
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
-  for (const row of rows) {
-    const ours = find(row.writers, 'mwsr');
-    const ratio = row.variant === 'mwsr' || row.rate === 0 ? '' : `${(ours.rate / row.rate).toFixed(2)}×`;
-    lines.push(
-      `| ${row.writers} | ${VARIANT_NAMES[row.variant]} | ${formatRate(row.rate)} | ${row.cpuNanos.toFixed(0)} | ` +
-        `${formatRate(row.peakBacklog)} | ${row.peakRssMB.toFixed(1)} | ${row.growthMB.toFixed(1)} | ${ratio} |`,
-    );
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  const ordered = [BASELINE, ...VARIANTS.filter((variant) => variant !== BASELINE)];
+  for (const writers of writerCounts) {
+    for (const variant of ordered) {
+      const row = find(writers, variant);
+      const ratio =
+        variant === BASELINE
+          ? '1'
+          : `${row.ratio.median.toFixed(2)}× (${row.ratio.min.toFixed(2)}–${row.ratio.max.toFixed(2)})`;
+      lines.push(
+        `| ${writers} | ${VARIANT_NAMES[variant]} | ${formatRate(row.rate)} | ${ratio} | ` +
+          `${row.readerNanos.toFixed(0)} | ${row.writerNanos.toFixed(0)} | ${row.perBatch.toFixed(1)} | ` +
+          `${formatRate(row.peakBacklog)} | ${row.growthMB.toFixed(1)} |`,
+      );
+    }
   }
   lines.push('');
-  lines.push('Targets (reported, never fail the run):');
+  lines.push('Targets, paired ratios to the baseline (reported, never fail the run):');
   lines.push('');
-  for (const writers of WRITER_COUNTS) {
-    const ours = find(writers, 'mwsr').rate;
-    const versus = (variant: Variant, target: number): string => {
-      const ratio = ours / Math.max(1, find(writers, variant).rate);
-      return `${ratio >= target ? 'PASS' : 'FAIL'} ${ratio.toFixed(2)}× ≥ ${target}× ${VARIANT_NAMES[variant]}`;
-    };
-    lines.push(
-      `- ${writers} writer(s): ${versus('post1', 5)}; ${versus('post256', 1)}; ${versus('post256transfer', 1)}`,
-    );
+  for (const [variant, target] of Object.entries(TARGETS) as [Variant, number][]) {
+    const parts = writerCounts.map((writers) => {
+      const ratio = find(writers, variant).ratio.median;
+      return `${writers}: ${ratio >= target ? 'PASS' : 'FAIL'} ${ratio.toFixed(2)}×`;
+    });
+    lines.push(`- ${VARIANT_NAMES[variant]} ≥ ${target}× at every writer count: ${parts.join('; ')}`);
   }
   if (problems.length > 0) {
     lines.push('');
     lines.push(`**Data problems:** ${problems.join('; ')}`);
   }
   lines.push('');
-  return { markdown: lines.join('\n'), ok: problems.length === 0 };
+  return { markdown: lines.join('\n'), ok: problems.length === 0, data: { durationMs, reps, rows } };
 }
 
 // ---- Roles: writer thread, child process, command line ---------------------------
@@ -422,7 +552,12 @@ if (!isMainThread && (workerData as WriterData | undefined)?.role === WORKER_ROL
       process.send!(result, () => process.disconnect());
     });
   } else {
-    void runWorkersBench({ quick: process.argv.includes('--quick') }).then((report) => {
+    const option = (name: string): number | undefined => {
+      const arg = process.argv.find((item) => item.startsWith(`--${name}=`));
+      return arg === undefined ? undefined : Number(arg.slice(name.length + 3));
+    };
+    const quick = process.argv.includes('--quick');
+    void runWorkersBench({ quick, reps: option('reps'), durationMs: option('duration') }).then((report) => {
       console.log(report.markdown);
       if (!report.ok) process.exitCode = 1;
     });

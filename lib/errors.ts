@@ -92,6 +92,11 @@ export function streamDestroyed(method: string): CodedError {
   );
 }
 
+/** Node's `ERR_INVALID_STATE`: `Invalid state: <what is wrong>`, an `Error`. */
+export function invalidState(message: string): CodedError {
+  return coded(new Error(`Invalid state: ${message}`), 'ERR_INVALID_STATE', invalidState);
+}
+
 /** Node's `ERR_STREAM_WRITE_AFTER_END`, as `write()` after `end()` gives it. */
 export function writeAfterEnd(): CodedError {
   return coded(new Error('write after end'), 'ERR_STREAM_WRITE_AFTER_END', writeAfterEnd);

@@ -1,19 +1,20 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Readable, type ReadableOptions } from 'node:stream';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { invalidArgType, outOfRange, streamDestroyed } from './errors';
+import { MessageChannel, threadId, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
+import { invalidArgType, invalidState, outOfRange, streamDestroyed } from './errors';
 import {
   CONTROL_DOORBELL,
   CONTROL_READER_SLEEPING,
   CONTROL_READER_STATE,
+  CONTROL_READER_THREAD,
   CONTROL_SLOTS,
   MAX_RING_CAPACITY,
   MIN_RING_CAPACITY,
   READER_CLOSED,
   RECORD_GROUP_CONTINUES,
 } from './worker-layout';
-import { createRing, RingReader, waitAsync } from './worker-ring';
+import { createRing, RingReader } from './worker-ring';
 import type { WorkerWriterHandle } from './worker-writable';
 
 /** Options of `new WorkerChannel(options)`, on top of Node's `ReadableOptions`. */
@@ -28,7 +29,7 @@ export interface WorkerChannelOptions extends Omit<
   size: number;
   /**
    * Bytes of each writer's ring, rounded up to a power of two, from 1024 to
-   * 2^30; default 65536. A write larger than the ring still goes through, in
+   * 2^29 (512 MiB); default 65536. A write larger than the ring still goes through, in
    * fragments the reader puts back together.
    */
   ringSize?: number;
@@ -56,9 +57,6 @@ export interface WriterEndInfo {
 
 /** Node's listener type for events other than ours, as `Readable` declares it. */
 type NodeListener = Parameters<Readable['on']>[1];
-
-/** Hidden option: the cursor every new ring starts at (specs start near 2^31 and 2^32). */
-export const kInitialCursor = Symbol('mwsr.initialCursor');
 
 const DEFAULT_RING_SIZE = 65536;
 
@@ -90,14 +88,12 @@ interface WriterState {
  * the reader does no per-record allocation or queueing.
  */
 export class WorkerChannel extends Readable {
-  /** Most bytes per batch (API.md 3). */
+  /** Most bytes per batch (docs/semantics.md 3). */
   readonly #size: number;
   /** Bytes of each new ring, a power of two. */
   readonly #ringSize: number;
   /** End once every writer created so far has ended. */
   readonly #autoEnd: boolean;
-  /** Where new rings' cursors start. */
-  readonly #initialCursor: number;
   /** The control block shared with every writer. */
   readonly #controlBuffer: SharedArrayBuffer;
   readonly #control: Int32Array;
@@ -125,7 +121,7 @@ export class WorkerChannel extends Readable {
   /** True once `push(null)` was called. */
   #ended = false;
 
-  // STYLE 7: bound once.
+  // Bound once, so no write allocates a closure.
   readonly #onTick = (): void => this.#pump();
   readonly #onIdleLook = (): void => {
     this.#idleLook = null;
@@ -157,9 +153,10 @@ export class WorkerChannel extends Readable {
     this.#size = settings.size;
     this.#ringSize = settings.ringSize;
     this.#autoEnd = settings.autoEnd;
-    this.#initialCursor = settings.initialCursor;
     this.#controlBuffer = new SharedArrayBuffer(CONTROL_SLOTS * 4);
     this.#control = new Int32Array(this.#controlBuffer);
+    // Read by writers: blocking mode is refused on this thread.
+    Atomics.store(this.#control, CONTROL_READER_THREAD, threadId);
   }
 
   /** Writers attached now: created and not yet ended and drained. */
@@ -167,7 +164,7 @@ export class WorkerChannel extends Readable {
     return this.#writers.length;
   }
 
-  // STYLE 6: our event is typed; the catch-alls keep Readable's own overloads.
+  // Our event is typed; the catch-alls keep Readable's own overloads.
   /** `'writerEnd'`: a writer ended and every record it published was pushed. */
   override on(event: 'writerEnd', listener: (info: WriterEndInfo) => void): this;
   override on(event: string | symbol, listener: NodeListener): this;
@@ -192,15 +189,21 @@ export class WorkerChannel extends Readable {
   /**
    * Creates the shared ring of one more writer and returns its handle. Pass
    * it to the worker with its port in the transfer list:
-   * `new Worker(file, { workerData: { handle }, transferList: [handle.port] })`.
-   * From now until that writer ends (or its thread exits), this thread is
-   * kept alive.
+   * `new Worker(file, { workerData: { handle }, transferList: [handle.port] })`,
+   * or let `createWorker()` do both. From now until that writer ends (or its
+   * thread exits), this thread is kept alive.
    *
-   * @throws Error `ERR_STREAM_DESTROYED` after `seal()`, the end, or `destroy()`.
+   * @throws Error `ERR_INVALID_STATE` after `seal()` or once the stream has
+   *   ended (no more writers); `ERR_STREAM_DESTROYED` after `destroy()`.
    */
   createWriter(): WorkerWriterHandle {
-    if (this.destroyed || this.#ended || this.#sealed) throw streamDestroyed('createWriter');
-    const ring = createRing(this.#ringSize, this.#initialCursor);
+    // An ended stream is destroyed too (autoDestroy): say why it ended first.
+    if (this.#ended && !this.#sealed) {
+      throw invalidState('the channel has ended: every writer had ended (autoEnd), no more writers');
+    }
+    if (this.#sealed) throw invalidState('the channel is sealed: seal() was called, no more writers');
+    if (this.destroyed) throw streamDestroyed('createWriter');
+    const ring = createRing(this.#ringSize);
     const { port1, port2 } = new MessageChannel();
     const writer: WriterState = {
       id: this.#nextId++,
@@ -217,6 +220,59 @@ export class WorkerChannel extends Readable {
     port1.ref();
     this.#writers.push(writer);
     return { id: writer.id, size: this.#size, control: this.#controlBuffer, ring, port: port2 };
+  }
+
+  /**
+   * Starts a worker thread that writes into this channel: creates its handle
+   * (`createWriter()`), passes it as `workerData.handle` beside the other
+   * properties of `options.workerData`, and puts its port in the transfer
+   * list. There, `new WorkerWritable(workerData.handle)` opens it.
+   *
+   * @param filename - as `new Worker(filename, options)`.
+   * @param options - Node's `WorkerOptions`; `workerData`, if given, must be
+   *   a plain object without a `handle` property.
+   * @returns the `Worker`. If Node refuses to start it (a bad file or
+   *   option), the handle is dropped unused and the error is thrown.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `workerData` that is not a
+   *   plain object, or already has `handle`; as `createWriter()` otherwise.
+   */
+  createWorker(filename: string | URL, options: WorkerOptions = {}): Worker {
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgType('options', 'of type object', options);
+    }
+    const workerData: unknown = options.workerData === undefined ? {} : options.workerData;
+    const transferList = options.transferList ?? [];
+    if (workerData === null || typeof workerData !== 'object' || Array.isArray(workerData)) {
+      throw invalidArgType(
+        'options.workerData',
+        'a plain object (the handle goes in its "handle")',
+        workerData,
+      );
+    }
+    if ('handle' in workerData) {
+      throw invalidArgType('options.workerData', 'an object without a "handle" property', workerData);
+    }
+    const handle = this.createWriter();
+    try {
+      return new Worker(filename, {
+        ...options,
+        workerData: { ...workerData, handle },
+        transferList: [...transferList, handle.port],
+      });
+    } catch (error) {
+      this.#dropUnusedWriter(handle);
+      throw error;
+    }
+  }
+
+  /** Forgets the writer of a handle that never reached a thread, as if it had not been created. */
+  #dropUnusedWriter(handle: WorkerWriterHandle): void {
+    const index = this.#writers.findIndex((writer) => writer.id === handle.id);
+    const [writer] = this.#writers.splice(index, 1);
+    writer.port.removeAllListeners('close');
+    writer.port.close();
+    handle.port.close();
+    if (handle.id === this.#nextId - 1) this.#nextId--;
   }
 
   /**
@@ -300,7 +356,7 @@ export class WorkerChannel extends Readable {
   /**
    * Gathers one batch from the rings, round robin, taking each ring's waiting
    * records in order: at most `size` bytes, a record never split, one of
-   * `size` or more alone (API.md 3). Returns null when nothing is complete.
+   * `size` or more alone (docs/semantics.md 3). Returns null when nothing is complete.
    */
   #gather(): Buffer | null {
     const writers = this.#writers;
@@ -344,7 +400,7 @@ export class WorkerChannel extends Readable {
       }
       ring.commit();
       this.#next = index + 1;
-      // API.md 7: the rest of a group comes before anything of another writer.
+      // docs/semantics.md 7: the rest of a group comes before anything of another writer.
       if (this.#sticky !== null) break;
     }
     if (batch === null || length === 0) return null;
@@ -400,7 +456,7 @@ export class WorkerChannel extends Readable {
       return false;
     }
     // No timeout: on Node 20 a finite one leaks memory when waited in a loop.
-    const wait = waitAsync(control, CONTROL_DOORBELL, bell);
+    const wait = Atomics.waitAsync(control, CONTROL_DOORBELL, bell);
     if (!wait.async) {
       Atomics.store(control, CONTROL_READER_SLEEPING, 0);
       return false;
@@ -437,10 +493,9 @@ interface ChannelSettings {
   readonly size: number;
   readonly ringSize: number;
   readonly autoEnd: boolean;
-  readonly initialCursor: number;
 }
 
-/** Checks the channel's options (API.md 11) and resolves defaults. */
+/** Checks the channel's options (docs/semantics.md 11) and resolves defaults. */
 function checkChannelOptions(options: unknown): ChannelSettings {
   if (options === null || typeof options !== 'object') {
     throw invalidArgType('options', 'of type object', options);
@@ -451,8 +506,7 @@ function checkChannelOptions(options: unknown): ChannelSettings {
     autoEnd = true,
     maxDelay = 0,
     objectMode = false,
-    [kInitialCursor]: initialCursor = 0,
-  } = options as Record<string | symbol, unknown>;
+  } = options as Record<string, unknown>;
   if (typeof size !== 'number') throw invalidArgType('options.size', 'of type number', size);
   if (!Number.isSafeInteger(size) || size < 1) {
     throw outOfRange('options.size', `a positive safe integer (>= 1 && <= ${Number.MAX_SAFE_INTEGER})`, size);
@@ -471,14 +525,5 @@ function checkChannelOptions(options: unknown): ChannelSettings {
     throw outOfRange('options.maxDelay', '0 (batches go out as soon as possible)', maxDelay);
   if (objectMode !== false)
     throw invalidArgType('options.objectMode', 'false (batches carry bytes)', objectMode);
-  if (
-    typeof initialCursor !== 'number' ||
-    !Number.isInteger(initialCursor) ||
-    initialCursor < 0 ||
-    initialCursor >= 2 ** 32 ||
-    initialCursor % 4 !== 0
-  ) {
-    throw outOfRange('initialCursor', 'a multiple of 4 >= 0 && < 2 ** 32', initialCursor);
-  }
-  return { size, ringSize: 2 ** Math.ceil(Math.log2(ringSize)), autoEnd, initialCursor };
+  return { size, ringSize: 2 ** Math.ceil(Math.log2(ringSize)), autoEnd };
 }

@@ -1,5 +1,5 @@
 /**
- * The shared-memory layout of a worker channel, in one place (STYLE 15).
+ * The shared-memory layout of a worker channel, in one place.
  *
  * A channel is one small control block, shared by the reader and every
  * writer, plus one ring per writer thread. A ring has exactly one writer and
@@ -44,6 +44,13 @@ export const CONTROL_READER_SLEEPING = SLOTS_PER_LINE;
  * their writes fail instead of filling a ring nobody reads.
  */
 export const CONTROL_READER_STATE = SLOTS_PER_LINE * 2;
+/**
+ * The reader's `threadId`: written once by the reader when it creates the
+ * channel; read by a writer when it opens its handle, to refuse blocking mode
+ * on the reader's own thread (`Atomics.wait` there would deadlock). Same line
+ * as the reader's state: both are written once.
+ */
+export const CONTROL_READER_THREAD = SLOTS_PER_LINE * 2 + 1;
 /** Int32 slots in the control block. */
 export const CONTROL_SLOTS = SLOTS_PER_LINE * 3;
 
@@ -95,14 +102,27 @@ export const RING_TAIL_RECORDS = SLOTS_PER_LINE * 2;
  * Bytes consumed: data before it may be overwritten. Written only by the
  * reader, with `Atomics.store` after copying records out (the give-back of
  * ring space) and after `RING_TAIL_RECORDS`; the writer reads it for free
- * bytes and waits on it (`Atomics.waitAsync`, or `Atomics.wait` in blocking
- * mode). It moves whenever records are consumed, as records are never empty.
+ * bytes. It moves whenever records are consumed, as records are never empty.
  */
 export const RING_TAIL = SLOTS_PER_LINE * 2 + 1;
 /**
- * 1 while the writer waits on the tail. Set by the writer after the two
- * targets below and before its last look at the tails; cleared by the reader
- * when it notifies. Its own line: both threads write it.
+ * The wake counter, the one word a waiting writer waits on
+ * (`Atomics.waitAsync`, or `Atomics.wait` in blocking mode). Bumped
+ * (`Atomics.add`) by the reader before every notify of this ring: when the
+ * writer's targets are reached, and when the reader goes away. A writer loads
+ * it before its last look at the tails and at the reader's state, so a bump
+ * after that look makes the wait return at once: no notify is ever lost, not
+ * even one landing between the writer's last check and its wait. Written by
+ * the reader only, and rarely, so it shares the tails' line.
+ */
+export const RING_WAKE = SLOTS_PER_LINE * 2 + 2;
+/**
+ * The writer's wait, owned by the writer (the reader only reads it): 0 when
+ * it does not wait, else the number of this wait (a fresh non-zero value each
+ * time the writer arms one). Stored by the writer after the two targets below
+ * and before its last look at the tails; the reader notifies once per number,
+ * so a writer that re-arms for a new target is never mistaken for one already
+ * woken. Its own line, with the targets: the writer writes them, together.
  */
 export const RING_WAITING = SLOTS_PER_LINE * 3;
 /**
@@ -123,16 +143,21 @@ export function ringDataOffset(capacity: number): number {
   return RING_INDEX_OFFSET + (capacity / BYTES_PER_SLOT) * 4;
 }
 
-/** 'mwR2': layout version 2. */
-export const RING_MAGIC_VALUE = 0x6d775232;
+/** 'mwR3': layout version 3 (the wake counter). */
+export const RING_MAGIC_VALUE = 0x6d775233;
 
 export const WRITER_UNCLAIMED = 0;
 export const WRITER_ATTACHED = 1;
 export const WRITER_ENDED = 2;
 
-/** Smallest and largest ring data area, in bytes (both powers of two). */
+/**
+ * Smallest and largest ring data area, in bytes (both powers of two). A
+ * record is at most the ring's capacity, so the largest must fit the record
+ * length field (`RECORD_LENGTH_MASK`, 2^30 - 1): a 2^30-byte ring would let a
+ * 2^30-byte record encode as length 0.
+ */
 export const MIN_RING_CAPACITY = 1024;
-export const MAX_RING_CAPACITY = 2 ** 30;
+export const MAX_RING_CAPACITY = 2 ** 29;
 
 // ---- Records ------------------------------------------------------------------
 
@@ -151,6 +176,13 @@ export const RECORD_MORE = 0x40000000;
 /**
  * Index entry bit 31: the next message of this ring belongs to the same
  * writeV() group (a group larger than `size`, sent chunk by chunk), so the
- * reader takes nothing from other rings before it (API.md 7).
+ * reader takes nothing from other rings before it (docs/semantics.md 7).
  */
 export const RECORD_GROUP_CONTINUES = 0x80000000 | 0;
+/**
+ * Both bits 30 and 31 (never set together otherwise): padding, no message.
+ * A reservation (`WorkerWritable.reserve()`) must be contiguous, so one
+ * that would wrap around the data area's end first fills the rest of the
+ * area with a padding record; the reader skips it.
+ */
+export const RECORD_PADDING = RECORD_MORE | RECORD_GROUP_CONTINUES;

@@ -6,6 +6,7 @@ import {
   CONTROL_READER_SLEEPING,
   RECORD_LENGTH_MASK,
   RECORD_MORE,
+  RECORD_PADDING,
   RING_CAPACITY,
   RING_HEAD,
   RING_INDEX_OFFSET,
@@ -17,6 +18,7 @@ import {
   RING_WAIT_BYTES,
   RING_WAIT_RECORDS,
   RING_WAITING,
+  RING_WAKE,
   RING_WRITER_STATE,
   WRITER_ATTACHED,
   WRITER_ENDED,
@@ -24,46 +26,22 @@ import {
   ringDataOffset,
 } from './worker-layout';
 
-/** `Atomics.waitAsync`'s result (ES2024, in Node since 16). */
-type WaitAsyncResult =
-  { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-
-/** `Atomics.waitAsync`, typed here because the project compiles against the ES2022 lib. */
-export const waitAsync = (
-  Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): WaitAsyncResult }
-).waitAsync;
-
-/**
- * Test-only hooks into the publish step, so specs can stall a writer between
- * reserving and publishing, and prove with a deliberately broken writer that
- * they catch torn records. Not part of the public API.
- */
-export interface RingTestHooks {
-  /**
-   * A stall between reserving and publishing: runs after the record's bytes
-   * are copied, before the head is stored (or, broken, between the early
-   * store and the copy).
-   */
-  stall?: () => void;
-  /** Broken on purpose: stores the head at reservation, before any byte is copied. */
-  publishBeforeCopy?: boolean;
-}
-
 /** True once `cursor` has reached `target`; the two are within 2^31 of each other (cursors wrap at 2^32). */
 export function reached(cursor: number, target: number): boolean {
   return (cursor - target) >>> 0 < 2 ** 31;
 }
 
-/** Creates the shared memory of one ring: header written, every cursor at `initialCursor`. */
-export function createRing(capacity: number, initialCursor: number): SharedArrayBuffer {
+/**
+ * Creates the shared memory of one ring: header written, every cursor at 0
+ * (the reader and the writer take their cursors from the ring, so any common
+ * start works: specs start near 2^31 and 2^32).
+ */
+export function createRing(capacity: number): SharedArrayBuffer {
   const ring = new SharedArrayBuffer(ringDataOffset(capacity) + capacity);
   const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
   words[RING_MAGIC] = RING_MAGIC_VALUE;
   words[RING_CAPACITY] = capacity;
   words[RING_SLOTS] = capacity / BYTES_PER_SLOT;
-  words[RING_HEAD] = initialCursor | 0;
-  words[RING_TAIL] = initialCursor | 0;
-  words[RING_TAIL_RECORDS] = initialCursor | 0;
   words[RING_WRITER_STATE] = WRITER_UNCLAIMED;
   return ring;
 }
@@ -119,22 +97,24 @@ export class RingWriter {
   /** `capacity - 1` and `slots - 1`: cursor to position. */
   readonly #byteMask: number;
   readonly #slotMask: number;
-  /** Test hooks, decided once: a stall before publishing, and the broken order. */
-  readonly #stall: (() => void) | null;
-  readonly #publishBeforeCopy: boolean;
 
-  /** The published byte cursor, as last stored. */
+  /** The byte cursor after the last placed record: copied whole, not necessarily published. */
   #head: number;
-  /** Records published: the index cursor after the last published record. */
+  /** Records placed: the index cursor after the last placed record. */
   #records: number;
+  /** The published cursors: the head as last stored, and the records it covers. */
+  #publishedHead: number;
+  #publishedRecords: number;
   /** Tails as last loaded: free room is at least what they say. */
   #tailSeen: number;
   #tailRecordsSeen: number;
   /** Where the reservation's next byte and index entry go; equal to the published cursors when none. */
   #fillBytes: number;
   #fillRecords: number;
+  /** The number of this writer's last wait (`RING_WAITING`), never 0. */
+  #waitNumber = 0;
 
-  constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer, hooks: RingTestHooks = {}) {
+  constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer) {
     const { words, index, data } = viewsOf(ring);
     this.#words = words;
     this.#index = index;
@@ -144,13 +124,13 @@ export class RingWriter {
     this.#byteMask = this.capacity - 1;
     this.#slotMask = this.slots - 1;
     this.#control = new Int32Array(control);
-    this.#stall = hooks.stall ?? null;
-    this.#publishBeforeCopy = hooks.publishBeforeCopy === true;
     this.#head = Atomics.load(words, RING_HEAD) >>> 0;
     this.#tailSeen = Atomics.load(words, RING_TAIL) >>> 0;
     this.#tailRecordsSeen = Atomics.load(words, RING_TAIL_RECORDS) >>> 0;
     // A fresh ring: the reader has consumed all, so records published = records consumed.
     this.#records = this.#tailRecordsSeen;
+    this.#publishedHead = this.#head;
+    this.#publishedRecords = this.#records;
     this.#fillBytes = this.#head;
     this.#fillRecords = this.#records;
   }
@@ -171,12 +151,12 @@ export class RingWriter {
 
   /** The published byte cursor. */
   get head(): number {
-    return this.#head;
+    return this.#publishedHead;
   }
 
   /** Records published: with `head`, what `flush()` waits for the tails to reach. */
   get records(): number {
-    return this.#records;
+    return this.#publishedRecords;
   }
 
   /**
@@ -199,17 +179,12 @@ export class RingWriter {
 
   /**
    * The one reservation step: claims `records` index slots and `bytes` data
-   * bytes after the published cursors, if the reader has freed them.
+   * bytes after the placed records, if the reader has freed them.
    */
   reserve(records: number, bytes: number): boolean {
     if (!this.hasRoom(records, bytes)) return false;
     this.#fillBytes = this.#head;
     this.#fillRecords = this.#records;
-    if (this.#publishBeforeCopy) {
-      this.#store((this.#head + bytes) >>> 0);
-      this.#ringDoorbell(false);
-      this.#stall?.();
-    }
     return true;
   }
 
@@ -235,24 +210,98 @@ export class RingWriter {
   }
 
   /**
-   * Makes the reserved records visible: the head is stored after their bytes
-   * and index entries, so the reader can never see a record that is not all
-   * there. Then wakes the reader if it sleeps.
+   * Reserves one record of `length` bytes (at most `capacity`) and returns
+   * the ring's bytes for it, contiguous, to be filled in place; null if the
+   * reader has not freed enough. The record is placed at once (the next
+   * reservation follows it) and becomes visible at the next `publish()`.
+   *
+   * One that would wrap around the data area's end is preceded by a padding
+   * record filling that end. When the padding fits but the record does not
+   * yet, the padding is placed alone (and published, unless reservations are
+   * open: padding is no message) and null returned: the next try starts at
+   * the area's start.
    */
-  publish(): void {
+  reserveView(length: number): Buffer | null {
+    const pad = this.#padBefore(length);
+    if (pad !== 0) {
+      if (!this.hasRoom(1, pad)) return null;
+      const both = this.hasRoom(2, pad + length);
+      const open = this.hasUnpublished;
+      this.#fillBytes = this.#head;
+      this.#fillRecords = this.#records;
+      this.putRecord(pad, RECORD_PADDING);
+      this.#fillBytes = (this.#fillBytes + pad) >>> 0;
+      this.place();
+      if (!both) {
+        if (!open) this.publish();
+        return null;
+      }
+    } else if (!this.hasRoom(1, length)) {
+      return null;
+    }
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
+    this.putRecord(length, 0);
+    const start = this.#fillBytes & this.#byteMask;
+    this.#fillBytes = (this.#fillBytes + length) >>> 0;
+    this.place();
+    return this.#data.subarray(start, start + length);
+  }
+
+  /** The room the next `reserveView(length)` step needs: index slots and data bytes. */
+  viewNeeds(length: number): [records: number, bytes: number] {
+    const pad = this.#padBefore(length);
+    if (pad === 0) return [1, length];
+    return pad + length <= this.capacity ? [2, pad + length] : [1, pad];
+  }
+
+  /** Bytes of padding a contiguous record of `length` needs first: the rest of the area, if it does not fit there. */
+  #padBefore(length: number): number {
+    const room = this.capacity - (this.#head & this.#byteMask);
+    return length <= room ? 0 : room;
+  }
+
+  /** True while records are placed and not yet published (reservations not committed). */
+  get hasUnpublished(): boolean {
+    return this.#head !== this.#publishedHead;
+  }
+
+  /** Drops every placed record not yet published: they were never visible. */
+  dropUnpublished(): void {
+    this.#head = this.#publishedHead;
+    this.#records = this.#publishedRecords;
+    this.#fillBytes = this.#head;
+    this.#fillRecords = this.#records;
+  }
+
+  /**
+   * Completes the reserved records without making them visible: the next
+   * reservation follows them, and the next `publish()` shows them with any
+   * placed before. A run of records (one `_writev`) is published once.
+   */
+  place(): void {
     this.#head = this.#fillBytes;
     this.#records = this.#fillRecords;
-    if (!this.#publishBeforeCopy) {
-      this.#stall?.();
-      this.#store(this.#head);
-    }
+  }
+
+  /**
+   * Makes the reserved and placed records visible: the head is stored after
+   * their bytes and index entries, so the reader can never see a record that
+   * is not all there. Then wakes the reader if it sleeps.
+   */
+  publish(): void {
+    this.place();
+    if (this.#head === this.#publishedHead) return;
+    this.#publishedHead = this.#head;
+    this.#publishedRecords = this.#records;
+    Atomics.store(this.#words, RING_HEAD, this.#head | 0);
     this.#ringDoorbell(false);
   }
 
   /**
    * The give-back path: drops the reservation unpublished. Nothing shared was
    * changed by reserving, so the reader never sees these bytes and the next
-   * reservation starts at the same cursors.
+   * reservation starts at the same cursors (records placed before it stay).
    */
   giveBack(): void {
     this.#fillBytes = this.#head;
@@ -274,42 +323,45 @@ export class RingWriter {
   }
 
   /**
-   * Announces a wait until the tails reach the targets, then returns the byte
-   * tail to wait on. The targets and the flag are stored before the tails are
-   * loaded, so a reader that moves them after this load sees the flag and
-   * notifies once they are reached.
+   * Announces a wait until the tails reach the targets, under a fresh wait
+   * number, and returns the wake counter to wait on. The targets and the
+   * number are stored before the counter is loaded, and the caller looks at
+   * the tails (and the reader's state) after this: a reader that moves the
+   * tails after that look sees the number and bumps the counter, so the wait
+   * on the value returned here cannot miss it.
    */
   prepareTailWait(records: number, bytes: number): number {
+    this.#waitNumber = (this.#waitNumber + 1) | 0 || 1;
     Atomics.store(this.#words, RING_WAIT_RECORDS, records | 0);
     Atomics.store(this.#words, RING_WAIT_BYTES, bytes | 0);
-    Atomics.store(this.#words, RING_WAITING, 1);
-    this.#tailSeen = Atomics.load(this.#words, RING_TAIL) >>> 0;
-    return this.#tailSeen;
+    Atomics.store(this.#words, RING_WAITING, this.#waitNumber);
+    return Atomics.load(this.#words, RING_WAKE);
   }
 
   /**
-   * Waits without blocking until the byte tail moves from `seen`; null if it
-   * already has. No timeout: on Node 20 a finite timeout leaks in a loop, and
-   * the reader always notifies (targets reached, or it goes away).
+   * Waits without blocking until the wake counter moves from `seen`; null if
+   * it already has. No timeout: on Node 20 a finite timeout leaks in a loop,
+   * and the reader always bumps and notifies (targets reached, or it goes
+   * away), as does this thread's own `wakeOwnWait()`.
    */
   waitOnTailAsync(seen: number): Promise<'ok' | 'timed-out'> | null {
-    const result = waitAsync(this.#words, RING_TAIL, seen | 0);
+    const result = Atomics.waitAsync(this.#words, RING_WAKE, seen);
     return result.async ? result.value : null;
   }
 
-  /** Blocks the thread until the byte tail moves from `seen` (blocking mode; workers only). */
+  /** Blocks the thread until the wake counter moves from `seen` (blocking mode; workers only). */
   waitOnTail(seen: number): void {
-    Atomics.wait(this.#words, RING_TAIL, seen | 0);
+    Atomics.wait(this.#words, RING_WAKE, seen);
   }
 
-  /** The wait is over: the reader need not notify any more. */
+  /** The wait is over: the reader need not notify any more. Only the writer clears its flag. */
   endTailWait(): void {
     Atomics.store(this.#words, RING_WAITING, 0);
   }
 
-  /** Settles this thread's own pending wait on the tail (when giving up on it). */
+  /** Settles this thread's own pending wait (when giving up on it). */
   wakeOwnWait(): void {
-    Atomics.notify(this.#words, RING_TAIL);
+    Atomics.notify(this.#words, RING_WAKE);
   }
 
   #fits(records: number, bytes: number): boolean {
@@ -317,10 +369,6 @@ export class RingWriter {
       this.slots - ((this.#records - this.#tailRecordsSeen) >>> 0) >= records &&
       this.capacity - ((this.#head - this.#tailSeen) >>> 0) >= bytes
     );
-  }
-
-  #store(head: number): void {
-    Atomics.store(this.#words, RING_HEAD, head | 0);
   }
 
   /**
@@ -357,6 +405,8 @@ export class RingReader {
   readonly #byteMask: number;
   readonly #slotMask: number;
 
+  /** The number of the writer's wait last notified: one notify per wait. */
+  #notifiedWait = 0;
   /** Cursors of what is taken (copied or in the run): the next message starts here. */
   #readBytes: number;
   #readRecords: number;
@@ -444,6 +494,12 @@ export class RingReader {
       if (length === 0 || length > published) {
         throw outOfRange('record length', `>= 1 && <= ${published}`, length);
       }
+      if ((entry & RECORD_PADDING) === RECORD_PADDING) {
+        // No message: the run cannot go on across it (its bytes are not copied).
+        this.#copyRun();
+        this.#advance(length);
+        continue;
+      }
       // The common case: a whole message in the ring, taken in place.
       if ((entry & RECORD_MORE) === 0 && this.#fragments.length === 0) {
         this.#entry = entry;
@@ -513,7 +569,9 @@ export class RingReader {
 
   /**
    * Copies the run, then gives the space taken back to the writer (the tail
-   * stores), and wakes the writer if it waits for no more than that.
+   * stores), and wakes the writer if it waits for no more than that. The
+   * writer's wait flag is only read here: the writer owns it, so a flag it
+   * re-arms for a new target is never wiped.
    */
   commit(): void {
     this.#copyRun();
@@ -522,19 +580,25 @@ export class RingReader {
     this.#committedBytes = this.#readBytes;
     Atomics.store(words, RING_TAIL_RECORDS, this.#readRecords | 0);
     Atomics.store(words, RING_TAIL, this.#readBytes | 0);
+    const wait = Atomics.load(words, RING_WAITING);
     if (
-      Atomics.load(words, RING_WAITING) !== 0 &&
+      wait !== 0 &&
+      wait !== this.#notifiedWait &&
       reached(this.#readRecords, Atomics.load(words, RING_WAIT_RECORDS) >>> 0) &&
       reached(this.#readBytes, Atomics.load(words, RING_WAIT_BYTES) >>> 0)
     ) {
-      Atomics.store(words, RING_WAITING, 0);
-      Atomics.notify(words, RING_TAIL);
+      this.#notifiedWait = wait;
+      this.wakeWriter();
     }
   }
 
-  /** Wakes the writer whatever it waits for: the reader is going away. */
+  /**
+   * Wakes the writer whatever it waits for (and its next wait, if it is about
+   * to start one): the counter moves before the notify.
+   */
   wakeWriter(): void {
-    Atomics.notify(this.#words, RING_TAIL);
+    Atomics.add(this.#words, RING_WAKE, 1);
+    Atomics.notify(this.#words, RING_WAKE);
   }
 
   #advance(length: number): void {

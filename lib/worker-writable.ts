@@ -1,17 +1,26 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { finished, Writable, type WritableOptions } from 'node:stream';
-import { isMainThread, MessagePort } from 'node:worker_threads';
+import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from './batch-core';
-import { invalidArgType, invalidChunk, nullChunk, outOfRange, streamDestroyed } from './errors';
+import {
+  invalidArgType,
+  invalidChunk,
+  invalidState,
+  nullChunk,
+  outOfRange,
+  streamDestroyed,
+  writeAfterEnd,
+} from './errors';
 import {
   CONTROL_READER_STATE,
+  CONTROL_READER_THREAD,
   CONTROL_SLOTS,
   READER_CLOSED,
   RECORD_GROUP_CONTINUES,
   RECORD_MORE,
 } from './worker-layout';
-import { isRing, reached, RingWriter, type RingTestHooks } from './worker-ring';
+import { isRing, reached, RingWriter } from './worker-ring';
 
 /**
  * What a writer thread needs to write into a `WorkerChannel`: pass it to the
@@ -42,14 +51,12 @@ export interface WorkerWritableOptions extends Omit<
 > {
   /**
    * Block the thread with `Atomics.wait` while the ring is full, instead of
-   * holding the write and returning false. Worker threads only: a RangeError
-   * on the main thread. Default false.
+   * holding the write and returning false. Only on a worker thread other
+   * than the channel's reader thread (there it would deadlock): a RangeError
+   * elsewhere. Default false.
    */
   blocking?: boolean;
 }
-
-/** Hidden option: test hooks into the publish step (specs only; not exported from the package). */
-export const kRingTestHooks = Symbol('mwsr.ringTestHooks');
 
 /** A write waiting for ring space: Node's entries from `index` on, and Node's callback. */
 interface HeldWrite {
@@ -117,7 +124,7 @@ export class WorkerWritable extends Writable {
   readonly #control: Int32Array;
   /** Closes when the reader goes away; ref'd only while this writer waits on the reader. */
   readonly #port: MessagePort;
-  /** The channel's batch size: a group up to this size is one message (API.md 7). */
+  /** The channel's batch size: a group up to this size is one message (docs/semantics.md 7). */
   readonly #size: number;
   /** Wait with `Atomics.wait` instead of holding the write (blocking mode). */
   readonly #blocking: boolean;
@@ -141,8 +148,13 @@ export class WorkerWritable extends Writable {
    * so this stream owes one.
    */
   #drainOwed = false;
+  /**
+   * Bytes a `reserve()` that returned null asked for: the reader is waited
+   * for until that much is free, then `'drain'` is emitted; 0 when none.
+   */
+  #roomWanted = 0;
 
-  // STYLE 7: bound once.
+  // Bound once, so no write allocates a closure.
   readonly #onTailMoved = (): void => {
     this.#tailWaitPending = false;
     this.#port.unref();
@@ -170,9 +182,12 @@ export class WorkerWritable extends Writable {
 
   /**
    * @param handle - from `WorkerChannel.createWriter()`, received by this thread.
-   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a handle that is not one
-   *   (or was already opened), or a non-boolean `blocking`.
-   * @throws RangeError `ERR_OUT_OF_RANGE` for `blocking: true` on the main thread.
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a handle that is not one,
+   *   or a non-boolean `blocking`.
+   * @throws Error `ERR_INVALID_STATE` for a handle opened before (one handle
+   *   feeds one writable).
+   * @throws RangeError `ERR_OUT_OF_RANGE` for `blocking: true` on the main
+   *   thread or on the channel's reader thread.
    */
   constructor(handle: WorkerWriterHandle, options: WorkerWritableOptions = {}) {
     checkHandle(handle);
@@ -181,9 +196,16 @@ export class WorkerWritable extends Writable {
     }
     const { blocking = false } = options;
     if (typeof blocking !== 'boolean') throw invalidArgType('options.blocking', 'of type boolean', blocking);
-    // Atomics.wait would freeze the main thread's event loop (and, with the
-    // reader there, deadlock).
+    // Atomics.wait would freeze the main thread's event loop, and on the
+    // reader's thread deadlock: the reader could never free the space.
     if (blocking && isMainThread) throw outOfRange('options.blocking', 'false on the main thread', blocking);
+    if (blocking && Atomics.load(new Int32Array(handle.control), CONTROL_READER_THREAD) === threadId) {
+      throw outOfRange(
+        'options.blocking',
+        `false on the channel's reader thread (threadId ${threadId}), where Atomics.wait would deadlock`,
+        blocking,
+      );
+    }
     super({
       ...options,
       objectMode: false,
@@ -193,10 +215,9 @@ export class WorkerWritable extends Writable {
       final: undefined,
       destroy: undefined,
     });
-    const hooks = (options as { [kRingTestHooks]?: RingTestHooks })[kRingTestHooks];
-    this.#ring = new RingWriter(handle.control, handle.ring, hooks);
+    this.#ring = new RingWriter(handle.control, handle.ring);
     if (!this.#ring.claim()) {
-      throw invalidArgType('handle', 'a writer handle not opened before', handle);
+      throw invalidState(`writer handle ${handle.id} was opened before: one handle feeds one WorkerWritable`);
     }
     this.writerId = handle.id;
     this.#size = handle.size;
@@ -216,7 +237,62 @@ export class WorkerWritable extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
+    this.#refuseOpenReservation('write');
     return this.#afterWrite(super.write(chunk, encoding as BufferEncoding, callback));
+  }
+
+  /**
+   * Reserves `length` bytes in the ring for one message and returns them, to
+   * be filled in place: no allocation and no copy of the message. Nothing is
+   * visible to the reader until `commit()`, which publishes every
+   * reservation made since the last one, in order, each as one message (as
+   * one `write()`). A writer that dies, ends or is destroyed before
+   * `commit()` loses only its uncommitted reservations. The Buffer is shared
+   * memory: do not keep it past `commit()`.
+   *
+   * Returns null when the ring has no room for it yet, or earlier writes are
+   * still waiting for room; `'drain'` then follows once it has (in blocking
+   * mode it blocks until then instead, and never returns null).
+   *
+   * @throws RangeError `ERR_OUT_OF_RANGE` unless `length` is an integer from
+   *   1 to the ring's size (a larger message goes through `write()`).
+   * @throws Error `ERR_INVALID_STATE` while corked; `ERR_STREAM_WRITE_AFTER_END`
+   *   after `end()`; `ERR_STREAM_DESTROYED` once destroyed (or the reader is).
+   */
+  reserve(length: number): Buffer | null {
+    const ring = this.#ring;
+    if (!Number.isInteger(length) || length < 1 || length > ring.capacity) {
+      throw outOfRange('length', `an integer >= 1 && <= ${ring.capacity} (the ring's size)`, length);
+    }
+    if (this.destroyed) throw streamDestroyed('reserve');
+    if (this.writableEnded) throw writeAfterEnd();
+    if (this.writableCorked > 0) throw invalidState('reserve() while corked: uncork() first');
+    if (this.#readerClosed()) {
+      const error = streamDestroyed('reserve');
+      this.destroy(error);
+      throw error;
+    }
+    // Earlier writes go first.
+    if (this.#held !== null || this.writableLength > 0) {
+      this.#drainOwed = true;
+      return null;
+    }
+    const view = ring.reserveView(length);
+    if (view !== null) return view;
+    if (this.#blocking) return this.#reserveBlocking(length);
+    // Once the reader frees the room, 'drain' (after commit(), if the ring
+    // is full of reservations not committed yet).
+    this.#roomWanted = length;
+    this.#service();
+    return null;
+  }
+
+  /**
+   * Publishes every reservation made since the last `commit()`: the reader
+   * may take them from now on. A no-op when there is none.
+   */
+  commit(): void {
+    this.#ring.publish();
   }
 
   /**
@@ -237,7 +313,7 @@ export class WorkerWritable extends Writable {
   /**
    * Writes `chunks` as one group: back to back, nothing of this writer
    * between them, and in one batch when their total is at most the channel's
-   * `size` (API.md 7). A group that fits in the ring is published whole, so a
+   * `size` (docs/semantics.md 7). A group that fits in the ring is published whole, so a
    * writer that dies mid-way never exposes part of it. An empty group still
    * calls `callback`.
    *
@@ -246,6 +322,7 @@ export class WorkerWritable extends Writable {
    *   for a chunk `write()` would refuse (then nothing is written).
    */
   writeV(chunks: readonly (ArrayBufferView | string)[], callback?: WriteCallback): boolean {
+    this.#refuseOpenReservation('writeV');
     if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
     if (callback !== undefined && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
@@ -305,7 +382,7 @@ export class WorkerWritable extends Writable {
   /** Node's hook behind `write()`; not for users to call. @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
     if (this.#readerClosed()) {
-      callback(streamDestroyed('write'));
+      this.#failWrite(callback);
       return;
     }
     // The common case first: a lone chunk that fits in the ring now.
@@ -327,7 +404,7 @@ export class WorkerWritable extends Writable {
   /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
   override _writev(entries: WritevEntry[], callback: WriteCallback): void {
     if (this.#readerClosed()) {
-      callback(streamDestroyed('write'));
+      this.#failWrite(callback);
       return;
     }
     const held: HeldWrite = { entries, index: 0, callback };
@@ -335,8 +412,9 @@ export class WorkerWritable extends Writable {
     else this.#hold(held);
   }
 
-  /** Marks the ring ended, then waits until the reader has taken it all (API.md 9). */
+  /** Marks the ring ended, then waits until the reader has taken it all (docs/semantics.md 9). */
   override _final(callback: WriteCallback): void {
+    this.#ring.dropUnpublished(); // uncommitted reservations are not written
     this.#ring.markEnded();
     this.#waitForReader(callback, callback);
   }
@@ -347,6 +425,8 @@ export class WorkerWritable extends Writable {
     const held = this.#held;
     this.#held = null;
     this.#oversize = null;
+    this.#roomWanted = 0;
+    this.#ring.dropUnpublished();
     if (held !== null) process.nextTick(held.callback, failure);
     this.#failTailWaiters(error ?? streamDestroyed('flush'));
     // The port's close tells the reader this writer is gone; a pending wait
@@ -374,8 +454,18 @@ export class WorkerWritable extends Writable {
    * Places the held entries' units from `held.index` on, while the ring has
    * room; true once all are in. Each unit is one `write()` or one group; a
    * unit is published whole (or, larger than the ring, fragment by fragment).
+   * The units placed are published together, once, when this returns: one
+   * head store per run of writes rather than per write.
    */
   #advance(held: HeldWrite): boolean {
+    try {
+      return this.#placeUnits(held);
+    } finally {
+      this.#ring.publish();
+    }
+  }
+
+  #placeUnits(held: HeldWrite): boolean {
     const entries = held.entries;
     while (held.index < entries.length) {
       if (this.#oversize !== null) {
@@ -405,7 +495,7 @@ export class WorkerWritable extends Writable {
       if (length > ring.capacity) return this.#startOversize([chunk], index + 1);
       if (!ring.reserve(1, length)) return this.#needRoom(1, length);
       this.#copyRecord(chunk, 0);
-      ring.publish();
+      ring.place();
       return index + 1;
     }
     const first = index + 1;
@@ -418,7 +508,7 @@ export class WorkerWritable extends Writable {
       if (length > 0) parts++;
     }
     if (total === 0) return end;
-    // API.md 7: a group of at most `size` bytes is one record, so it cannot
+    // docs/semantics.md 7: a group of at most `size` bytes is one record, so it cannot
     // be split; a larger one goes chunk by chunk, flagged so the reader takes
     // nothing from other rings between them.
     const whole = total <= this.#size;
@@ -448,7 +538,7 @@ export class WorkerWritable extends Writable {
       ring.giveBack();
       throw error;
     }
-    ring.publish();
+    ring.place();
     return end;
   }
 
@@ -552,17 +642,26 @@ export class WorkerWritable extends Writable {
         this.#drainMaybe();
         continue;
       }
+      if (this.#roomWanted > 0 && held === null) {
+        const [records, bytes] = ring.viewNeeds(this.#roomWanted);
+        if (ring.hasRoom(records, bytes)) {
+          this.#roomWanted = 0;
+          process.nextTick(this.#emitDrain);
+        }
+      }
       this.#settleTailWaiters();
-      if (this.#held === null && this.#tailWaiters.length === 0) {
+      if (this.#held === null && this.#tailWaiters.length === 0 && this.#roomWanted === 0) {
         ring.endTailWait();
         return;
       }
+      const [records, bytes] = this.#waitTarget();
+      // Armed before the last looks, so a reader that moves the tails (or
+      // goes away) after them bumps the counter this wait is on.
+      const seen = ring.prepareTailWait(records, bytes);
       if (this.#readerGone || this.#readerClosed()) {
         this.#failReaderGone();
         return;
       }
-      const [records, bytes] = this.#waitTarget();
-      const seen = ring.prepareTailWait(records, bytes);
       if (ring.tailsReached(records, bytes)) continue; // the tail moved before the flag was seen
       const wait = ring.waitOnTailAsync(seen);
       if (wait === null) continue;
@@ -573,17 +672,45 @@ export class WorkerWritable extends Writable {
     }
   }
 
+  /** Blocking mode: waits with `Atomics.wait` until a reservation of `length` bytes fits, then makes it. */
+  #reserveBlocking(length: number): Buffer | null {
+    const ring = this.#ring;
+    for (;;) {
+      // Waiting would deadlock: the reader cannot take what is not committed.
+      if (ring.hasUnpublished)
+        throw invalidState('reserve() would block on reservations not committed: commit() first');
+      const [records, bytes] = ring.viewNeeds(length);
+      // Half the ring (or what it needs), as a held write: one wake per half ring.
+      const seen = ring.prepareTailWait(
+        ...ring.roomTarget(Math.max(records, ring.slots >>> 1), Math.max(bytes, ring.capacity >>> 1)),
+      );
+      if (this.#readerClosed()) {
+        ring.endTailWait();
+        const error = streamDestroyed('reserve');
+        this.destroy(error);
+        throw error;
+      }
+      if (!ring.hasRoom(records, bytes)) ring.waitOnTail(seen);
+      const view = ring.reserveView(length);
+      if (view !== null) {
+        ring.endTailWait();
+        return view;
+      }
+    }
+  }
+
   /** Blocking mode: waits with `Atomics.wait` until the held write is in the ring. */
   #serviceBlocking(): void {
     const ring = this.#ring;
     const held = this.#held as HeldWrite;
     while (!this.#advance(held)) {
+      const [records, bytes] = this.#waitTarget();
+      // As in #service: a destroy() landing after this look bumps `seen`.
+      const seen = ring.prepareTailWait(records, bytes);
       if (this.#readerClosed()) {
         this.#failReaderGone();
         return;
       }
-      const [records, bytes] = this.#waitTarget();
-      const seen = ring.prepareTailWait(records, bytes);
       if (!ring.tailsReached(records, bytes)) ring.waitOnTail(seen);
     }
     ring.endTailWait();
@@ -601,13 +728,18 @@ export class WorkerWritable extends Writable {
   #waitTarget(): [records: number, bytes: number] {
     const ring = this.#ring;
     const waiter = this.#tailWaiters.length > 0 ? this.#tailWaiters[0] : null;
+    let needRecords = this.#needRecords;
+    let needBytes = this.#needBytes;
     if (this.#held === null) {
-      const first = waiter as TailWaiter;
-      return [first.records, first.bytes];
+      if (this.#roomWanted === 0) {
+        const first = waiter as TailWaiter;
+        return [first.records, first.bytes];
+      }
+      [needRecords, needBytes] = ring.viewNeeds(this.#roomWanted);
     }
     const room = ring.roomTarget(
-      Math.max(this.#needRecords, ring.slots >>> 1),
-      Math.max(this.#needBytes, ring.capacity >>> 1),
+      Math.max(needRecords, ring.slots >>> 1),
+      Math.max(needBytes, ring.capacity >>> 1),
     );
     // A waiter's cursors sit on one record boundary: reaching its bytes
     // reaches its records too.
@@ -633,18 +765,38 @@ export class WorkerWritable extends Writable {
     }
   }
 
+  /** `write()` and `writeV()` would publish open reservations with their data: refused. */
+  #refuseOpenReservation(method: string): void {
+    if (this.#ring.hasUnpublished) {
+      throw invalidState(`${method}() with reservations not committed: commit() first`);
+    }
+  }
+
   #readerClosed(): boolean {
     return Atomics.load(this.#control, CONTROL_READER_STATE) === READER_CLOSED;
   }
 
-  /** The reader went away: the held write and every waiter fail; so does the stream. */
+  /**
+   * The reader went away: the held write and every waiter fail, and the
+   * stream is destroyed at once, so a synchronous loop sees `destroyed` (and
+   * `write()` returning false) right after this write.
+   */
   #failReaderGone(): void {
+    this.#ring.endTailWait();
     const error = streamDestroyed('write');
     this.#failTailWaiters(error);
     const held = this.#held;
     this.#held = null;
     this.#oversize = null;
     if (held !== null) held.callback(error);
+    this.destroy(error);
+  }
+
+  /** A write made after the reader went away: fails, and so does the stream, at once. */
+  #failWrite(callback: WriteCallback): void {
+    const error = streamDestroyed('write');
+    callback(error);
+    this.destroy(error);
   }
 
   #failTailWaiters(error: Error): void {

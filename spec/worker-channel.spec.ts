@@ -3,13 +3,47 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { finished, pipeline, Readable, Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { WorkerChannel, WorkerWritable, type WriterEndInfo } from '../lib/index';
-import { kInitialCursor } from '../lib/worker-channel';
+import {
+  MAX_RING_CAPACITY,
+  RECORD_LENGTH_MASK,
+  RING_HEAD,
+  RING_INDEX_OFFSET,
+  RING_TAIL,
+  RING_TAIL_RECORDS,
+  RING_WAIT_BYTES,
+} from '../lib/worker-layout';
 import { compileFixtures, type CompiledFixtures } from './fixtures/compile-fixtures';
+import type { BrokenWriterScript } from './fixtures/worker-broken-writer';
+import { SIGNAL, type RaceReport, type RaceScript } from './fixtures/worker-races';
 import type { WriterScript } from './fixtures/worker-writer';
 import { encodeMessage, MessageVerifier } from './fixtures/worker-messages';
 import { mustCall } from './support/helpers';
+
+/**
+ * lib/worker-ring as the channel sees it: specs replace its `createRing`
+ * export for a while (the channel calls it through the module's exports, as
+ * CommonJS does), so lib/ needs no option for where cursors start.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ringModule = require('../lib/worker-ring') as { createRing(capacity: number): SharedArrayBuffer };
+
+/** Runs `create` with every ring created meanwhile starting its cursors at `cursor` (mod 2^32). */
+function withRingsStartingAt<T>(cursor: number, create: () => T): T {
+  const createRing = ringModule.createRing;
+  ringModule.createRing = (capacity) => {
+    const ring = createRing(capacity);
+    const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
+    words[RING_HEAD] = words[RING_TAIL] = words[RING_TAIL_RECORDS] = cursor | 0;
+    return ring;
+  };
+  try {
+    return create();
+  } finally {
+    ringModule.createRing = createRing;
+  }
+}
 
 /** Worker scripts, compiled once for this file (in its `before`). */
 let fixtures: CompiledFixtures;
@@ -31,9 +65,11 @@ interface Run {
   minLength?: number;
   maxLength?: number;
   groupChance?: number;
+  reserveChance?: number;
   stallChance?: number;
   stallMs?: number;
   spin?: boolean;
+  /** Run the deliberately broken writer fixture (publishes before copying) instead. */
   broken?: boolean;
   blocking?: boolean;
   initialCursor?: number;
@@ -54,36 +90,44 @@ interface RunResult {
 
 /** Runs `writers` worker threads of the writer fixture into one channel and checks every batch. */
 async function runWorkers(run: Run): Promise<RunResult> {
-  const channel = openChannel({
-    size: run.size,
-    ringSize: run.ringSize,
-    [kInitialCursor]: run.initialCursor ?? 0,
-  } as ConstructorParameters<typeof WorkerChannel>[0]);
+  const channel = openChannel({ size: run.size, ringSize: run.ringSize });
   const verifier = new MessageVerifier(run.size);
   const ends: WriterEndInfo[] = [];
   const workerErrors: Error[] = [];
   const progress: Int32Array[] = [];
   const workers: Worker[] = [];
   channel.on('writerEnd', (info) => ends.push(info));
-  for (let i = 0; i < run.writers; i++) {
-    const handle = channel.createWriter();
+  const handles = withRingsStartingAt(run.initialCursor ?? 0, () =>
+    Array.from({ length: run.writers }, () => channel.createWriter()),
+  );
+  for (const [i, handle] of handles.entries()) {
     const shared = new SharedArrayBuffer(12);
     progress.push(new Int32Array(shared));
-    const script: WriterScript = {
-      handle,
-      count: run.count,
-      hangAt: run.terminate?.writer === i ? run.terminate.at : undefined,
-      minLength: run.minLength ?? 28,
-      maxLength: run.maxLength ?? 200,
-      groupChance: run.groupChance ?? 0.1,
-      stallChance: run.stallChance ?? 0,
-      stallMs: run.stallMs ?? 0,
-      spin: run.spin ?? false,
-      broken: run.broken ?? false,
-      blocking: run.blocking ?? false,
-      progress: shared,
-    };
-    const worker = new Worker(fixtures.writer, { workerData: script, transferList: [handle.port] });
+    const script: WriterScript | BrokenWriterScript = run.broken
+      ? {
+          handle,
+          count: run.count,
+          minLength: run.minLength ?? 28,
+          maxLength: run.maxLength ?? 200,
+          stallChance: run.stallChance ?? 0,
+          stallMs: run.stallMs ?? 0,
+        }
+      : {
+          handle,
+          count: run.count,
+          hangAt: run.terminate?.writer === i ? run.terminate.at : undefined,
+          minLength: run.minLength ?? 28,
+          maxLength: run.maxLength ?? 200,
+          groupChance: run.groupChance ?? 0.1,
+          reserveChance: run.reserveChance ?? 0,
+          stallChance: run.stallChance ?? 0,
+          stallMs: run.stallMs ?? 0,
+          spin: run.spin ?? false,
+          blocking: run.blocking ?? false,
+          progress: shared,
+        };
+    const file = run.broken ? fixtures.brokenWriter : fixtures.writer;
+    const worker = new Worker(file, { workerData: script, transferList: [handle.port] });
     worker.on('error', (error) => workerErrors.push(error));
     workers.push(worker);
     opened.workers.push(worker);
@@ -158,7 +202,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       });
     }
 
-    it('survives 4 KiB rings with random stalls between reserving and publishing', async () => {
+    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes', async () => {
       const result = await runWorkers({
         writers: 3,
         count: 2000,
@@ -166,13 +210,14 @@ describe('WorkerChannel and WorkerWritable', () => {
         ringSize: 4096,
         maxLength: 400,
         groupChance: 0.2,
+        reserveChance: 0.3,
         stallChance: 0.05,
         stallMs: 2,
       });
       expectAllDelivered(result, 3, 2000);
     });
 
-    it('delivers messages larger than the ring whole, and in blocking mode', async () => {
+    it('delivers messages larger than the ring whole, and in blocking mode (reserve() blocking too)', async () => {
       const result = await runWorkers({
         writers: 2,
         count: 500,
@@ -181,6 +226,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         minLength: 28,
         maxLength: 5000,
         groupChance: 0.2,
+        reserveChance: 0.2,
         blocking: true,
       });
       expectAllDelivered(result, 2, 500);
@@ -198,6 +244,7 @@ describe('WorkerChannel and WorkerWritable', () => {
           ringSize: 4096,
           initialCursor: cursor - 2048,
           groupChance: 0.2,
+          reserveChance: 0.2,
           stallChance: 0.02,
           stallMs: 1,
         });
@@ -212,6 +259,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         size: 2048,
         ringSize: 4096,
         groupChance: 0.2,
+        reserveChance: 0.2,
         stallChance: 0.2,
         stallMs: 0.05,
         spin: true,
@@ -424,7 +472,22 @@ describe('WorkerChannel and WorkerWritable', () => {
       channel.seal();
       await once(channel, 'end');
       expect(() => channel.createWriter())
-        .to.throw(Error)
+        .to.throw(Error, /^Invalid state: the channel is sealed/)
+        .with.property('code', 'ERR_INVALID_STATE');
+    });
+
+    it('refuses createWriter() after the end with ERR_INVALID_STATE, after destroy() with ERR_STREAM_DESTROYED', async () => {
+      const channel = openChannel({ size: 64 });
+      collect(channel);
+      new WorkerWritable(channel.createWriter()).end('x');
+      await once(channel, 'end');
+      expect(() => channel.createWriter())
+        .to.throw(Error, /^Invalid state: the channel has ended/)
+        .with.property('code', 'ERR_INVALID_STATE');
+      const destroyed = openChannel({ size: 64 });
+      destroyed.destroy();
+      expect(() => destroyed.createWriter())
+        .to.throw(Error, /after a stream was destroyed/)
         .with.property('code', 'ERR_STREAM_DESTROYED');
     });
 
@@ -443,6 +506,41 @@ describe('WorkerChannel and WorkerWritable', () => {
       const error = await failed;
       expect(error).to.have.property('code', 'ERR_STREAM_DESTROYED');
       expect(writer.destroyed).to.equal(true);
+    });
+
+    it('destroys the writable as soon as a write finds the channel destroyed, so a loop checking destroyed stops there', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const errors: Error[] = [];
+      writer.on('error', (error) => errors.push(error));
+      expect(writer.write('before')).to.equal(true);
+      channel.destroy();
+      let writes = 0;
+      while (!writer.destroyed && writes < 1000) {
+        writer.write('after');
+        writes++;
+      }
+      expect(writes).to.equal(1);
+      expect(writer.errored).to.have.property('code', 'ERR_STREAM_DESTROYED');
+      expect(writer.write('later')).to.equal(false);
+      await turns();
+      expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.deep.equal([
+        'ERR_STREAM_DESTROYED',
+      ]);
+    });
+
+    it('destroys itself with RangeError ERR_OUT_OF_RANGE when a ring is corrupt (a writer broke the protocol)', async () => {
+      const channel = openChannel({ size: 64 });
+      const { ring } = channel.createWriter();
+      // An empty record published by hand: records are never empty.
+      const words = new Int32Array(ring, 0, RING_INDEX_OFFSET >> 2);
+      new Int32Array(ring, RING_INDEX_OFFSET, 1)[0] = 0;
+      Atomics.store(words, RING_HEAD, 8);
+      collect(channel);
+      const [error] = (await once(channel, 'error')) as [NodeJS.ErrnoException];
+      expect(error).to.be.instanceOf(RangeError);
+      expect(error.code).to.equal('ERR_OUT_OF_RANGE');
+      expect(error.message).to.match(/record length/);
     });
 
     it('pipes batches into a socket with stream.pipeline', async () => {
@@ -471,26 +569,316 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(expected));
     });
 
-    it('opens a handle only once', () => {
+    it('opens a handle only once: the second time is ERR_INVALID_STATE', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
       new WorkerWritable(handle);
       expect(() => new WorkerWritable(handle))
+        .to.throw(Error, /^Invalid state: writer handle 0 was opened before/)
+        .with.property('code', 'ERR_INVALID_STATE');
+      channel.destroy();
+    });
+  });
+
+  describe('reserve() and commit(): messages built in the ring', () => {
+    /** Reserves `text.length` bytes and writes `text` there. */
+    function put(writer: WorkerWritable, text: string): void {
+      const view = writer.reserve(text.length);
+      expect(view, `room for ${text}`).to.be.instanceOf(Buffer);
+      view!.write(text, 'latin1');
+    }
+
+    it('shows nothing before commit(), then each reservation as one message, in order with write()s', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      writer.write('w1');
+      put(writer, 'r1');
+      put(writer, 'r2');
+      await turns();
+      expect(Buffer.concat(batches).toString()).to.equal('w1');
+      writer.commit();
+      writer.write('w2');
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('w1r1r2w2');
+    });
+
+    it('keeps a reservation contiguous across the end of the ring: padding the reader skips', async () => {
+      const channel = openChannel({ size: 4096, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      const expected: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const text = String(i % 10).repeat(300 + i); // positions wrap every few
+        let view = writer.reserve(text.length);
+        while (view === null) {
+          await once(writer, 'drain');
+          view = writer.reserve(text.length);
+        }
+        expect(view.length).to.equal(text.length);
+        view.write(text, 'latin1');
+        writer.commit();
+        expected.push(text);
+      }
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal(expected.join(''));
+    });
+
+    it("returns null when the ring is full, then 'drain' once the reader has freed room", async () => {
+      const channel = openChannel({ size: 256, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      for (let i = 0; i < 16; i++) put(writer, 'x'.repeat(64));
+      writer.commit();
+      expect(writer.reserve(64)).to.equal(null);
+      const drained = once(writer, 'drain');
+      const batches = collect(channel);
+      await drained;
+      put(writer, 'y'.repeat(64));
+      writer.commit();
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('x'.repeat(1024) + 'y'.repeat(64));
+    });
+
+    it('drops reservations not committed at end(), and at destroy()', async () => {
+      const channel = openChannel({ size: 64 });
+      const ended = new WorkerWritable(channel.createWriter());
+      const destroyed = new WorkerWritable(channel.createWriter());
+      const batches = collect(channel);
+      put(ended, 'kept');
+      ended.commit();
+      put(ended, 'lost');
+      ended.end();
+      put(destroyed, 'lost too');
+      destroyed.destroy();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).toString()).to.equal('kept');
+    });
+
+    it('refuses a bad length, a corked stream, write() over open reservations, and use after end()', () => {
+      const channel = openChannel({ size: 64, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      writer.on('error', () => {}); // end() fails once the channel is destroyed below
+      for (const length of [0, -1, 1.5, 1025, '8' as never]) {
+        expect(() => writer.reserve(length))
+          .to.throw(RangeError)
+          .with.property('code', 'ERR_OUT_OF_RANGE');
+      }
+      writer.cork();
+      expect(() => writer.reserve(8))
+        .to.throw(Error)
+        .with.property('code', 'ERR_INVALID_STATE');
+      writer.uncork();
+      put(writer, 'open');
+      expect(() => writer.write('x'))
+        .to.throw(Error)
+        .with.property('code', 'ERR_INVALID_STATE');
+      expect(() => writer.writeV(['x']))
+        .to.throw(Error)
+        .with.property('code', 'ERR_INVALID_STATE');
+      writer.commit();
+      writer.end();
+      expect(() => writer.reserve(8))
+        .to.throw(Error)
+        .with.property('code', 'ERR_STREAM_WRITE_AFTER_END');
+      channel.destroy();
+    });
+  });
+
+  describe('createWorker()', () => {
+    it('starts a writer thread with its handle in workerData.handle and its port transferred', async () => {
+      const channel = openChannel({ size: 4096, ringSize: 4096 });
+      const verifier = new MessageVerifier(4096);
+      channel.on('data', (batch: Buffer) => verifier.add(batch));
+      const progress = new SharedArrayBuffer(12);
+      const script: Omit<WriterScript, 'handle'> = {
+        count: 300,
+        minLength: 28,
+        maxLength: 200,
+        groupChance: 0.1,
+        stallChance: 0,
+        stallMs: 0,
+        spin: false,
+        blocking: false,
+        progress,
+      };
+      const worker = channel.createWorker(fixtures.writer, { workerData: script });
+      opened.workers.push(worker);
+      const [info] = (await once(channel, 'writerEnd')) as [WriterEndInfo];
+      await once(channel, 'end');
+      expect(info).to.deep.equal({ id: 0, clean: true });
+      verifier.expectCounts(new Map([[0, 300]]));
+      expect(verifier.problems).to.deep.equal([]);
+    });
+
+    it('refuses a workerData that is not a plain object, or already has a handle, before creating a writer', () => {
+      const channel = openChannel({ size: 64 });
+      for (const workerData of [5, 'x', [1], null, { handle: 1 }]) {
+        expect(() => channel.createWorker(fixtures.writer, { workerData }))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      }
+      expect(() => channel.createWorker(fixtures.writer, 'options' as never))
         .to.throw(TypeError)
         .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      expect(channel.writerCount).to.equal(0);
+    });
+
+    it('drops the handle when Node refuses to start the worker, so the channel neither waits for it nor ends', async () => {
+      const channel = openChannel({ size: 64 });
+      const ends: WriterEndInfo[] = [];
+      channel.on('writerEnd', (info) => ends.push(info));
+      expect(() => channel.createWorker('writer.js'))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_WORKER_PATH');
+      expect(channel.writerCount).to.equal(0);
+      await turns();
+      expect(ends).to.deep.equal([]);
+      expect(channel.readableEnded).to.equal(false);
+      const writer = new WorkerWritable(channel.createWriter());
+      expect(writer.writerId).to.equal(0);
       channel.destroy();
+      writer.destroy();
+    });
+  });
+
+  describe('races in the wait protocol (each forced by a fixture, deterministic)', () => {
+    /** Starts the race fixture with `script`, resolving with its report. */
+    function race(script: RaceScript, transferList: MessagePort[]): { report: Promise<RaceReport> } {
+      const worker = new Worker(fixtures.races, {
+        workerData: script,
+        transferList,
+      });
+      opened.workers.push(worker);
+      const report = new Promise<RaceReport>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      return { report };
+    }
+
+    /** Resolves once `signals[slot]` is set. */
+    async function signaled(signals: Int32Array, slot: number): Promise<void> {
+      const wait = Atomics.waitAsync(signals, slot, 0, 10_000);
+      if (wait.async) expect(await wait.value, `signal ${slot}`).to.equal('ok');
+    }
+
+    it('wakes a blocking writer when destroy() lands between its last check and Atomics.wait', async () => {
+      const channel = openChannel({ size: 64, ringSize: 1024 });
+      const handle = channel.createWriter();
+      const signals = new Int32Array(new SharedArrayBuffer(32));
+      const { report } = race(
+        {
+          scenario: 'destroy-while-blocking',
+          handle,
+          signals: signals.buffer,
+          messageBytes: 64,
+        },
+        [handle.port],
+      );
+      await signaled(signals, SIGNAL.writerAtWait); // 16 writes fill the ring; the 17th is about to wait
+      channel.destroy();
+      Atomics.store(signals, SIGNAL.specDone, 1);
+      Atomics.notify(signals, SIGNAL.specDone);
+      const result = await report;
+      expect(result.waitResult, 'the wait must not sleep through the destroy').to.equal('not-equal');
+      expect(result.writeError).to.equal('ERR_STREAM_DESTROYED');
+      // destroyed at once, so a synchronous loop checking only `destroyed` stops at the failed write
+      expect(result.destroyedAtOnce).to.equal(true);
+      expect(result.writes).to.equal(17);
+    });
+
+    it('wakes a writer that re-arms its wait while the reader is between checking the old one and notifying (the writer owns its flag)', async () => {
+      const channel = openChannel({ size: 4096, ringSize: 1024 });
+      const handle = channel.createWriter();
+      const signals = new Int32Array(new SharedArrayBuffer(32));
+      const { report } = race(
+        {
+          scenario: 'rearm-during-commit',
+          handle,
+          signals: signals.buffer,
+          messageBytes: 64,
+          messages: 48, // three rings' worth
+        },
+        [handle.port],
+      );
+      await signaled(signals, SIGNAL.writerAtWait);
+      // The reader's commit stops right after loading the wait's last target,
+      // until the writer has re-armed for the next one; after its notify, it
+      // stops until the writer's re-armed wait has started.
+      const { load, notify } = Atomics;
+      let paused = false;
+      let notified = false;
+      Atomics.load = ((array: Int32Array, index: number) => {
+        const value = load(array, index);
+        if (!paused && index === RING_WAIT_BYTES && array.buffer === handle.ring) {
+          paused = true;
+          Atomics.store(signals, SIGNAL.specDone, 1);
+          notify(signals, SIGNAL.specDone);
+          Atomics.wait(signals, SIGNAL.writerRearmed, 0, 10_000);
+        }
+        return value;
+      }) as typeof Atomics.load;
+      Atomics.notify = ((array: Int32Array, index: number, count?: number) => {
+        const woken = notify(array, index, count);
+        if (paused && !notified && array.buffer === handle.ring) {
+          notified = true;
+          Atomics.store(signals, SIGNAL.readerNotified, 1);
+          notify(signals, SIGNAL.readerNotified);
+          Atomics.wait(signals, SIGNAL.writerWaiting, 0, 10_000);
+        }
+        return woken;
+      }) as typeof Atomics.notify;
+      const batches: Buffer[] = [];
+      const ended = once(channel, 'end');
+      try {
+        channel.on('data', (batch: Buffer) => batches.push(batch));
+        await signaled(signals, SIGNAL.writerWaiting);
+      } finally {
+        Object.assign(Atomics, { load, notify });
+      }
+      expect([paused, notified]).to.deep.equal([true, true]);
+      const finished = await Promise.race([
+        report,
+        new Promise<null>((resolve) => setTimeout(resolve, 5000, null)),
+      ]);
+      expect(finished, 'the writer was never woken again').to.deep.equal({ finished: true });
+      await ended;
+      const expected = Buffer.concat(Array.from({ length: 48 }, (_, i) => Buffer.alloc(64, i & 0xff)));
+      expect(Buffer.concat(batches)).to.deep.equal(expected);
+    });
+
+    it("refuses blocking mode on the channel's reader thread when that thread is a worker", async () => {
+      const { report } = race({ scenario: 'blocking-on-reader-thread' }, []);
+      const { thrown } = await report;
+      expect(thrown).to.include({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown?.message).to.match(/must be false on the channel's reader thread/);
     });
   });
 
   describe('bad options throw at once', () => {
     const bad: [string, unknown, string, string][] = [
       ['no options', undefined, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+      ['null options', null, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
       ['a missing size', {}, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
       ['size 0', { size: 0 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
       ['a fractional size', { size: 1.5 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
       ['a string ringSize', { size: 8, ringSize: '4k' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
       ['a ringSize below 1024', { size: 8, ringSize: 512 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
-      ['a ringSize above 2^30', { size: 8, ringSize: 2 ** 31 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+      [
+        'a ringSize of 2^30 (its records would not fit the length field)',
+        { size: 8, ringSize: 2 ** 30 },
+        'RangeError',
+        'ERR_OUT_OF_RANGE',
+      ],
+      [
+        'a ringSize rounding up above 2^29',
+        { size: 8, ringSize: 2 ** 29 + 1 },
+        'RangeError',
+        'ERR_OUT_OF_RANGE',
+      ],
       ['a non-boolean autoEnd', { size: 8, autoEnd: 1 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
       ['a maxDelay', { size: 8, maxDelay: 5 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
       ['objectMode', { size: 8, objectMode: true }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
@@ -503,6 +891,11 @@ describe('WorkerChannel and WorkerWritable', () => {
           .with.property('code', code);
       });
     }
+
+    it('keeps every record length of the largest ring inside the length field', () => {
+      expect(MAX_RING_CAPACITY).to.be.at.most(RECORD_LENGTH_MASK);
+      expect(() => new WorkerChannel({ size: 8, ringSize: MAX_RING_CAPACITY })).not.to.throw();
+    });
 
     it('refuses a handle that is not one with TypeError ERR_INVALID_ARG_TYPE', () => {
       for (const handle of [undefined, {}, { id: 0, size: 8, control: new SharedArrayBuffer(8) }]) {

@@ -17,6 +17,8 @@ export default tseslint.config(
       '.scratch/',
       'demo-results/',
       'bench/results/',
+      // Type tests: compiled by `npm run test:types` against dist/, never run.
+      'spec/types/',
     ],
   },
   js.configs.recommended,
@@ -49,7 +51,7 @@ export default tseslint.config(
   {
     files: ['spec/**/*.ts', 'stress/**/*.ts', 'bench/**/*.ts'],
     rules: {
-      // API.md 10 is about what happens when a consumer throws or rejects with
+      // docs/semantics.md 10 is about what happens when a consumer throws or rejects with
       // a non-Error: the specs and stress rigs do exactly that on purpose.
       '@typescript-eslint/only-throw-error': 'off',
       '@typescript-eslint/prefer-promise-reject-errors': 'off',

@@ -6,21 +6,21 @@ import {
   type WriteCallback,
   type WritevEntry,
 } from './batch-core';
-import { checkBatchSettings, type AsyncBatchStreamOptions, type Chunk } from './options';
+import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type Chunk } from './options';
 
 /**
  * A `stream.Transform` that coalesces writes into batches and pushes them
- * downstream as soon as downstream is ready for one (the seed's
- * `AsyncBuffer[T]`).
+ * downstream as soon as downstream is ready for one (the Go library
+ * KarpelesLab/mwsr's `AsyncBuffer[T]`).
  *
  * The readable side is always in object mode: each chunk read is one batch,
  * a `Buffer` (byte mode) or a `T[]` (object mode), never merged with the
  * next. `readableHighWaterMark` counts batches and defaults to 1, so the
  * slower downstream reads, the fuller the batches.
  *
- * @typeParam T - the item type in object mode; `Buffer` (the default) for bytes.
+ * @typeParam T - the item type in object mode; {@link ByteMode} (the default) for bytes.
  */
-export class AsyncBatchStream<T = Buffer> extends Transform {
+export class AsyncBatchStream<T = ByteMode> extends Transform {
   /** The batching core; this class only maps Node's hooks onto it. */
   readonly #core: BatchCore<Buffer | T[]>;
   /** True while the readable side holds `readableHighWaterMark` batches. */
@@ -73,7 +73,7 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
 
   /**
    * Writes `chunks` as one group: back to back, and in one batch when their
-   * total is at most `size` (API.md 7). An empty group still calls `callback`.
+   * total is at most `size` (docs/semantics.md 7). An empty group still calls `callback`.
    *
    * @returns false when the caller should wait for `'drain'`, as `write()`.
    * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
@@ -124,6 +124,15 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
    * with its checks and errors. Returns false once the stream holds `size` +
    * `highWaterMark` not yet handed over: wait for `'drain'`.
    */
+  override write(chunk: Chunk<T>, callback?: WriteCallback): boolean;
+  /** As above; `encoding` names a string chunk's encoding (default: `defaultEncoding`). */
+  override write(chunk: Chunk<T>, encoding: BufferEncoding, callback?: WriteCallback): boolean;
+  /**
+   * No value has type `never`: this overload only lets an object-mode stream
+   * pass where Node's typings ask for a `NodeJS.WritableStream`, such as
+   * `pipeline()`'s destination.
+   */
+  override write(chunk: never, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean;
   override write(
     chunk: unknown,
     encoding?: BufferEncoding | WriteCallback,
@@ -208,14 +217,15 @@ export class AsyncBatchStream<T = Buffer> extends Transform {
   override _read(): void {
     // Readable calls _read often (on every read() below the high-water mark);
     // only a full readable side made the core wait, so only then pump. A
-    // pending batch otherwise goes out on the core's own schedule (API.md 5).
+    // pending batch otherwise goes out on the core's own schedule (docs/semantics.md 5).
     if (!this.#downstreamFull) return;
     this.#downstreamFull = false;
     this.#core.onConsumerReady();
   }
 
   /** Node's hook behind `destroy()`; not for users to call. @internal */
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  // The callback typed as @types/node 18 types Duplex's, which newer ones accept too.
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     this.#core.destroy(error);
     callback(error);
   }

@@ -25,6 +25,7 @@ export interface WritevEntry {
  * The stream face the core serves. The core never calls user code except
  * through `deliver`, and never from inside `write()`: a callback of the
  * user's must not run inside the write that triggered it.
+ * @internal
  */
 export interface BatchHost<B> {
   /** The writable side: its buffered length, `cork`, `write` and `destroy`. */
@@ -279,6 +280,7 @@ function nodeNeedsDrain(stream: Writable): boolean {
  * and its 'drain' has not come, by Node's count or the core's (Node's own
  * getter sees only its queue; `pipe()` and `ready()` read this one). Defined
  * on the prototype since Node's typings declare a property, not an accessor.
+ * @internal
  */
 export function defineNeedDrain(prototype: Writable, coreOf: (stream: Writable) => BatchCore<unknown>): void {
   Object.defineProperty(prototype, 'writableNeedDrain', {
@@ -306,6 +308,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *
  * Units are what Node's `writableLength` counts: bytes in byte mode, items in
  * object mode (where a group's marker counts as one, as Node counts it).
+ * @internal
  */
 export class BatchCore<B> {
   /** Most units per batch (docs/semantics.md 3). */
@@ -854,6 +857,8 @@ export class BatchCore<B> {
   async dispose(): Promise<void> {
     const stream = this.#host.stream;
     if (stream.destroyed) return;
+    // Errored but kept alive (autoDestroy: false): it will never finish.
+    if (stream.errored !== null) throw stream.errored;
     if (!stream.writableEnded) stream.end();
     if (stream.writableFinished || this.#phase === 'destroyed') return;
     await new Promise<void>((resolve, reject) => {

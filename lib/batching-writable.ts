@@ -6,17 +6,20 @@ import {
   type WriteCallback,
   type WritevEntry,
 } from './batch-core';
-import { invalidArgType } from './errors';
+import { asError, invalidArgType, multipleCallback } from './errors';
 import {
   checkBatchSettings,
+  type BatchConsumer,
+  type BatchDone,
   type BatchingWritableOptions,
+  type ByteMode,
   type Chunk,
   type ObjectBatchingWritableOptions,
 } from './options';
 
 /**
  * A `stream.Writable` that coalesces writes into batches and hands them to
- * `onBatch`, one at a time, as soon as it is free (the seed's `Buffer[T]`).
+ * `onBatch`, one at a time, as soon as it is free (the Go library KarpelesLab/mwsr's `Buffer[T]`).
  *
  * Byte mode (the default) copies the bytes of many writes into one contiguous
  * `Buffer` of at most `size` bytes; object mode (`objectMode: true`) gathers
@@ -27,9 +30,9 @@ import {
  * writer may then reuse it), not once it was delivered: `flush()`, `end()` and
  * `'finish'` tell when data reached `onBatch`.
  *
- * @typeParam T - the item type in object mode; `Buffer` (the default) for bytes.
+ * @typeParam T - the item type in object mode; {@link ByteMode} (the default) for bytes.
  */
-export class BatchingWritable<T = Buffer> extends Writable {
+export class BatchingWritable<T = ByteMode> extends Writable {
   /** The batching core; this class only maps Node's hooks onto it. */
   readonly #core: BatchCore<Buffer | T[]>;
 
@@ -57,15 +60,18 @@ export class BatchingWritable<T = Buffer> extends Writable {
       // the stream at once, and Node would do it inside super().
       signal: undefined,
     });
-    const deliver = onBatch as (
-      this: BatchingWritable<T>,
-      batch: Buffer | T[],
-    ) => void | PromiseLike<unknown>;
+    const consumer = onBatch as BatchConsumer<Buffer | T[]>;
+    // Two declared parameters: a Node-style consumer that calls done() (README: A Node-style onBatch).
+    const takesDone = consumer.length >= 2;
+    // One declared parameter: it settles by returning, and is given no done.
+    const settlesByReturn = consumer as (batch: Buffer | T[]) => void | PromiseLike<unknown>;
     this.#core = new BatchCore<Buffer | T[]>(
       settings,
       {
         stream: this,
-        deliver: (batch) => deliver.call(this, batch),
+        deliver: takesDone
+          ? (batch) => handOverWithDone(this, consumer, batch)
+          : (batch) => settlesByReturn.call(this, batch),
         isReady: () => true,
       },
       options.defaultEncoding ?? 'utf8',
@@ -76,7 +82,7 @@ export class BatchingWritable<T = Buffer> extends Writable {
   /**
    * Writes `chunks` as one group: they enter back to back, with no other
    * write between them, and when their total is at most `size` they arrive in
-   * one batch, never split (API.md 7). An empty group writes nothing and still
+   * one batch, never split (docs/semantics.md 7). An empty group writes nothing and still
    * calls `callback`.
    *
    * @returns false when the caller should wait for `'drain'`, as `write()`.
@@ -130,6 +136,15 @@ export class BatchingWritable<T = Buffer> extends Writable {
    * with its checks and errors. Returns false once the stream holds `size` +
    * `highWaterMark` not yet handed over: wait for `'drain'`.
    */
+  override write(chunk: Chunk<T>, callback?: WriteCallback): boolean;
+  /** As above; `encoding` names a string chunk's encoding (default: `defaultEncoding`). */
+  override write(chunk: Chunk<T>, encoding: BufferEncoding, callback?: WriteCallback): boolean;
+  /**
+   * No value has type `never`: this overload only lets an object-mode stream
+   * pass where Node's typings ask for a `NodeJS.WritableStream`, such as
+   * `pipeline()`'s destination.
+   */
+  override write(chunk: never, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean;
   override write(
     chunk: unknown,
     encoding?: BufferEncoding | WriteCallback,
@@ -203,4 +218,43 @@ export class BatchingWritable<T = Buffer> extends Writable {
     this.#core.destroy(error);
     callback(error);
   }
+}
+
+/**
+ * Hands `batch` to a two-parameter `onBatch`, Node-style: the batch is through
+ * once it calls `done()`; `done(error)` fails it with `error`, as does a throw
+ * or a rejection before `done`. After `done`, a throw, a rejection or a second
+ * call destroys the stream (the second call with Node's
+ * `ERR_MULTIPLE_CALLBACK`, as a `Writable` whose callback runs twice).
+ */
+function handOverWithDone<B>(stream: Writable, onBatch: BatchConsumer<B>, batch: B): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let called = false;
+    const fail = (reason: unknown): void => {
+      if (called) {
+        stream.destroy(asError(reason));
+        return;
+      }
+      called = true;
+      reject(asError(reason));
+    };
+    const done: BatchDone = (error) => {
+      if (called) {
+        stream.destroy(multipleCallback());
+        return;
+      }
+      called = true;
+      // Node's write callbacks fail on any truthy error.
+      if (error) reject(error);
+      else resolve();
+    };
+    try {
+      const result: unknown = onBatch.call(stream, batch, done);
+      // An async consumer's rejection must not escape unhandled; Promise.resolve
+      // also turns a throwing `then` getter into a rejection.
+      if (result !== undefined) Promise.resolve(result).then(undefined, fail);
+    } catch (error) {
+      fail(error);
+    }
+  });
 }

@@ -102,6 +102,11 @@ export function writeAfterEnd(): CodedError {
   return coded(new Error('write after end'), 'ERR_STREAM_WRITE_AFTER_END', writeAfterEnd);
 }
 
+/** Node's `ERR_MULTIPLE_CALLBACK`, as a `Writable` whose write callback runs twice. */
+export function multipleCallback(): CodedError {
+  return coded(new Error('Callback called multiple times'), 'ERR_MULTIPLE_CALLBACK', multipleCallback);
+}
+
 /**
  * What `onBatch` threw or rejected with, as an `Error`: an `Error` is kept as
  * the same object (docs/semantics.md 10), also one made in another realm (a `vm`

@@ -4,11 +4,49 @@ import { invalidArgType, outOfRange } from './errors';
 /** What one `write()` takes in byte mode. */
 export type ByteChunk = Buffer | Uint8Array | string;
 
+declare const byteMode: unique symbol;
+
 /**
- * What `writeV()` takes: byte chunks for the default `T = Buffer`, items of
- * type `T` otherwise.
+ * The type argument of a stream in byte mode, and the default: a bare
+ * `BatchingWritable` or `AsyncBatchStream` is a byte stream. No value has this
+ * type; it only tells byte mode apart from object mode with `Buffer` items.
  */
-export type Chunk<T> = [T] extends [Buffer] ? ByteChunk : T;
+export interface ByteMode {
+  /** Brand only: never present at run time. */
+  readonly [byteMode]: true;
+}
+
+// `any` extends ByteMode too, but is an item type (only object mode takes
+// one); unlike ByteMode it also extends string, which tells them apart. (Not
+// `0 extends 1 & T`: TypeScript would then measure T as invariant, and a
+// BatchingWritable<Row> would no longer pass as a BatchingWritable<unknown>.)
+
+/**
+ * What `write()`, `writeV()` and `end()` take from a stream of item type `T`:
+ * a {@link ByteChunk} in byte mode ({@link ByteMode}); otherwise a `T`, never
+ * `null` (Node's `ERR_STREAM_NULL_VALUES`).
+ */
+export type Chunk<T> = [T] extends [ByteMode]
+  ? [T] extends [string]
+    ? T
+    : ByteChunk
+  : T & (NonNullable<unknown> | undefined);
+
+/** What is handed on at once: one `Buffer` in byte mode, an array of items otherwise. */
+export type Batch<T> = [T] extends [ByteMode] ? ([T] extends [string] ? T[] : Buffer) : T[];
+
+/**
+ * The `done` a two-parameter `onBatch` receives: call it once, when the batch
+ * is through; `done(error)` destroys the stream with `error`.
+ */
+export type BatchDone = (error?: Error | null) => void;
+
+/**
+ * Takes one batch. Either return (a promise, or nothing), or declare a second
+ * parameter and call `done()` Node-style: the next batch waits until the
+ * returned promise settles, or until `done` is called.
+ */
+export type BatchConsumer<B> = (batch: B, done: BatchDone) => void | PromiseLike<unknown>;
 
 /** The options both classes share, on top of Node's own stream options. */
 export interface BatchingOptions {
@@ -41,10 +79,13 @@ export interface ByteBatchingWritableOptions
   /**
    * Receives each batch, one at a time: it is not called again before the
    * promise it returned has settled (or, if it returned no promise, before it
-   * returned). The batch is its own: the library never touches it again. A
-   * throw or a rejection destroys the stream with that error.
+   * returned). Declared with two parameters, `(batch, done)`, it is called
+   * Node-style instead: the batch is through when it calls `done()`, and
+   * `done(error)` destroys the stream with `error`. The batch is its own: the
+   * library never touches it again. A throw or a rejection destroys the
+   * stream with that error.
    */
-  onBatch(batch: Buffer): void | PromiseLike<unknown>;
+  onBatch: BatchConsumer<Buffer>;
 }
 
 /** `BatchingWritable` in object mode: `onBatch` receives an array of items. */
@@ -56,30 +97,45 @@ export interface ObjectBatchingWritableOptions<T>
    */
   objectMode: true;
   /** As in byte mode, with an array of the items written, in write order. */
-  onBatch(batch: T[]): void | PromiseLike<unknown>;
+  onBatch: BatchConsumer<T[]>;
 }
 
 /**
- * Options of `new BatchingWritable<T>()`: byte mode unless `objectMode: true`,
+ * Options of `new BatchingWritable()`: byte mode unless `objectMode: true`,
  * so `onBatch` gets a `Buffer` or a `T[]`.
  */
-export type BatchingWritableOptions<T = Buffer> =
+export type BatchingWritableOptions<T = unknown> =
   ByteBatchingWritableOptions | ObjectBatchingWritableOptions<T>;
 
 type OwnedTransformOptions =
   OwnedWritableOptions | 'transform' | 'flush' | 'read' | 'readableObjectMode' | 'writableObjectMode';
 
-/** Options of `new AsyncBatchStream<T>()`: byte mode unless `objectMode: true`. */
-export interface AsyncBatchStreamOptions
+/** The options of `AsyncBatchStream` in either mode. */
+interface AsyncBatchStreamCommonOptions
   extends BatchingOptions, Omit<TransformOptions, OwnedTransformOptions> {
-  /** `true`: items in, arrays out. `false` (default): bytes in, coalesced `Buffer`s out. */
-  objectMode?: boolean;
   /**
    * Batches the readable side may hold before the stream waits for downstream;
    * default 1. (`highWaterMark` alone sets the writable side only.)
    */
   readableHighWaterMark?: number;
+  /** Not here: an `AsyncBatchStream` pushes its batches downstream; read them there. */
+  onBatch?: never;
 }
+
+/** `AsyncBatchStream` in byte mode: bytes in, coalesced `Buffer`s out. */
+export interface ByteAsyncBatchStreamOptions extends AsyncBatchStreamCommonOptions {
+  /** `false` or left out (the default): byte mode. */
+  objectMode?: false;
+}
+
+/** `AsyncBatchStream` in object mode: items in, arrays of items out. */
+export interface ObjectAsyncBatchStreamOptions extends AsyncBatchStreamCommonOptions {
+  /** `true`: object mode. Any value but `null` is an item. */
+  objectMode: true;
+}
+
+/** Options of `new AsyncBatchStream()`: byte mode unless `objectMode: true`. */
+export type AsyncBatchStreamOptions = ByteAsyncBatchStreamOptions | ObjectAsyncBatchStreamOptions;
 
 /** The batching settings, checked and resolved once at construction. */
 export interface BatchSettings {
@@ -96,7 +152,7 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
  * Checks the options shared by both classes and resolves defaults.
- * API.md 11: bad arguments throw at once, as `TypeError` `ERR_INVALID_ARG_TYPE`
+ * docs/semantics.md 11: bad arguments throw at once, as `TypeError` `ERR_INVALID_ARG_TYPE`
  * or `RangeError` `ERR_OUT_OF_RANGE`.
  */
 export function checkBatchSettings(options: unknown): BatchSettings {

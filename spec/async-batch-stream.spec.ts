@@ -21,7 +21,7 @@ describe('AsyncBatchStream', () => {
       for (const c of ['ab', 'c', 'de']) t.write(c);
       t.end();
       const batches: Buffer[] = [];
-      for await (const batch of t) batches.push(batch as Buffer);
+      for await (const batch of t) batches.push(batch);
       expect(batches.map(String)).to.deep.equal(['abc', 'de']);
     });
 

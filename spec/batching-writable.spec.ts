@@ -235,7 +235,7 @@ describe('BatchingWritable', () => {
         } catch (e) {
           expected = e as Error;
         }
-        expect(() => w.write(bad)).to.throw(TypeError, expected!.message);
+        expect(() => w.write(bad as never)).to.throw(TypeError, expected!.message);
         expect(() => w.writeV(['ok', bad] as never))
           .to.throw(TypeError, expected!.message)
           .with.property('code', expected!.code);

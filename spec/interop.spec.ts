@@ -320,7 +320,7 @@ describe("interop: node's stream utilities", () => {
     };
     const producing = Promise.all(['a', 'b', 'c'].map(produce)).then(() => transform.end());
     const batches: string[][] = [];
-    for await (const batch of transform) batches.push(batch as string[]);
+    for await (const batch of transform) batches.push(batch);
     await producing;
     const items = batches.flat();
     expect(items).to.have.length(150);

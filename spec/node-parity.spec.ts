@@ -52,8 +52,11 @@ const faces: Record<string, Face> = {
   },
   AsyncBatchStream(options) {
     const batches: (Buffer | unknown[])[] = [];
-    const { size = 64, stuck = false, objectMode = false, ...rest } = options;
-    const stream = new AsyncBatchStream<unknown>({ ...rest, size, objectMode });
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- onBatch is BatchingWritable's alone
+    const { size = 64, stuck = false, objectMode = false, onBatch, ...rest } = options;
+    const stream = objectMode
+      ? new AsyncBatchStream<unknown>({ ...rest, size, objectMode: true })
+      : new AsyncBatchStream({ ...rest, size });
     if (!stuck) stream.on('data', (batch: Buffer | unknown[]) => batches.push(batch));
     return { stream, delivered: () => join(batches, objectMode) };
   },
@@ -383,6 +386,8 @@ for (const [name, make] of Object.entries(faces)) {
           expect(s.destroyed, consumer).to.equal(false);
           expect(await ready).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
           expect(await disposed).to.equal(s.errored);
+          const again = await s[Symbol.asyncDispose]().catch((error: unknown) => error);
+          expect(again).to.equal(s.errored);
           gate?.resolve();
           expect(await held).to.equal(null);
           await flushed;

@@ -480,7 +480,8 @@ async function runAsyncBatchStream<C>(kit: ModeKit<C>, program: Program<C, Downs
     size,
     maxDelay,
     highWaterMark,
-    objectMode: kit.objectMode,
+    // One subclass serves both modes: its item type, unknown, takes bytes too.
+    objectMode: kit.objectMode as true,
     readableHighWaterMark: consumer.readableHighWaterMark,
   });
   transform.setMaxListeners(0);
@@ -514,7 +515,7 @@ async function runAsyncBatchStream<C>(kit: ModeKit<C>, program: Program<C, Downs
           }),
         )
       : (async () => {
-          for await (const batch of transform) await take(batch as Buffer | unknown[]);
+          for await (const batch of transform) await take(batch);
         })();
   // Awaited below; a failure must not surface as an unhandled rejection first.
   downstream.catch(() => {});

@@ -915,7 +915,9 @@ describe('mwsr_test.go', () => {
       await finished(stream);
     }
     // Once finished, end(cb) reports to cb exactly as Node's own streams do.
-    const ours = await new Promise<CodedError | null | undefined>((resolve) => t.end(resolve));
+    const ours = await new Promise<CodedError | null | undefined>((resolve) =>
+      t.end((error?: Error | null) => resolve(error)),
+    );
     const theirs = await new Promise<CodedError | null | undefined>((resolve) => plain.end(resolve));
     expect(ours?.code).to.equal(theirs?.code);
   });
@@ -969,7 +971,7 @@ describe('mwsr_test.go', () => {
     for (const item of written) items.write(item);
     await items.flush();
     items.end();
-    const batches = (await collect(items)) as Item[][];
+    const batches = await collect(items);
     expect(batches).to.have.length(1);
     expect(batches[0][0]).to.equal(written[0]); // the same objects, not copies
     expect(batches[0][1]).to.equal(written[1]);

@@ -167,7 +167,10 @@ async function trial(
         : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch });
     piped = pipeline(source, stream as Writable);
   } else {
-    const t = new AsyncBatchStream<Item>({ size, maxDelay, objectMode: mode === 'objects' });
+    const t: AsyncBatchStream<unknown> =
+      mode === 'objects'
+        ? new AsyncBatchStream({ size, maxDelay, objectMode: true })
+        : new AsyncBatchStream({ size, maxDelay });
     // What the stream hands over is what it pushes; the consumer reads later.
     const push = t.push.bind(t);
     t.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
@@ -250,7 +253,7 @@ async function trial(
         const count = random.int(1, 5);
         const chunks = [];
         for (let i = 0; i < count; i++) chunks.push(message(p, s++));
-        ok = stream.writeV(chunks as never[], callback());
+        ok = stream.writeV(chunks, callback());
       } else {
         const chunk = message(p, s++);
         ok = stream.write(chunk, callback());
@@ -283,7 +286,7 @@ async function trial(
       fail(`the stream was destroyed with ${describe(theError)}, not the consumer's error`);
     }
   }
-  // API.md 10: onBatch is never called again. (A Writable downstream failing
+  // docs/semantics.md 10: onBatch is never called again. (A Writable downstream failing
   // its callback synchronously may still be handed what Node buffered for it:
   // Node's clearBuffer loop goes on; that is Node's, not ours.)
   if (face === 'BatchingWritable' && callsAfterFailure > 0) {

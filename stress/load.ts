@@ -2,7 +2,7 @@
  * Load: 10,000 concurrent producers and a slow consumer. Every producer
  * respects backpressure (one shared 'drain' promise per cycle); the data the
  * stream holds, units accepted by write()/writeV() calls minus units the
- * consumer has taken, must stay within API.md 12's bound:
+ * consumer has taken, must stay within the bound of docs/semantics.md 12:
  *
  *   2 × size + highWaterMark + (the largest write) × producers
  *
@@ -93,7 +93,7 @@ async function loadOne(face: FaceName, mode: Mode, perProducer: number, random: 
       if (groupSize >= 2 && random.chance(0.25)) {
         const chunks = [];
         for (let i = 0; i < groupSize; i++) chunks.push(message(p, s++));
-        ok = stream.writeV(chunks as never[]);
+        ok = stream.writeV(chunks);
         units = groupSize * unit;
         groups++;
       } else {

@@ -124,7 +124,10 @@ async function trial(
         ? new BatchingWritable({ size, maxDelay, onBatch })
         : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch });
   } else {
-    const t = new AsyncBatchStream<Item>({ size, maxDelay, objectMode: mode === 'objects' });
+    const t: AsyncBatchStream<unknown> =
+      mode === 'objects'
+        ? new AsyncBatchStream({ size, maxDelay, objectMode: true })
+        : new AsyncBatchStream({ size, maxDelay });
     const push = t.push.bind(t);
     t.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
       if (chunk !== null) {
@@ -192,7 +195,7 @@ async function trial(
         if (ended) writesAfterEnd++;
         const afterEnd = ended;
         const chunks = Array.from({ length: random.int(0, 4) }, message);
-        stream.writeV(chunks as never[], callback(afterEnd));
+        stream.writeV(chunks, callback(afterEnd));
         break;
       }
       case 'flush': {

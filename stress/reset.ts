@@ -97,11 +97,11 @@ async function trial(
           socket.write(batch, (error) => (error ? reject(error) : resolve()));
         }),
     });
-    stream = w as unknown as Batcher;
+    stream = w;
     piped = pipeline(source, w as Writable);
   } else {
     const t = new AsyncBatchStream({ size });
-    stream = t as unknown as Batcher;
+    stream = t;
     piped = pipeline(source, t, socket);
   }
   const outcome = track(piped);

@@ -13,8 +13,8 @@ export type Mode = (typeof MODES)[number];
 
 export type Batch = Buffer | Item[];
 
-/** The surface both classes share. */
-export type Batcher = BatchingWritable<Item> | AsyncBatchStream<Item>;
+/** The surface both classes share, in either mode (items of `unknown` type take bytes too). */
+export type Batcher = BatchingWritable<unknown> | AsyncBatchStream<unknown>;
 
 export interface RigOptions {
   size: number;
@@ -83,7 +83,10 @@ export function makeRig(
         : new BatchingWritable<Item>({ ...common, objectMode: true, onBatch });
     rig.done = finished(rig.stream);
   } else {
-    const stream = new AsyncBatchStream<Item>({ ...common, objectMode: mode === 'objects' });
+    const stream: AsyncBatchStream<unknown> =
+      mode === 'objects'
+        ? new AsyncBatchStream({ ...common, objectMode: true })
+        : new AsyncBatchStream({ ...common });
     // A batch leaves the stream when read(), a few microtasks before the
     // iterator hands it to the loop below: count it there, or it would look
     // held by the stream in the meantime.

@@ -74,7 +74,7 @@ function connectFace(
   if (face === 'BatchingWritable') {
     const stream = new BatchingWritable({ size, onBatch: (batch) => sendBatch(socket, batch, random) });
     return {
-      stream: stream as unknown as Batcher,
+      stream: stream,
       done: finished(stream).then(async () => {
         socket.end();
         await finished(socket);
@@ -89,7 +89,7 @@ function connectFace(
       yield batch;
     }
   };
-  return { stream: stream as unknown as Batcher, done: pipeline(stream, withLatency, socket) };
+  return { stream: stream, done: pipeline(stream, withLatency, socket) };
 }
 
 async function soakOne(
@@ -124,7 +124,7 @@ async function soakOne(
         const count = Math.min(perProducer - s, random.int(2, 8));
         const chunks: Buffer[] = [];
         for (let i = 0; i < count; i++) chunks.push(encodeMessage(p, s++));
-        ok = stream.writeV(chunks as never[]);
+        ok = stream.writeV(chunks);
         groups++;
       } else {
         ok = stream.write(encodeMessage(p, s++));

@@ -796,9 +796,13 @@ const SETTLE_MS = 150;
 function makeStream(face: Face, mode: Mode, options: Record<string, unknown>): Stream {
   const objectMode = mode === 'objects';
   if (face === 'BatchingWritable') {
-    return new BatchingWritable({ size: 4, objectMode, onBatch: () => {}, ...options });
+    return objectMode
+      ? new BatchingWritable({ size: 4, objectMode, onBatch: () => {}, ...options })
+      : new BatchingWritable({ size: 4, onBatch: () => {}, ...options });
   }
-  const stream = new AsyncBatchStream({ size: 4, objectMode, ...options });
+  const stream = objectMode
+    ? new AsyncBatchStream({ size: 4, objectMode, ...options })
+    : new AsyncBatchStream({ size: 4, ...options });
   stream.resume(); // downstream reads everything at once
   return stream;
 }

@@ -144,7 +144,8 @@ class TransformHarness extends BaseHarness {
       size: options.size,
       maxDelay: options.maxDelay,
       highWaterMark: options.highWaterMark,
-      objectMode: options.mode === 'objects',
+      // One subclass serves both modes: its item type, unknown, takes bytes too.
+      objectMode: (options.mode === 'objects') as true,
     });
     this.stream.on('readable', () => this.#drain());
   }

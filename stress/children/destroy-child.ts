@@ -113,12 +113,11 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
         ? new BatchingWritable({ size, maxDelay, onBatch, highWaterMark: 4 * size })
         : new BatchingWritable<Item>({ size, maxDelay, objectMode: true, onBatch, highWaterMark: 4 * size });
   } else {
-    const t = new AsyncBatchStream<Item>({
-      size,
-      maxDelay,
-      objectMode: mode === 'objects',
-      highWaterMark: 4 * size,
-    });
+    const options = { size, maxDelay, highWaterMark: 4 * size };
+    const t: AsyncBatchStream<unknown> =
+      mode === 'objects'
+        ? new AsyncBatchStream({ ...options, objectMode: true })
+        : new AsyncBatchStream(options);
     stream = t;
     // Downstream reads one batch per consume(); a slow phase reads slowly or never.
     let wake: (() => void) | null = null;
@@ -166,7 +165,7 @@ async function trial(face: FaceName, mode: Mode, phase: Phase, random: Random): 
       if (random.chance(0.2)) {
         const chunks = [];
         for (let i = random.int(1, 4); i > 0; i--) chunks.push(message(p, s++));
-        ok = stream.writeV(chunks as never[], callback());
+        ok = stream.writeV(chunks, callback());
       } else {
         ok = stream.write(message(p, s++), callback());
       }

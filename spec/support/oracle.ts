@@ -1086,14 +1086,16 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
       stream,
       busy: () => busy,
       extras: {
-        writeV: (chunks, callback) => stream.writeV(chunks, callback),
+        // Bad chunks on purpose: the types would refuse them.
+        writeV: (chunks, callback) => stream.writeV(chunks as never[], callback),
         flush: () => stream.flush(),
         ready: () => stream.ready(),
         dispose: () => stream[Symbol.asyncDispose](),
       },
     };
   }
-  const stream = new AsyncBatchStream<unknown>(options);
+  // Either mode, chosen by the program: the typed overloads pick one.
+  const stream = new AsyncBatchStream<unknown>(options as { size: number; objectMode: true });
   stream.on('data', (batch: Buffer | unknown[]) => {
     run.deliver(batch);
     // A Transform's consumer fails the stream by destroying it with the error.
@@ -1115,7 +1117,8 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
     stream,
     busy: () => busy,
     extras: {
-      writeV: (chunks, callback) => stream.writeV(chunks, callback),
+      // Bad chunks on purpose: the types would refuse them.
+      writeV: (chunks, callback) => stream.writeV(chunks as never[], callback),
       flush: () => stream.flush(),
       ready: () => stream.ready(),
       dispose: () => stream[Symbol.asyncDispose](),

@@ -485,7 +485,7 @@ export class BatchCore<B> {
     waiter?.resolve();
   };
   readonly #onEndTick = (callback: WriteCallback): void => {
-    if (this.#phase !== 'ending') return; // destroyed or stopped meanwhile
+    if (this.#phase !== 'ending') return; // destroyed meanwhile
     this.#finalCallback = callback;
     this.#pump();
   };

@@ -172,6 +172,24 @@ for (const [name, make] of Object.entries(faces)) {
         expect(ours).to.deep.equal(node);
       });
 
+      it('returns true below the limit while a callback is held for order, as a plain Writable does', async () => {
+        // The third write's callback is held for order, its chunk taken:
+        // only the backlog (2 + 8300 bytes) counts, far below size + highWaterMark.
+        const program = (s: Batcher, X: () => void): boolean[] => [
+          s.write('a', 'utf8', X),
+          s.write(Buffer.from('b'), () => {}),
+          s.write('c'.repeat(8300), 'utf8', X),
+          s.write(Buffer.from('d')),
+        ];
+        const ours = make({});
+        const results = program(ours.stream, () => {});
+        expect(results).to.deep.equal(program(oracle().stream, () => {}));
+        expect(results).to.deep.equal([true, true, true, true]);
+        ours.stream.end();
+        await settled(ours.stream);
+        expect(ours.delivered()).to.have.length(8303);
+      });
+
       it('keeps order around a corked write in object mode', async () => {
         const [ours, node] = await traces({ objectMode: true }, (s, X, Y) => {
           s.cork();
@@ -256,6 +274,63 @@ for (const [name, make] of Object.entries(faces)) {
         made.stream.destroy();
         await settled(made.stream);
         expect(trace).to.deep.equal(['held', 'empty']);
+      });
+    });
+
+    describe('the write fast path opens again once Node holds nothing', () => {
+      // Speed, not behaviour: a write Node's path takes comes out the same,
+      // so only the hooks Node calls tell the paths apart (the benchmarks
+      // measure the fast path; timing has no place in a spec).
+
+      /** Counts Node's calls of `_write`/`_writev` from now on: writes that took Node's path. */
+      function nodePathWrites(stream: Batcher): () => number {
+        let calls = 0;
+        const hooks = stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+        for (const name of ['_write', '_writev'] as const) {
+          const hook = hooks[name];
+          hooks[name] = function (this: unknown, ...args: unknown[]): void {
+            calls++;
+            hook.apply(this, args);
+          };
+        }
+        return () => calls;
+      }
+
+      it('after cork() and uncork(), nested', async () => {
+        const made = make({});
+        const s = made.stream;
+        const nodePath = nodePathWrites(s);
+        s.cork();
+        s.cork();
+        s.write(Buffer.from('a'));
+        s.uncork();
+        s.uncork();
+        expect(nodePath()).to.equal(1); // Node handed over the corked write
+        s.write(Buffer.from('b'));
+        s.write('c');
+        await nextTurn();
+        expect(nodePath()).to.equal(1);
+        s.end();
+        await settled(s);
+        expect(made.delivered().toString()).to.equal('abc');
+      });
+
+      it('after a write that named its encoding, once the callback ticks before have run', async () => {
+        const made = make({});
+        const s = made.stream;
+        const X = (): void => {};
+        s.write('a', 'utf8', X); // Node's path
+        s.write(Buffer.from('b'), () => {}); // its tick comes after Node's
+        await nextTurn();
+        const nodePath = nodePathWrites(s);
+        s.write('c', 'utf8', X);
+        expect(nodePath()).to.equal(1);
+        s.write(Buffer.from('d'));
+        await nextTurn();
+        expect(nodePath()).to.equal(1);
+        s.end();
+        await settled(s);
+        expect(made.delivered().toString()).to.equal('abcd');
       });
     });
 
@@ -397,6 +472,29 @@ for (const [name, make] of Object.entries(faces)) {
           if (name === 'BatchingWritable') expect(made.delivered().toString(), consumer).to.equal('abc');
           expect(events, consumer).to.deep.equal(['error ERR_STREAM_WRITE_AFTER_END']);
         }
+      });
+
+      it("fails the writes Node still queued with the stream's error: they will never be delivered", async () => {
+        const made = make({ size: 1, highWaterMark: 1, autoDestroy: false, stuck: true });
+        const s = made.stream;
+        const trace: string[] = [];
+        const code = (error: unknown): string => (error as NodeJS.ErrnoException | null)?.code ?? 'ok';
+        s.on('error', (error) => trace.push(`error ${code(error)}`));
+        // Node's path ('utf8' given) at the limit: Node then queues 'queued' behind it.
+        expect(s.write('ab', 'utf8', (error) => trace.push(`held ${code(error)}`))).to.equal(false);
+        const queued = new Promise((resolve) => s.write('queued', resolve));
+        s.end();
+        s.write('late', (error) => trace.push(`late ${code(error)}`));
+        const queuedError = await queued;
+        expect(queuedError).to.equal(s.errored);
+        expect(trace).to.deep.equal([
+          'late ERR_STREAM_WRITE_AFTER_END',
+          'error ERR_STREAM_WRITE_AFTER_END',
+          'held ok',
+        ]);
+        // Errored, not destroyed: no 'close' comes; what a turn brings is all.
+        await nextTurn();
+        expect(made.delivered().toString()).to.not.include('queued');
       });
     });
 

@@ -50,13 +50,17 @@ function fileOf(mutation: Mutation): string {
  *   pipeline), which the face overrides to destroy the core first; `_destroy`
  *   then finds it destroyed. Only `Writable.prototype.destroy.call(stream)`
  *   would tell, which no user writes.
+ * - `_final` (the core's end()) not closing the fast path, or not
+ *   recomputing the hot path's test: the face's end() has closed both
+ *   already (endCalled), and Node runs _final only after end().
  * - A face's `destroy()` calling the core whether or not the stream is
  *   already destroyed: the core's destroy() returns at once the second time.
  * - Closing the write fast path when it could stay open (always corked, a
  *   Node write's callback always held): Node's own path then takes the write,
- *   with the same outcome, only slower. Two such mutations are kept, caught
- *   by counting Node's `_write`/`_writev` calls (spec/node-parity.spec.ts,
- *   'the write fast path opens again'); the bench sees the rest.
+ *   with the same outcome, only slower. Those below (uncork() leaving the
+ *   core corked, Node's callback tick never done) are caught by counting
+ *   Node's `_write`/`_writev` calls (spec/node-parity.spec.ts, 'the write
+ *   fast path opens again'); the bench sees any other.
  */
 const MUTATIONS: Mutation[] = [
   {
@@ -279,6 +283,11 @@ const MUTATIONS: Mutation[] = [
         from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#reopen();",
         to: "    this.#phase = 'ending';",
       },
+      // end() has closed it already (endCalled), before Node runs _final.
+      {
+        from: '    this.#writeOpen = false;\n    this.#reopen();\n    this.#failReady(writeAfterEnd());',
+        to: '    this.#failReady(writeAfterEnd());',
+      },
     ],
   },
   {
@@ -297,15 +306,6 @@ const MUTATIONS: Mutation[] = [
   {
     name: "never emit the core's 'drain'",
     edits: [{ from: "if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
-  },
-  {
-    name: 'leave the hot path open once ending',
-    edits: [
-      {
-        from: '    this.#reopen();\n    this.#finalCallback = callback;',
-        to: '    this.#finalCallback = callback;',
-      },
-    ],
   },
   {
     name: 'let a shared callback tick take writes made after a Node write',

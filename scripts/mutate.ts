@@ -107,7 +107,7 @@ const MUTATIONS: Mutation[] = [
     name: 'skip the held write callbacks on destroy',
     edits: [
       {
-        from: 'for (const callback of held) process.nextTick(callback, heldError);',
+        from: 'for (const callback of held) process.nextTick(callback, error);',
         to: '',
       },
     ],
@@ -327,8 +327,8 @@ const MUTATIONS: Mutation[] = [
     name: 'let a Node write from onBatch overtake held callbacks',
     edits: [
       {
-        from: "if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0 && this.#nodeTick !== 'passed') {",
-        to: "if (this.#backlog() < this.#limit && this.#nodeTick !== 'passed') {",
+        from: 'if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {',
+        to: 'if (this.#backlog() < this.#limit) {',
       },
     ],
   },
@@ -336,8 +336,8 @@ const MUTATIONS: Mutation[] = [
     name: "let writeV()'s fast path jump Node's queue while corked",
     edits: [
       {
-        from: '  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {\n    if (!this.#mayBypassNode()) return undefined;',
-        to: '  #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {\n    if (!this.#writeOpen || this.#nodeHeld !== null) return undefined;',
+        from: '    if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;\n    const units = this.#groupUnits;',
+        to: '    if (!this.#writeOpen || this.#nodeHeld !== null || !this.#mayTakeCallback(callback)) return undefined;\n    const units = this.#groupUnits;',
       },
     ],
   },
@@ -365,21 +365,21 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
-    name: "never note that a fast tick passed Node's callback tick",
-    edits: [{ from: "if (this.#nodeTick === 'last') this.#nodeTick = 'passed';", to: '' }],
+    name: "let a write with a callback take the fast path while Node's callback tick is pending",
+    edits: [{ from: "return !this.#nodeTickPending || typeof callback !== 'function';", to: 'return true;' }],
   },
   {
-    name: "call Node's callback at once even after a fast tick passed its tick",
+    name: "never note that Node's callback tick is pending",
     edits: [
       {
-        from: "this.#heldCallbacks.length === 0 && this.#nodeTick !== 'passed') {",
-        to: 'this.#heldCallbacks.length === 0) {',
+        from: '      this.#nodeTickPending = true;\n      callback(); // Node queues its callback tick here',
+        to: '      callback(); // Node queues its callback tick here',
       },
     ],
   },
   {
-    name: "keep Node's callback tick 'last' after it ran",
-    edits: [{ from: "    this.#nodeTick = 'none';\n  };", to: '  };' }],
+    name: "keep Node's callback tick pending after it ran",
+    edits: [{ from: '    this.#nodeTickPending = false;\n  };', to: '  };' }],
   },
   {
     name: 'call an empty writeV() back on a tick of its own',
@@ -433,26 +433,35 @@ const MUTATIONS: Mutation[] = [
     name: 'fail held callbacks on destroy with ERR_STREAM_DESTROYED',
     edits: [
       {
-        from: 'for (const callback of held) process.nextTick(callback, heldError);',
-        to: "for (const callback of held) process.nextTick(callback, heldError ?? streamDestroyed('write'));",
+        from: 'for (const callback of held) process.nextTick(callback, error);',
+        to: "for (const callback of held) process.nextTick(callback, error ?? streamDestroyed('write'));",
       },
     ],
   },
   {
-    name: 'keep the core going on a stream errored but not destroyed',
+    name: 'leave waiters pending on a stream errored but kept alive',
     edits: [
       {
-        from: "    if (this.#phase !== 'destroyed' && stream.errored !== null && !stream.destroyed) {\n      this.destroy(stream.errored, null);\n    }",
-        to: '    void stream;',
+        from: "    if (error === null || stream.destroyed || this.#phase === 'destroyed') return;",
+        to: '    return;',
       },
     ],
   },
   {
-    name: 'take writes Node queued after the core stopped',
+    name: 'complete the end before the ticks queued before end()',
     edits: [
       {
-        from: "    if (this.#phase !== 'destroyed') return false;\n    callback(",
-        to: '    return false;\n    callback(',
+        from: '    process.nextTick(this.#onEndTick, callback);',
+        to: '    this.#onEndTick(callback);',
+      },
+    ],
+  },
+  {
+    name: "call _final's callback on destroy",
+    edits: [
+      {
+        from: '    this.#finalCallback = null;\n    // Held callbacks',
+        to: "    if (this.#finalCallback !== null) process.nextTick(this.#finalCallback, error ?? streamDestroyed('end'));\n    this.#finalCallback = null;\n    // Held callbacks",
       },
     ],
   },
@@ -475,8 +484,17 @@ const MUTATIONS: Mutation[] = [
     name: 'let the hot path take a Buffer written with an explicit encoding',
     edits: [
       {
-        from: 'if (bytes !== null && encoding === undefined && chunk instanceof Uint8Array && bytes.append(chunk)) {',
-        to: 'if (bytes !== null && chunk instanceof Uint8Array && bytes.append(chunk)) {',
+        from: '      encoding === undefined &&\n      callback === undefined &&\n      chunk instanceof Uint8Array &&',
+        to: '      callback === undefined &&\n      chunk instanceof Uint8Array &&',
+      },
+    ],
+  },
+  {
+    name: 'let the hot path take a write with a callback',
+    edits: [
+      {
+        from: '      encoding === undefined &&\n      callback === undefined &&\n      chunk instanceof Uint8Array &&',
+        to: '      encoding === undefined &&\n      chunk instanceof Uint8Array &&',
       },
     ],
   },
@@ -631,7 +649,19 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'AsyncBatchStream: ignore a full readable side',
     file: TRANSFORM,
-    edits: [{ from: 'this.#downstreamFull = !this.push(batch);', to: 'this.push(batch);' }],
+    edits: [
+      { from: 'this.#downstreamFull = !this.push(batch) && this.errored === null;', to: 'this.push(batch);' },
+    ],
+  },
+  {
+    name: 'AsyncBatchStream: wait for an errored readable side to be read',
+    file: TRANSFORM,
+    edits: [
+      {
+        from: 'this.#downstreamFull = !this.push(batch) && this.errored === null;',
+        to: 'this.#downstreamFull = !this.push(batch);',
+      },
+    ],
   },
   {
     name: 'AsyncBatchStream: readableHighWaterMark defaults to 16 batches',

@@ -584,3 +584,28 @@ describe('BatchingWritable keeps the identity of an Error from onBatch', () => {
     }
   });
 });
+
+describe('BatchingWritable: write() from onBatch while callbacks wait for the drain', () => {
+  it('returns false only once size + highWaterMark units wait, counting a held write once', async () => {
+    const results: boolean[] = [];
+    const made = faces.BatchingWritable({
+      size: 4,
+      highWaterMark: 16,
+      onBatch: () => {
+        if (results.length > 0) return;
+        // 16 bytes wait once this batch was taken, and the callback of the
+        // write that reached 20 still waits for the drain: the callback of
+        // 'xxx' is held behind it, and Node queues 'y' behind 'xxx'.
+        results.push(made.stream.write('xxx', 'utf8', () => {})); // 19 wait
+        results.push(made.stream.write('y', 'utf8')); // 20 wait: the limit
+      },
+    });
+    const stream = made.stream;
+    let writes = 0;
+    while (stream.write(Buffer.from('abcd'), () => {})) writes++;
+    expect(writes).to.equal(4); // the fifth reached 20
+    await stream.flush();
+    expect(results).to.deep.equal([true, false]);
+    expect(made.delivered().toString()).to.equal('abcd'.repeat(5) + 'xxxy');
+  });
+});

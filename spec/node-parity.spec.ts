@@ -433,6 +433,19 @@ for (const [name, make] of Object.entries(faces)) {
     });
 
     describe('with autoDestroy: false, a write after end() errors the stream without destroying it', () => {
+      it('settles a flush() called after the error once what was written went through', async () => {
+        const made = make({ size: 1, highWaterMark: 1, autoDestroy: false });
+        const s = made.stream;
+        s.on('error', () => {});
+        s.write('ab');
+        s.end('c');
+        s.write('late');
+        expect(s.errored).to.have.property('code', 'ERR_STREAM_WRITE_AFTER_END');
+        await s.flush();
+        expect(s.destroyed).to.equal(false);
+        expect(s.stats.pendingUnits).to.equal(0);
+      });
+
       it('delivers what was written before, settles waiters, and never finishes', async () => {
         for (const [consumer, gate] of [
           ['a consumer that settles at once', null],

@@ -42,9 +42,6 @@ function fileOf(mutation: Mutation): string {
 
 /*
  * Left out as equivalent (no spec can tell):
- * - Skipping the `_final` callback on destroy. Node settles end() callbacks
- *   from destroy() itself (errorBuffer) with the same ERR_STREAM_DESTROYED,
- *   and ignores a late _final callback.
  * - A face's `_destroy` not destroying the core. Node destroys a stream only
  *   through `stream.destroy()` (errorOrDestroy, autoDestroy, addAbortSignal,
  *   pipeline), which the face overrides to destroy the core first; `_destroy`
@@ -55,12 +52,12 @@ function fileOf(mutation: Mutation): string {
  *   already (endCalled), and Node runs _final only after end().
  * - A face's `destroy()` calling the core whether or not the stream is
  *   already destroyed: the core's destroy() returns at once the second time.
- * - Closing the write fast path when it could stay open (always corked, a
- *   Node write's callback always held): Node's own path then takes the write,
- *   with the same outcome, only slower. Those below (uncork() leaving the
- *   core corked, Node's callback tick never done) are caught by counting
- *   Node's `_write`/`_writev` calls (spec/node-parity.spec.ts, 'the write
- *   fast path opens again'); the bench sees any other.
+ * - Closing the write fast path when it could stay open (always corked,
+ *   Node's callback tick always pending): Node's own path then takes the
+ *   write, with the same outcome, only slower. Those below (uncork() leaving
+ *   the core corked, Node's callback tick kept pending) are caught by
+ *   counting Node's `_write`/`_writev` calls (spec/node-parity.spec.ts, 'the
+ *   write fast path opens again'); the bench sees any other.
  */
 const MUTATIONS: Mutation[] = [
   {

@@ -50,6 +50,11 @@ function fileOf(mutation: Mutation): string {
  * - `_final` (the core's end()) not closing the fast path, or not
  *   recomputing the hot path's test: the face's end() has closed both
  *   already (endCalled), and Node runs _final only after end().
+ * - A Node write not closing the fast path's shared callback tick
+ *   (#callbackNode's `#dueCallbacks = null`): while Node's callback tick is
+ *   pending a write with a callback takes Node's path (#mayTakeCallback),
+ *   and a held Node write closes the fast path until after that tick, so
+ *   no later fast write can join the earlier tick either way.
  * - A face's `destroy()` calling the core whether or not the stream is
  *   already destroyed: the core's destroy() returns at once the second time.
  * - Closing the write fast path when it could stay open (always corked,
@@ -303,10 +308,6 @@ const MUTATIONS: Mutation[] = [
   {
     name: "never emit the core's 'drain'",
     edits: [{ from: "if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
-  },
-  {
-    name: 'let a shared callback tick take writes made after a Node write',
-    edits: [{ from: '    this.#dueCallbacks = null; // Node queues its own callback tick\n', to: '' }],
   },
   {
     name: 'call a shared callback once per tick instead of once per write',

@@ -596,8 +596,26 @@ const MUTATIONS: Mutation[] = [
     name: 'BatchingWritable: onBatch called without the stream as this',
     file: WRITABLE,
     edits: [
-      { from: 'deliver: (batch) => deliver.call(this, batch),', to: 'deliver: (batch) => deliver(batch),' },
+      {
+        from: ': (batch) => settlesByReturn.call(this, batch),',
+        to: ': (batch) => settlesByReturn(batch),',
+      },
     ],
+  },
+  {
+    name: 'BatchingWritable: a two-parameter onBatch is given no done()',
+    file: WRITABLE,
+    edits: [{ from: 'const takesDone = consumer.length >= 2;', to: 'const takesDone = false;' }],
+  },
+  {
+    name: 'BatchingWritable: done(error) passes as done()',
+    file: WRITABLE,
+    edits: [{ from: '      if (error) reject(error);\n      else resolve();', to: '      resolve();' }],
+  },
+  {
+    name: 'BatchingWritable: a second done() is ignored',
+    file: WRITABLE,
+    edits: [{ from: '        stream.destroy(multipleCallback());\n        return;', to: '        return;' }],
   },
 
   // ---- The faces: AsyncBatchStream ---------------------------------------
@@ -686,6 +704,8 @@ const CORE_SPECS = [
   'spec/async-batch-stream.spec.ts',
   'spec/batching-writable.spec.ts',
   'spec/bad-input.spec.ts',
+  'spec/callback-consumer.spec.ts',
+  'spec/canary.spec.ts',
   'spec/conventions.spec.ts',
   'spec/destroy.spec.ts',
   'spec/interop.spec.ts',

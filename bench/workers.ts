@@ -39,6 +39,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../lib/index';
+import { median } from '../tools/support';
 
 const MESSAGE_BYTES = 64;
 const GROUP = 256;
@@ -329,7 +330,7 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
 
 // ---- Orchestrator ---------------------------------------------------------------
 
-/** Transpiles lib/ and this file to JavaScript, so children and workers start without ts-node. */
+/** Transpiles lib/, tools/support.ts and this file to JavaScript, so children and workers start without ts-node. */
 function build(): { dir: string; script: string } {
   // Loaded here only: children and workers never need the compiler.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -341,6 +342,7 @@ function build(): { dir: string; script: string } {
     ...readdirSync(join(root, 'lib'))
       .filter((name) => name.endsWith('.ts'))
       .map((name) => join('lib', name)),
+    join('tools', 'support.ts'),
     join('bench', 'workers.ts'),
   ];
   for (const file of files) {
@@ -384,12 +386,6 @@ async function runInChild(script: string, config: CaseConfig): Promise<CaseResul
     };
   }
   return results[0];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function formatRate(value: number): string {

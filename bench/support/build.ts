@@ -11,7 +11,9 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { basename, dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 
-export const PROJECT_ROOT = join(__dirname, '..', '..');
+import { PROJECT_ROOT } from '../../tools/support';
+
+export { PROJECT_ROOT };
 
 export interface Build {
   /** Root of the output: `bench/…` and `lib/…` below it. */
@@ -54,12 +56,13 @@ function transpileTree(sourceDir: string, outDir: string): void {
   }
 }
 
-/** Transpiles bench/ and lib/ (and each `tryLibs` copy) into a fresh directory. */
+/** Transpiles bench/, lib/, tools/ (and each `tryLibs` copy) into a fresh directory. */
 export function buildBench(tryLibs: readonly string[]): Build {
   const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   transpileTree(join(PROJECT_ROOT, 'bench'), join(dir, 'bench'));
   transpileTree(join(PROJECT_ROOT, 'lib'), join(dir, 'lib'));
+  transpileTree(join(PROJECT_ROOT, 'tools'), join(dir, 'tools'));
   const compiledTries = tryLibs.map((source, index) => {
     const out = join(dir, `lib-try${index + 1}`);
     transpileTree(source, out);

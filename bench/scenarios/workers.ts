@@ -28,7 +28,7 @@
  * per-writer order and count, and `ok` is false if any case lost or
  * reordered data.
  *
- *   npx ts-node bench/workers.ts [--quick] [--reps=N] [--duration=MS]
+ *   npx ts-node bench/scenarios/workers.ts [--quick] [--reps=N] [--duration=MS]
  *   npm run bench -- --only=workers [--reps=N] [--duration=MS]
  */
 import { fork } from 'node:child_process';
@@ -38,8 +38,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../lib/index';
-import { median } from '../tools/support';
+import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../../lib/index';
+import { median } from '../../tools/support';
 
 const MESSAGE_BYTES = 64;
 const GROUP = 256;
@@ -335,7 +335,7 @@ function build(): { dir: string; script: string } {
   // Loaded here only: children and workers never need the compiler.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
-  const root = join(__dirname, '..');
+  const root = join(__dirname, '..', '..');
   const dir = join(root, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   const files = [
@@ -343,7 +343,7 @@ function build(): { dir: string; script: string } {
       .filter((name) => name.endsWith('.ts'))
       .map((name) => join('lib', name)),
     join('tools', 'support.ts'),
-    join('bench', 'workers.ts'),
+    join('bench', 'scenarios', 'workers.ts'),
   ];
   for (const file of files) {
     const output = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
@@ -358,7 +358,7 @@ function build(): { dir: string; script: string } {
     mkdirSync(join(target, '..'), { recursive: true });
     writeFileSync(target, output.outputText);
   }
-  return { dir, script: join(dir, 'bench', 'workers.js') };
+  return { dir, script: join(dir, 'bench', 'scenarios', 'workers.js') };
 }
 
 async function runInChild(script: string, config: CaseConfig): Promise<CaseResult> {

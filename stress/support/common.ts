@@ -6,9 +6,10 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { median, mulberry32, PROJECT_ROOT } from '../tools/support';
+import { median, mulberry32, PROJECT_ROOT } from '../../tools/support';
 
-export const STRESS_DIR = __dirname;
+/** stress/: the folder that `forkTs` and `runChild` resolve script names against. */
+export const STRESS_DIR = join(__dirname, '..');
 
 /** How hard to push: `--quick` for CI (under a minute), the full run otherwise. */
 export interface StressOptions {

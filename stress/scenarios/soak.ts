@@ -8,10 +8,10 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { finished, pipeline } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../lib/index';
-import { Peer } from './peer';
-import { FACES, type Batcher, type FaceName } from './rig';
-import { ServerAction } from './server';
+import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
+import { Peer } from '../support/peer';
+import { FACES, type Batcher, type FaceName } from '../support/rig';
+import { ServerAction } from '../support/server';
 import {
   HeapSampler,
   MESSAGE_BYTES,
@@ -24,8 +24,8 @@ import {
   withDeadline,
   type Random,
   type StressOptions,
-} from './support';
-import { formatMB } from '../tools/support';
+} from '../support/common';
+import { formatMB } from '../../tools/support';
 
 /** Heap growth tolerated between the first and last third of the samples. */
 const HEAP_TOLERANCE_BYTES = 16 * 2 ** 20;

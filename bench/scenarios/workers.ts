@@ -39,7 +39,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../../lib/index';
-import { median } from '../../tools/support';
+import { median, PROJECT_ROOT } from '../../tools/support';
 
 const MESSAGE_BYTES = 64;
 const GROUP = 256;
@@ -335,18 +335,17 @@ function build(): { dir: string; script: string } {
   // Loaded here only: children and workers never need the compiler.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
-  const root = join(__dirname, '..', '..');
-  const dir = join(root, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
+  const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   const files = [
-    ...readdirSync(join(root, 'lib'))
+    ...readdirSync(join(PROJECT_ROOT, 'lib'))
       .filter((name) => name.endsWith('.ts'))
       .map((name) => join('lib', name)),
     join('tools', 'support.ts'),
     join('bench', 'scenarios', 'workers.ts'),
   ];
   for (const file of files) {
-    const output = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
+    const output = ts.transpileModule(readFileSync(join(PROJECT_ROOT, file), 'utf8'), {
       fileName: file,
       compilerOptions: {
         module: ts.ModuleKind.CommonJS,

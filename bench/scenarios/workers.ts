@@ -33,7 +33,7 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -334,7 +334,7 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
 function build(): { dir: string; script: string } {
   // Loaded here only: children and workers never need the compiler.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require('typescript') as typeof import('typescript');
+  const { transpileFile } = require('../../tools/transpile') as typeof import('../../tools/transpile');
   const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   const files = [
@@ -345,17 +345,7 @@ function build(): { dir: string; script: string } {
     join('bench', 'scenarios', 'workers.ts'),
   ];
   for (const file of files) {
-    const output = ts.transpileModule(readFileSync(join(PROJECT_ROOT, file), 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-    });
-    const target = join(dir, file.replace(/\.ts$/, '.js'));
-    mkdirSync(join(target, '..'), { recursive: true });
-    writeFileSync(target, output.outputText);
+    transpileFile(join(PROJECT_ROOT, file), join(dir, file.replace(/\.ts$/, '.js')), file);
   }
   return { dir, script: join(dir, 'bench', 'scenarios', 'workers.js') };
 }

@@ -7,9 +7,9 @@
  * The output goes under node_modules/.cache, so the peers resolve from the
  * project's node_modules as they do from bench/.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { transpileFile } from '../../tools/transpile';
 
 import { PROJECT_ROOT } from '../../tools/support';
 
@@ -42,17 +42,7 @@ function tsFilesUnder(dir: string): string[] {
 
 function transpileTree(sourceDir: string, outDir: string): void {
   for (const file of tsFilesUnder(sourceDir)) {
-    const output = ts.transpileModule(readFileSync(file, 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-    });
-    const target = join(outDir, relative(sourceDir, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, output.outputText);
+    transpileFile(file, join(outDir, relative(sourceDir, file)).replace(/\.ts$/, '.js'), file);
   }
 }
 

@@ -56,7 +56,7 @@ import {
   type TargetResult,
 } from './support/summary';
 import { renderChart, type ChartPanel } from './support/svg';
-import { runWorkersBench } from './workers';
+import { runWorkersBench } from './scenarios/workers';
 import { updateReadmeFigures } from '../scripts/render-readme-bench';
 
 // ---- Extra benches -----------------------------------------------------------

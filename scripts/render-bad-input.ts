@@ -6,8 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderBadInputMarkdown } from '../spec/support/bad-input-table';
+import { PROJECT_ROOT } from '../tools/support';
 
-const target = join(__dirname, '..', 'docs', 'bad-input.md');
+const target = join(PROJECT_ROOT, 'docs', 'bad-input.md');
 const rendered = renderBadInputMarkdown();
 if (process.argv.includes('--check')) {
   let current = '';

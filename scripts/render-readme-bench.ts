@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { MachineInfo } from '../bench/support/machine';
 import { formatCount, formatMB, formatRatio } from '../bench/support/stats';
 import type { SummaryRow } from '../bench/support/summary';
+import { PROJECT_ROOT as ROOT } from '../tools/support';
 
-const ROOT = join(__dirname, '..');
 export const README = join(ROOT, 'README.md');
 export const LATEST = join(ROOT, 'bench', 'results', 'latest.json');
 

@@ -9,6 +9,7 @@ import {
   renderBadInputMarkdown,
   renderOutcome,
 } from './support/bad-input-table';
+import { PROJECT_ROOT } from '../tools/support';
 
 /**
  * Every row of docs/bad-input.md, run against each class it applies to, in
@@ -30,7 +31,7 @@ describe('bad input (docs/bad-input.md)', () => {
   }
 
   it('docs/bad-input.md is the table rendered from these rows (npm run docs:bad-input)', () => {
-    const committed = readFileSync(join(__dirname, '..', 'docs', 'bad-input.md'), 'utf8');
+    const committed = readFileSync(join(PROJECT_ROOT, 'docs', 'bad-input.md'), 'utf8');
     expect(committed).to.equal(renderBadInputMarkdown());
   });
 });

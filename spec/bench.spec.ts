@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..');
+import { PROJECT_ROOT } from '../tools/support';
 
 /** Runs a command to its end; resolves with its exit code and output. */
 function run(
@@ -10,7 +9,7 @@ function run(
   args: string[],
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (piece: Buffer) => {
       output += piece.toString();
@@ -56,7 +55,7 @@ describe('bench (npm run bench -- --instructions)', function () {
       '--instructions',
       '--variants=batching-writable',
       '--messages=5000',
-      `--out=${join(ROOT, 'bench', 'results', 'quick')}`,
+      `--out=${join(PROJECT_ROOT, 'bench', 'results', 'quick')}`,
     ]);
     expect(code, `signal ${signal}, output:\n${output.slice(-4000)}`).to.equal(0);
     const row = /\| BatchingWritable \| (\d+) \|/.exec(output);

@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo, svgChart, terminalChart, unfairness, type RunResult } from '../examples/demo';
+import { PROJECT_ROOT } from '../tools/support';
 
-const root = path.join(__dirname, '..');
-const examples = readdirSync(path.join(root, 'examples'))
+const examples = readdirSync(path.join(PROJECT_ROOT, 'examples'))
   .filter((name) => name.endsWith('.ts'))
   .sort();
 
@@ -24,7 +24,7 @@ function runExample(name: string): Promise<Outcome> {
     execFile(
       process.execPath,
       args,
-      { cwd: root, timeout: 15_000, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } },
+      { cwd: PROJECT_ROOT, timeout: 15_000, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } },
       (error, stdout, stderr) => {
         const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolve({

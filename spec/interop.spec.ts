@@ -6,6 +6,7 @@ import { Duplex, finished, pipeline, Readable, Stream, Transform, Writable } fro
 import * as streamPromises from 'node:stream/promises';
 import * as rs from 'readable-stream';
 import { AsyncBatchStream, BatchingWritable } from '../lib';
+import { mulberry32 } from '../tools/support';
 import { endOf, mustCall, nextTurn } from './support/helpers';
 
 // Real parts around our two classes (semantics 1 and 17): loopback TCP sockets, Node's stream utilities, and readable-stream 4,
@@ -13,21 +14,9 @@ import { endOf, mustCall, nextTurn } from './support/helpers';
 
 // ---- Data -------------------------------------------------------------------
 
-/** A small deterministic PRNG (mulberry32): the same interleavings every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Byte chunks of 1..maxLength bytes, each distinguishable from its neighbours. */
 function byteChunks(count: number, maxLength: number, seed: number): Buffer[] {
-  const next = random(seed);
+  const next = mulberry32(seed); // seeded: the same interleavings every run
   const chunks: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const chunk = Buffer.allocUnsafe(1 + Math.floor(next() * maxLength));
@@ -185,7 +174,7 @@ describe('interop: a real TCP socket on loopback', () => {
     const producers = 64;
     const framesEach = 40;
     const produce = async (producer: number): Promise<void> => {
-      const next = random(producer + 1);
+      const next = mulberry32(producer + 1);
       for (let seq = 0; seq < framesEach; seq++) {
         const payload = payloadOf(producer, seq);
         const header = headerOf(producer, seq, payload.length);

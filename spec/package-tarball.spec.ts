@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-
-const root = join(__dirname, '..');
+import { PROJECT_ROOT } from '../tools/support';
 
 interface Outcome {
   code: number | null;
@@ -14,8 +13,13 @@ function checkPackage(): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = execFile(
       'bash',
-      [join(root, 'scripts', 'check-package.sh')],
-      { cwd: root, timeout: 150_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
+      [join(PROJECT_ROOT, 'scripts', 'check-package.sh')],
+      {
+        cwd: PROJECT_ROOT,
+        timeout: 150_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, NO_COLOR: '1' },
+      },
       (error) => resolve({ code: error === null ? 0 : (child.exitCode ?? null), output }),
     );
     let output = '';

@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../tools/support';
 
 const run = promisify(execFile);
-const root = join(__dirname, '..');
 
 /**
  * README (Install): require('mwsr') and import … from 'mwsr' both work after
@@ -13,7 +13,7 @@ const root = join(__dirname, '..');
  */
 describe('the built package', () => {
   before(function () {
-    if (!existsSync(join(root, 'dist', 'index.js'))) {
+    if (!existsSync(join(PROJECT_ROOT, 'dist', 'index.js'))) {
       throw new Error('dist/ is missing: run `npm run build` (npm test does)');
     }
   });
@@ -22,7 +22,7 @@ describe('the built package', () => {
     const { stdout } = await run(
       process.execPath,
       ['-e', "const m = require('mwsr'); console.log(typeof m.BatchingWritable, typeof m.AsyncBatchStream)"],
-      { cwd: root },
+      { cwd: PROJECT_ROOT },
     );
     expect(stdout.trim()).to.equal('function function');
   });
@@ -37,11 +37,13 @@ describe('the built package', () => {
       'console.log(required.BatchingWritable === BatchingWritable, required.AsyncBatchStream === AsyncBatchStream,',
       '  w instanceof Writable, new AsyncBatchStream({ size: 1 }) instanceof Transform);',
     ].join('\n');
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: PROJECT_ROOT,
+    });
     expect(stdout.trim()).to.equal('true true true true');
   });
 
   it('ships type declarations for its exports', () => {
-    expect(existsSync(join(root, 'dist', 'index.d.ts'))).to.equal(true);
+    expect(existsSync(join(PROJECT_ROOT, 'dist', 'index.d.ts'))).to.equal(true);
   });
 });

@@ -541,28 +541,37 @@ const PARAMETERS = {
   ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true }),
 };
 
-describe('BatchingWritable properties', () => {
-  for (const kit of kits) {
-    it(`delivers every write once, in call order, in batches of 1..size, groups whole, flushes kept (${kit.name} mode)`, async () => {
-      await fc.assert(
-        fc.asyncProperty(programArb<unknown, Delays>(kit.chunkArb, delaysArb), (program) =>
-          runBatchingWritable(kit as ModeKit<unknown>, program),
-        ),
-        PARAMETERS,
-      );
-    }).timeout(SHRINK_TIMEOUT_MS);
-  }
-});
+/** The two faces, each with how its consumer is drawn and how a program runs against it. */
+const faces: readonly {
+  name: string;
+  /** What the face does with a batch: hands it to onBatch, or pushes it downstream. */
+  verb: string;
+  property(kit: ModeKit<unknown>): fc.IAsyncProperty<[unknown]>;
+}[] = [
+  {
+    name: 'BatchingWritable',
+    verb: 'delivers',
+    property: (kit) =>
+      fc.asyncProperty(programArb<unknown, Delays>(kit.chunkArb, delaysArb), (program) =>
+        runBatchingWritable(kit, program),
+      ),
+  },
+  {
+    name: 'AsyncBatchStream',
+    verb: 'pushes',
+    property: (kit) =>
+      fc.asyncProperty(programArb<unknown, Downstream>(kit.chunkArb, downstreamArb), (program) =>
+        runAsyncBatchStream(kit, program),
+      ),
+  },
+];
 
-describe('AsyncBatchStream properties', () => {
-  for (const kit of kits) {
-    it(`pushes every write once, in call order, in batches of 1..size, groups whole, flushes kept (${kit.name} mode)`, async () => {
-      await fc.assert(
-        fc.asyncProperty(programArb<unknown, Downstream>(kit.chunkArb, downstreamArb), (program) =>
-          runAsyncBatchStream(kit as ModeKit<unknown>, program),
-        ),
-        PARAMETERS,
-      );
-    }).timeout(SHRINK_TIMEOUT_MS);
-  }
-});
+for (const face of faces) {
+  describe(`${face.name} properties`, () => {
+    for (const kit of kits) {
+      it(`${face.verb} every write once, in call order, in batches of 1..size, groups whole, flushes kept (${kit.name} mode)`, async () => {
+        await fc.assert(face.property(kit as ModeKit<unknown>), PARAMETERS);
+      }).timeout(SHRINK_TIMEOUT_MS);
+    }
+  });
+}

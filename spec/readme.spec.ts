@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import ts from 'typescript';
 import { README, readLatest, renderReadme, renderReadmeFigures } from '../scripts/render-readme-bench';
+import { PROJECT_ROOT } from '../tools/support';
 
-const root = path.join(__dirname, '..');
 /** Inside the package, so `import … from 'mwsr'` resolves to it (a self-reference, to dist/). */
-const scratch = path.join(root, 'scratch', 'readme-snippets');
+const scratch = path.join(PROJECT_ROOT, 'scratch', 'readme-snippets');
 
 interface Snippet {
   /** 1-based line of the opening fence in README.md. */
@@ -73,21 +73,24 @@ function anchorsOf(markdown: string): Set<string> {
   );
 }
 
+/** The prose users get: README.md, CHANGELOG.md and docs/*.md (docs/api/ is generated). */
+const pages = [
+  'README.md',
+  'CHANGELOG.md',
+  ...readdirSync(path.join(PROJECT_ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
+
 describe('links in README.md, CHANGELOG.md and docs/*.md', () => {
-  const pages = [
-    'README.md',
-    'CHANGELOG.md',
-    ...readdirSync(path.join(root, 'docs'))
-      .filter((name) => name.endsWith('.md'))
-      .map((name) => `docs/${name}`),
-  ];
   for (const page of pages) {
     it(`${page}: every relative link reaches a file, and its #anchor a heading there`, () => {
-      const text = readFileSync(path.join(root, page), 'utf8');
+      const text = readFileSync(path.join(PROJECT_ROOT, page), 'utf8');
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (target === undefined || /^[a-z]+:/.test(target)) continue;
         const [file, anchor] = target.split('#') as [string, string | undefined];
-        const resolved = file === '' ? path.join(root, page) : path.join(root, path.dirname(page), file);
+        const resolved =
+          file === '' ? path.join(PROJECT_ROOT, page) : path.join(PROJECT_ROOT, path.dirname(page), file);
         expect(existsSync(resolved), `${page}: ${target}`).to.equal(true);
         if (anchor !== undefined && resolved.endsWith('.md')) {
           expect([...anchorsOf(readFileSync(resolved, 'utf8'))], `${page}: ${target}`).to.include(anchor);
@@ -100,29 +103,22 @@ describe('links in README.md, CHANGELOG.md and docs/*.md', () => {
 describe('the shipped prose speaks only of the package', () => {
   // Planning notes that users never get: README, CHANGELOG and docs/ cite
   // docs/semantics.md instead. (docs/api/ is generated from the TSDoc in lib/.)
-  const pages = [
-    'README.md',
-    'CHANGELOG.md',
-    ...readdirSync(path.join(root, 'docs'))
-      .filter((name) => name.endsWith('.md'))
-      .map((name) => `docs/${name}`),
-  ];
   for (const page of pages) {
     it(`${page} cites no API.md, STYLE rule or "seed"`, () => {
-      const text = readFileSync(path.join(root, page), 'utf8');
+      const text = readFileSync(path.join(PROJECT_ROOT, page), 'utf8');
       expect(text).not.to.match(/API\.md|STYLE(\.md| \d)|\bseed\b/);
     });
   }
 });
 
 describe('the specs cite docs/semantics.md, not planning notes', () => {
-  const files = readdirSync(path.join(root, 'spec'), { recursive: true, encoding: 'utf8' })
+  const files = readdirSync(path.join(PROJECT_ROOT, 'spec'), { recursive: true, encoding: 'utf8' })
     // This file names what it looks for.
     .filter((name) => name.endsWith('.ts') && name !== 'readme.spec.ts')
     .sort();
   it(`no spec file cites API.md or a STYLE rule (${files.length} files)`, () => {
     const offenders = files.filter((name) =>
-      /API\.md|STYLE(\.md| \d)/.test(readFileSync(path.join(root, 'spec', name), 'utf8')),
+      /API\.md|STYLE(\.md| \d)/.test(readFileSync(path.join(PROJECT_ROOT, 'spec', name), 'utf8')),
     );
     expect(offenders).to.deep.equal([]);
   });
@@ -147,7 +143,7 @@ describe('README.md', () => {
     for (const block of blocks.filter((candidate) => candidate.marker.startsWith('from '))) {
       const file = block.marker.slice('from '.length);
       it(`README.md:${block.line} from ${file}`, () => {
-        const source = readFileSync(path.join(root, file), 'utf8').split('\n').map(codeOf);
+        const source = readFileSync(path.join(PROJECT_ROOT, file), 'utf8').split('\n').map(codeOf);
         let at = 0;
         for (const line of block.code.split('\n').map(codeOf)) {
           if (line === '') continue;
@@ -204,8 +200,12 @@ describe('README.md', () => {
     });
 
     it('type-checks (tsc, strict, module node20, against the built declarations)', async () => {
-      const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-      const outcome = await run(process.execPath, [tsc, '-p', path.join(scratch, 'tsconfig.json')], root);
+      const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      const outcome = await run(
+        process.execPath,
+        [tsc, '-p', path.join(scratch, 'tsconfig.json')],
+        PROJECT_ROOT,
+      );
       expect(outcome.code, outcome.stdout + outcome.stderr).to.equal(0);
     });
 

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..');
+import { PROJECT_ROOT } from '../tools/support';
 
 describe('stress (npm run stress -- --quick)', function () {
   // Seven scenarios, a server process and ten short-lived children: 20 s on
@@ -19,7 +18,7 @@ describe('stress (npm run stress -- --quick)', function () {
       const child = spawn(
         process.execPath,
         ['--expose-gc', '-r', 'ts-node/register/transpile-only', join('stress', 'run.ts'), '--quick'],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+        { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let output = '';
       child.stdout.on('data', (piece: Buffer) => (output += piece.toString()));

@@ -11,15 +11,20 @@
  * exceeded, a callback or promise never settled, an unhandled rejection, a
  * child process that does not exit by itself), after a summary of peaks,
  * counts and durations.
+ *
+ * Layout: one file a scenario in stress/scenarios/ (the processes two of them
+ * start in scenarios/children/), what they share in stress/support/ (the
+ * report, seeded randomness, the message format and child processes in
+ * common.ts; the faces' rig; the loopback server and its peer).
  */
-import { runDestroy } from './destroy';
-import { runExit } from './exit';
-import { runFailures } from './failures';
-import { runLoad } from './load';
-import { runRaces } from './races';
-import { runReset } from './reset';
-import { runSoak } from './soak';
-import { Report, formatMs, watchProcessErrors, type StressOptions } from './support';
+import { runDestroy } from './scenarios/destroy';
+import { runExit } from './scenarios/exit';
+import { runFailures } from './scenarios/failures';
+import { runLoad } from './scenarios/load';
+import { runRaces } from './scenarios/races';
+import { runReset } from './scenarios/reset';
+import { runSoak } from './scenarios/soak';
+import { Report, formatMs, watchProcessErrors, type StressOptions } from './support/common';
 
 const SCENARIOS: Record<string, (options: StressOptions) => Promise<Report>> = {
   load: runLoad,

@@ -7,11 +7,13 @@
  * The output goes under node_modules/.cache, so the peers resolve from the
  * project's node_modules as they do from bench/.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { transpileFile } from '../../tools/transpile';
 
-export const PROJECT_ROOT = join(__dirname, '..', '..');
+import { PROJECT_ROOT } from '../../tools/support';
+
+export { PROJECT_ROOT };
 
 export interface Build {
   /** Root of the output: `bench/…` and `lib/…` below it. */
@@ -40,26 +42,17 @@ function tsFilesUnder(dir: string): string[] {
 
 function transpileTree(sourceDir: string, outDir: string): void {
   for (const file of tsFilesUnder(sourceDir)) {
-    const output = ts.transpileModule(readFileSync(file, 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-    });
-    const target = join(outDir, relative(sourceDir, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, output.outputText);
+    transpileFile(file, join(outDir, relative(sourceDir, file)).replace(/\.ts$/, '.js'), file);
   }
 }
 
-/** Transpiles bench/ and lib/ (and each `tryLibs` copy) into a fresh directory. */
+/** Transpiles bench/, lib/, tools/ (and each `tryLibs` copy) into a fresh directory. */
 export function buildBench(tryLibs: readonly string[]): Build {
   const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   transpileTree(join(PROJECT_ROOT, 'bench'), join(dir, 'bench'));
   transpileTree(join(PROJECT_ROOT, 'lib'), join(dir, 'lib'));
+  transpileTree(join(PROJECT_ROOT, 'tools'), join(dir, 'tools'));
   const compiledTries = tryLibs.map((source, index) => {
     const out = join(dir, `lib-try${index + 1}`);
     transpileTree(source, out);

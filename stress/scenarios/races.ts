@@ -12,8 +12,8 @@
  * - nothing hangs.
  */
 import { Writable } from 'node:stream';
-import { AsyncBatchStream, BatchingWritable } from '../lib/index';
-import { FACES, MODES, type Batch, type Batcher, type FaceName, type Mode } from './rig';
+import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
+import { FACES, MODES, type Batch, type Batcher, type FaceName, type Mode } from '../support/rig';
 import {
   MESSAGE_BYTES,
   Report,
@@ -27,7 +27,7 @@ import {
   type Outcome,
   type Random,
   type StressOptions,
-} from './support';
+} from '../support/common';
 
 type Op = 'write' | 'writeV' | 'flush' | 'end' | 'end(chunk)';
 const PAUSES = ['none', 'microtask', 'tick', 'turn'] as const;

@@ -1,5 +1,5 @@
 /**
- * A process that exits with data pending (stress/children/exit-child.ts):
+ * A process that exits with data pending (stress/scenarios/children/exit-child.ts):
  * what arrives in the file, for each way of leaving. The ways that must
  * deliver everything (end() and await finished(), flush() with
  * BatchingWritable, a natural exit with maxDelay 0, a 'beforeExit' or SIGTERM
@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_PRODUCERS, EXIT_VARIANTS, type ExitVariant } from './children/exit-child';
-import { FACES } from './rig';
-import { Report, SequenceChecker, formatMs, runChild, type StressOptions } from './support';
+import { FACES } from '../support/rig';
+import { Report, SequenceChecker, formatMs, runChild, type StressOptions } from '../support/common';
 
 /** Children run at once: each is mostly ts-node's start-up, on one core. */
 const PARALLEL = 2;
@@ -45,7 +45,7 @@ async function exitOne(
   report: Report,
 ): Promise<void> {
   const deadline = options.quick ? 30_000 : 120_000;
-  const run = await runChild('children/exit-child.ts', [variant, prefix, String(count)], deadline);
+  const run = await runChild('scenarios/children/exit-child.ts', [variant, prefix, String(count)], deadline);
   const expectSignal = variant === 'SIGTERM, no handler';
   if (run.timedOut) report.fail(`${variant}: the child did not exit by itself within ${formatMs(deadline)}`);
   else if (expectSignal ? run.signal !== 'SIGTERM' : run.code !== 0) {

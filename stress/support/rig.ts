@@ -3,8 +3,8 @@
  * the scenario supplies, and counts of what the consumer has taken.
  */
 import { finished } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../lib/index';
-import type { Item } from './support';
+import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
+import type { Item } from './common';
 
 export const FACES = ['BatchingWritable', 'AsyncBatchStream'] as const;
 export type FaceName = (typeof FACES)[number];

@@ -14,7 +14,7 @@
  * write that returned false) stays within 2 × size + highWaterMark. Every
  * message must also arrive exactly once, in per-producer order.
  */
-import { FACES, MODES, makeRig, type Batch, type FaceName, type Mode } from './rig';
+import { FACES, MODES, makeRig, type Batch, type FaceName, type Mode } from '../support/rig';
 import {
   Report,
   MESSAGE_BYTES,
@@ -28,7 +28,7 @@ import {
   type Item,
   type Random,
   type StressOptions,
-} from './support';
+} from '../support/common';
 
 const PRODUCERS = 10_000;
 /** Most messages in one writeV() group. */

@@ -1,10 +1,10 @@
 /**
- * destroy() at random points, in child processes (stress/children/destroy-child.ts):
+ * destroy() at random points, in child processes (stress/scenarios/children/destroy-child.ts):
  * every pending callback and promise must settle, and the child must exit by
  * itself before a deadline, which it cannot if a timer (a `maxDelay` timer,
  * an immediate) is left behind.
  */
-import { Report, formatMs, lastJsonLine, runChild, type StressOptions } from './support';
+import { Report, formatMs, lastJsonLine, runChild, type StressOptions } from '../support/common';
 import type { DestroyChildResult } from './children/destroy-child';
 
 export async function runDestroy(options: StressOptions): Promise<Report> {
@@ -14,7 +14,7 @@ export async function runDestroy(options: StressOptions): Promise<Report> {
   const deadline = options.quick ? 30_000 : 300_000;
   const runs = await Promise.all(
     Array.from({ length: children }, (_, i) =>
-      runChild('children/destroy-child.ts', [String(trials), String(options.seed + i)], deadline),
+      runChild('scenarios/children/destroy-child.ts', [String(trials), String(options.seed + i)], deadline),
     ),
   );
   const totals = {

@@ -16,8 +16,8 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../lib/index';
-import { FACES, MODES, type Batch, type Batcher, type FaceName, type Mode } from './rig';
+import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
+import { FACES, MODES, type Batch, type Batcher, type FaceName, type Mode } from '../support/rig';
 import {
   MESSAGE_BYTES,
   Report,
@@ -32,7 +32,7 @@ import {
   type Outcome,
   type Random,
   type StressOptions,
-} from './support';
+} from '../support/common';
 
 const KINDS = ['throw', 'reject', 'non-Error'] as const;
 type Kind = (typeof KINDS)[number];

@@ -7,7 +7,7 @@
  * bytes (the peer going away mid-stream). It reports each connection over IPC.
  */
 import { createServer, type Socket } from 'node:net';
-import { SequenceChecker, MESSAGE_BYTES, randomSource } from './support';
+import { SequenceChecker, MESSAGE_BYTES, randomSource } from './common';
 
 /** What a connection's first bytes say (little-endian u32s). */
 export const HEADER_BYTES = 28;

@@ -1,19 +1,19 @@
 /**
- * Run by stress/exit.ts: writes messages through both classes into two files,
+ * Run by stress/scenarios/exit.ts: writes messages through both classes into two files,
  * then leaves the way `VARIANT` says, with data still pending. The parent
  * reads the files to see what arrived.
  *
- *   node -r ts-node/register/transpile-only stress/children/exit-child.ts VARIANT FILE_PREFIX COUNT
+ *   node -r ts-node/register/transpile-only stress/scenarios/children/exit-child.ts VARIANT FILE_PREFIX COUNT
  *
  * Files: FILE_PREFIX.BatchingWritable and FILE_PREFIX.AsyncBatchStream, each
- * 16-byte messages from PRODUCERS producers (stress/support.ts's format).
+ * 16-byte messages from PRODUCERS producers (stress/support/common.ts's format).
  */
 import { open } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
-import { encodeMessage } from '../support';
+import { AsyncBatchStream, BatchingWritable } from '../../../lib/index';
+import { encodeMessage } from '../../support/common';
 
 export const EXIT_PRODUCERS = 10;
 

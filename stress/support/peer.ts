@@ -1,12 +1,12 @@
 /**
- * The client's handle on the server child (stress/server.ts): start it, open
+ * The client's handle on the server child (stress/support/server.ts): start it, open
  * connections with a header, and await each connection's report.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { encodeHeader, type ConnectionHeader, type ConnectionReport } from './server';
-import { forkTs } from './support';
+import { forkTs } from './common';
 
 export class Peer {
   readonly #child: ChildProcess;
@@ -31,7 +31,7 @@ export class Peer {
   }
 
   static async start(seed: number): Promise<Peer> {
-    const child = forkTs('server.ts', [String(seed)]);
+    const child = forkTs('support/server.ts', [String(seed)]);
     child.stderr?.on('data', (piece: Buffer) => process.stderr.write(`[server] ${piece.toString()}`));
     const [message] = (await once(child, 'message')) as [{ type: string; port: number }];
     if (message.type !== 'listening') throw new Error(`server said ${JSON.stringify(message)}`);

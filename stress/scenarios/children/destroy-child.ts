@@ -1,5 +1,5 @@
 /**
- * Run by stress/destroy.ts in its own process: many trials, each destroying a
+ * Run by stress/scenarios/destroy.ts in its own process: many trials, each destroying a
  * stream at a random point (while accumulating, during a slow consumer,
  * during flush(), with a maxDelay timer pending, while ending), with or
  * without an error. After each, every write callback must have been called
@@ -8,11 +8,11 @@
  * returns: the parent checks that the process exits by itself (a timer left
  * behind would keep it alive).
  *
- *   node -r ts-node/register/transpile-only stress/children/destroy-child.ts TRIALS SEED
+ *   node -r ts-node/register/transpile-only stress/scenarios/children/destroy-child.ts TRIALS SEED
  */
 import { finished } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
-import { FACES, MODES, type Batch, type Batcher, type FaceName, type Mode } from '../rig';
+import { AsyncBatchStream, BatchingWritable } from '../../../lib/index';
+import { FACES, MODES, type Batch, type Batcher, type FaceName, type Mode } from '../../support/rig';
 import {
   MESSAGE_BYTES,
   delay,
@@ -24,7 +24,7 @@ import {
   type Item,
   type Outcome,
   type Random,
-} from '../support';
+} from '../../support/common';
 
 export const PHASES = [
   'accumulating',

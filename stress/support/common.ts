@@ -6,9 +6,10 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { median, mulberry32, PROJECT_ROOT } from '../../tools/support';
 
-export const STRESS_DIR = __dirname;
-export const PROJECT_ROOT = join(__dirname, '..');
+/** stress/: the folder that `forkTs` and `runChild` resolve script names against. */
+export const STRESS_DIR = join(__dirname, '..');
 
 /** How hard to push: `--quick` for CI (under a minute), the full run otherwise. */
 export interface StressOptions {
@@ -40,7 +41,14 @@ export class Report {
   }
 
   figure(label: string, value: string | number): void {
-    this.figures.push([label, typeof value === 'number' ? formatCount(value) : value]);
+    // Exact counts here (a figure says how many, to the message), not the bench's compact form.
+    const text =
+      typeof value !== 'number'
+        ? value
+        : Number.isInteger(value)
+          ? value.toLocaleString('en-US')
+          : value.toFixed(2);
+    this.figures.push([label, text]);
   }
 
   note(text: string): void {
@@ -48,16 +56,9 @@ export class Report {
   }
 }
 
-/** mulberry32: small, fast, good enough to pick random points; seeded for replay. */
+/** A seeded random source (mulberry32 underneath), so a run can be replayed with --seed=N. */
 export function randomSource(seed: number): Random {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (low, high) => low + Math.floor(next() * (high - low + 1)),
@@ -278,14 +279,6 @@ export function lastJsonLine<T>(text: string): T | null {
 
 // ---- Formatting -------------------------------------------------------------------
 
-export function formatCount(n: number): string {
-  return Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(2);
-}
-
-export function formatMB(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
-}
-
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -325,12 +318,6 @@ export class HeapSampler {
     if (gc) gc();
     this.samples.push(process.memoryUsage().heapUsed);
   }
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Records unhandled rejections and uncaught exceptions while a scenario runs. */

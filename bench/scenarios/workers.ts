@@ -28,17 +28,18 @@
  * per-writer order and count, and `ok` is false if any case lost or
  * reordered data.
  *
- *   npx ts-node bench/workers.ts [--quick] [--reps=N] [--duration=MS]
+ *   npx ts-node bench/scenarios/workers.ts [--quick] [--reps=N] [--duration=MS]
  *   npm run bench -- --only=workers [--reps=N] [--duration=MS]
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../lib/index';
+import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../../lib/index';
+import { median, PROJECT_ROOT } from '../../tools/support';
 
 const MESSAGE_BYTES = 64;
 const GROUP = 256;
@@ -329,34 +330,24 @@ async function runCase(config: CaseConfig, script: string): Promise<CaseResult> 
 
 // ---- Orchestrator ---------------------------------------------------------------
 
-/** Transpiles lib/ and this file to JavaScript, so children and workers start without ts-node. */
+/** Transpiles lib/, tools/support.ts and this file to JavaScript, so children and workers start without ts-node. */
 function build(): { dir: string; script: string } {
   // Loaded here only: children and workers never need the compiler.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require('typescript') as typeof import('typescript');
-  const root = join(__dirname, '..');
-  const dir = join(root, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
+  const { transpileFile } = require('../../tools/transpile') as typeof import('../../tools/transpile');
+  const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   const files = [
-    ...readdirSync(join(root, 'lib'))
+    ...readdirSync(join(PROJECT_ROOT, 'lib'))
       .filter((name) => name.endsWith('.ts'))
       .map((name) => join('lib', name)),
-    join('bench', 'workers.ts'),
+    join('tools', 'support.ts'),
+    join('bench', 'scenarios', 'workers.ts'),
   ];
   for (const file of files) {
-    const output = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-    });
-    const target = join(dir, file.replace(/\.ts$/, '.js'));
-    mkdirSync(join(target, '..'), { recursive: true });
-    writeFileSync(target, output.outputText);
+    transpileFile(join(PROJECT_ROOT, file), join(dir, file.replace(/\.ts$/, '.js')), file);
   }
-  return { dir, script: join(dir, 'bench', 'workers.js') };
+  return { dir, script: join(dir, 'bench', 'scenarios', 'workers.js') };
 }
 
 async function runInChild(script: string, config: CaseConfig): Promise<CaseResult> {
@@ -384,12 +375,6 @@ async function runInChild(script: string, config: CaseConfig): Promise<CaseResul
     };
   }
   return results[0];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function formatRate(value: number): string {

@@ -8,24 +8,24 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { finished, pipeline } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../lib/index';
-import { Peer } from './peer';
-import { FACES, type Batcher, type FaceName } from './rig';
-import { ServerAction } from './server';
+import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
+import { Peer } from '../support/peer';
+import { FACES, type Batcher, type FaceName } from '../support/rig';
+import { ServerAction } from '../support/server';
 import {
   HeapSampler,
   MESSAGE_BYTES,
   Report,
   delay,
   encodeMessage,
-  formatMB,
   formatMs,
   nextTurn,
   randomSource,
   withDeadline,
   type Random,
   type StressOptions,
-} from './support';
+} from '../support/common';
+import { formatMB } from '../../tools/support';
 
 /** Heap growth tolerated between the first and last third of the samples. */
 const HEAP_TOLERANCE_BYTES = 16 * 2 ** 20;
@@ -158,18 +158,18 @@ async function soakOne(
   const { first, last, peak } = heap.growth();
   report.check(
     last <= first * 1.25 + HEAP_TOLERANCE_BYTES,
-    `${face}: heap grew from ${formatMB(first)} to ${formatMB(last)} (median of the first and last third of ${heap.samples.length} samples)`,
+    `${face}: heap grew from ${formatMB(first)} MB to ${formatMB(last)} MB (median of the first and last third of ${heap.samples.length} samples)`,
   );
   report.figure(
     face,
-    `${total.toLocaleString('en-US')} msgs (${formatMB(total * MESSAGE_BYTES)}) from ${producers} producers in ${formatMs(ms)} ` +
+    `${total.toLocaleString('en-US')} msgs (${formatMB(total * MESSAGE_BYTES)} MB) from ${producers} producers in ${formatMs(ms)} ` +
       `(${Math.round(total / (ms / 1000)).toLocaleString('en-US')} msgs/s); server verified ${server.messages.toLocaleString('en-US')}, ` +
       `${server.faultCount} faults, paused ${server.pauses} times; ${groups.toLocaleString('en-US')} writeV groups, ` +
       `${drains.toLocaleString('en-US')} waits for drain`,
   );
   report.figure(
     `${face} heap`,
-    `${heap.samples.length} samples: first third ${formatMB(first)}, last third ${formatMB(last)}, peak ${formatMB(peak)}; ` +
-      `server heap at end ${formatMB(server.serverHeapUsed)}`,
+    `${heap.samples.length} samples: first third ${formatMB(first)} MB, last third ${formatMB(last)} MB, peak ${formatMB(peak)} MB; ` +
+      `server heap at end ${formatMB(server.serverHeapUsed)} MB`,
   );
 }

@@ -8,10 +8,10 @@
 import { once } from 'node:events';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AsyncBatchStream, BatchingWritable } from '../lib/index';
-import { Peer } from './peer';
-import { FACES, type Batcher, type FaceName } from './rig';
-import { ServerAction } from './server';
+import { AsyncBatchStream, BatchingWritable } from '../../lib/index';
+import { Peer } from '../support/peer';
+import { FACES, type Batcher, type FaceName } from '../support/rig';
+import { ServerAction } from '../support/server';
 import {
   Report,
   describe,
@@ -23,7 +23,7 @@ import {
   type Outcome,
   type Random,
   type StressOptions,
-} from './support';
+} from '../support/common';
 
 const ACTIONS = [
   ['destroy', ServerAction.Destroy],

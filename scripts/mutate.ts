@@ -701,19 +701,22 @@ const MUTATIONS: Mutation[] = [
  * workers) do not. One not in the tree (yet) is left out.
  */
 const CORE_SPECS = [
+  'spec/abort-signal.spec.ts',
   'spec/async-batch-stream.spec.ts',
-  'spec/batching-writable.spec.ts',
+  'spec/async-dispose.spec.ts',
   'spec/bad-input.spec.ts',
+  'spec/batching-writable.spec.ts',
   'spec/callback-consumer.spec.ts',
   'spec/canary.spec.ts',
-  'spec/conventions.spec.ts',
   'spec/destroy.spec.ts',
+  'spec/go-library.spec.ts',
   'spec/interop.spec.ts',
   'spec/node-oracle.spec.ts',
   'spec/node-parity.spec.ts',
   'spec/options.spec.ts',
   'spec/properties.spec.ts',
-  'spec/seed-port.spec.ts',
+  'spec/ready.spec.ts',
+  'spec/stats.spec.ts',
 ].filter((spec) => existsSync(join(ROOT, spec)));
 
 /** A run that takes longer than this is killed and counted as caught (a hang). */

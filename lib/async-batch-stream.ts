@@ -64,7 +64,9 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
           // Transform): nothing waits downstream, so the consumer stays free.
           this.#downstreamFull = !this.push(batch) && this.errored === null;
         },
-        isReady: () => !this.#downstreamFull,
+        // An errored readable side is never read again (no _read): what it
+        // holds counts as taken, as what it drops from now on.
+        isReady: () => !this.#downstreamFull || this.errored !== null,
       },
       options.defaultEncoding ?? 'utf8',
     );

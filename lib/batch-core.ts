@@ -685,6 +685,7 @@ export class BatchCore<B> {
     if (error === null || stream.destroyed || this.#phase === 'destroyed') return;
     this.#failReady(error);
     this.#notifyStop(error);
+    this.#queueTick(); // a consumer waiting on a readable side may be free now
   }
 
   /** Settles the waiting `Symbol.asyncDispose` calls. */

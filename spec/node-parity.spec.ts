@@ -577,6 +577,21 @@ for (const [name, make] of Object.entries(faces)) {
   });
 }
 
+describe('AsyncBatchStream errored by a write after end() (autoDestroy: false)', () => {
+  it('settles a flush() whose data waited behind a readable side nobody reads', async () => {
+    const t = new AsyncBatchStream({ size: 1, autoDestroy: false });
+    t.on('error', () => {});
+    t.write('a');
+    t.write('b');
+    await nextTurn(); // 'a' fills the readable side; 'b' waits for a read that never comes
+    const flushed = t.flush();
+    t.end();
+    t.write('late');
+    expect(t.destroyed).to.equal(false);
+    await flushed;
+  });
+});
+
 describe('BatchingWritable keeps the identity of an Error from onBatch', () => {
   it('an Error made in another realm is the error, not a value to wrap', async () => {
     const foreign = vm.runInNewContext('new Error("from a vm context")') as Error;

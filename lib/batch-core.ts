@@ -399,6 +399,8 @@ export class BatchCore<B> {
    * one already closed the tick.)
    */
   #dueCallbacks: DueCallbacks | null = null;
+  /** Fast-path callback ticks queued and not yet run to their end. */
+  #dueTicks = 0;
   /**
    * True from a Node write whose callback we called at once until the tick
    * after Node's own callback tick. Node adds a later write with the same
@@ -495,6 +497,7 @@ export class BatchCore<B> {
   readonly #onDueTick = (due: DueCallbacks): void => {
     if (this.#dueCallbacks === due) this.#dueCallbacks = null;
     for (let i = 0; i < due.count; i++) due.callback(null);
+    this.#dueTicks--;
   };
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
@@ -635,7 +638,34 @@ export class BatchCore<B> {
       const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
       this.#dueCallbacks = next;
       process.nextTick(this.#onDueTick, next);
+      this.#dueTicks++;
     }
+  }
+
+  /**
+   * Node's `end()` arguments, less the callback when the core takes it:
+   * `end(callback)` on a stream destroyed without an error (not ended
+   * before) is kept by Node and failed with ERR_STREAM_DESTROYED only after
+   * a write callback tick still due, and on the fast path those ticks are
+   * ours, not Node's. The core then fails it on a tick of its own, after
+   * them.
+   */
+  endArguments(chunk: unknown, encoding: unknown, callback: unknown): [unknown, unknown, unknown] {
+    const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
+    const stream = this.#host.stream;
+    if (
+      typeof done !== 'function' ||
+      this.#dueTicks === 0 ||
+      this.#nodeTickPending || // Node's own tick fails it
+      !stream.destroyed ||
+      stream.errored !== null ||
+      stream.writableEnded
+    ) {
+      return [chunk, encoding, callback];
+    }
+    process.nextTick(done, streamDestroyed('end'));
+    if (done === chunk) return [undefined, undefined, undefined];
+    return done === encoding ? [chunk, undefined, undefined] : [chunk, encoding, undefined];
   }
 
   /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */

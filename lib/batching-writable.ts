@@ -177,7 +177,8 @@ export class BatchingWritable<T = ByteMode> extends Writable {
 
   /** As `Writable#end()`. */
   override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
-    super.end(chunk, encoding as BufferEncoding, callback);
+    const [nodeChunk, nodeEncoding, nodeCallback] = this.#core.endArguments(chunk, encoding, callback);
+    super.end(nodeChunk, nodeEncoding as BufferEncoding, nodeCallback as () => void);
     this.#core.endCalled();
     return this;
   }

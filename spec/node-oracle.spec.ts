@@ -266,9 +266,7 @@ describe('Node parity: divergences found by the oracle', () => {
           ));
       }
 
-      // Open (docs/node-parity.md, known divergences): Node calls this end()
-      // callback only because its own write callback tick was still due.
-      it.skip('fails end(cb) after destroy() while a write callback is due', () =>
+      it('fails end(cb) after destroy() while a write callback is due', () =>
         expectParity(
           program(cls, [
             write(text('a'), 'own'),

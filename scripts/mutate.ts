@@ -66,6 +66,26 @@ function fileOf(mutation: Mutation): string {
  */
 const MUTATIONS: Mutation[] = [
   {
+    name: 'leave end(callback) after destroy() to Node though the due write tick is ours',
+    edits: [{ from: '      this.#dueTicks === 0 ||', to: '      true ||' }],
+  },
+  {
+    name: 'do not pump once an errored stream frees a consumer',
+    edits: [
+      { from: '    this.#queueTick(); // a consumer waiting on a readable side may be free now\n', to: '' },
+    ],
+  },
+  {
+    name: 'AsyncBatchStream: an errored readable side still holds the core back',
+    file: TRANSFORM,
+    edits: [
+      {
+        from: 'isReady: () => !this.#downstreamFull || this.errored !== null,',
+        to: 'isReady: () => !this.#downstreamFull,',
+      },
+    ],
+  },
+  {
     name: 'split a group that fits',
     edits: [
       { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();', to: '' },
@@ -554,8 +574,8 @@ const MUTATIONS: Mutation[] = [
     file: WRITABLE,
     edits: [
       {
-        from: '    super.end(chunk, encoding as BufferEncoding, callback);\n    this.#core.endCalled();',
-        to: '    super.end(chunk, encoding as BufferEncoding, callback);',
+        from: '    this.#core.endCalled();\n',
+        to: '',
       },
     ],
   },
@@ -624,8 +644,8 @@ const MUTATIONS: Mutation[] = [
     file: TRANSFORM,
     edits: [
       {
-        from: '    super.end(chunk, encoding as BufferEncoding, callback);\n    this.#core.endCalled();',
-        to: '    super.end(chunk, encoding as BufferEncoding, callback);',
+        from: '    this.#core.endCalled();\n',
+        to: '',
       },
     ],
   },

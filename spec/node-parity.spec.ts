@@ -586,6 +586,7 @@ describe('AsyncBatchStream errored by a write after end() (autoDestroy: false)',
     await nextTurn(); // 'a' fills the readable side; 'b' waits for a read that never comes
     const flushed = t.flush();
     t.end();
+    await nextTurn(); // the end's own ticks have run: nothing pumps the core any more
     t.write('late');
     expect(t.destroyed).to.equal(false);
     await flushed;

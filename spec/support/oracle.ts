@@ -1053,6 +1053,17 @@ function hops(list: readonly ('microtask' | 'immediate')[]): Promise<void> {
 }
 
 /** Our class, its consumer taking `program.delays` per batch. */
+/** How the run reaches what our classes add to a Writable. */
+function extrasOf(stream: BatchingWritable<unknown> | AsyncBatchStream<unknown>): Side['extras'] {
+  return {
+    // Bad chunks on purpose: the types would refuse them.
+    writeV: (chunks, callback) => stream.writeV(chunks as never[], callback),
+    flush: () => stream.flush(),
+    ready: () => stream.ready(),
+    dispose: () => stream[Symbol.asyncDispose](),
+  };
+}
+
 function oursSide(run: Run, signal: AbortSignal | undefined): Side {
   const program = run.program;
   const options = {
@@ -1085,13 +1096,7 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
     return {
       stream,
       busy: () => busy,
-      extras: {
-        // Bad chunks on purpose: the types would refuse them.
-        writeV: (chunks, callback) => stream.writeV(chunks as never[], callback),
-        flush: () => stream.flush(),
-        ready: () => stream.ready(),
-        dispose: () => stream[Symbol.asyncDispose](),
-      },
+      extras: extrasOf(stream),
     };
   }
   // Either mode, chosen by the program: the typed overloads pick one.
@@ -1116,13 +1121,7 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
   return {
     stream,
     busy: () => busy,
-    extras: {
-      // Bad chunks on purpose: the types would refuse them.
-      writeV: (chunks, callback) => stream.writeV(chunks as never[], callback),
-      flush: () => stream.flush(),
-      ready: () => stream.ready(),
-      dispose: () => stream[Symbol.asyncDispose](),
-    },
+    extras: extrasOf(stream),
   };
 }
 

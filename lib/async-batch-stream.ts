@@ -60,12 +60,11 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
       {
         stream: this,
         deliver: (batch) => {
-          // An errored stream drops what is pushed (as for a plain
-          // Transform): nothing waits downstream, so the consumer stays free.
-          this.#downstreamFull = !this.push(batch) && this.errored === null;
+          this.#downstreamFull = !this.push(batch);
         },
         // An errored readable side is never read again (no _read): what it
-        // holds counts as taken, as what it drops from now on.
+        // holds counts as taken, and it drops what is pushed from now on (as
+        // Node's own Transform does), so the consumer is free.
         isReady: () => !this.#downstreamFull || this.errored !== null,
       },
       options.defaultEncoding ?? 'utf8',

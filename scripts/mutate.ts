@@ -685,19 +685,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'AsyncBatchStream: ignore a full readable side',
     file: TRANSFORM,
-    edits: [
-      { from: 'this.#downstreamFull = !this.push(batch) && this.errored === null;', to: 'this.push(batch);' },
-    ],
-  },
-  {
-    name: 'AsyncBatchStream: wait for an errored readable side to be read',
-    file: TRANSFORM,
-    edits: [
-      {
-        from: 'this.#downstreamFull = !this.push(batch) && this.errored === null;',
-        to: 'this.#downstreamFull = !this.push(batch);',
-      },
-    ],
+    edits: [{ from: 'this.#downstreamFull = !this.push(batch);', to: 'this.push(batch);' }],
   },
   {
     name: 'AsyncBatchStream: readableHighWaterMark defaults to 16 batches',

@@ -706,8 +706,10 @@ describe('WorkerChannel and WorkerWritable', () => {
       };
       const worker = channel.createWorker(fixtures.writer, { workerData: script });
       opened.workers.push(worker);
+      // 'end' may follow 'writerEnd' before an await resumes: listen first.
+      const ended = once(channel, 'end');
       const [info] = (await once(channel, 'writerEnd')) as [WriterEndInfo];
-      await once(channel, 'end');
+      await ended;
       expect(info).to.deep.equal({ id: 0, clean: true });
       verifier.expectCounts(new Map([[0, 300]]));
       expect(verifier.problems).to.deep.equal([]);

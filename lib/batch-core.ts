@@ -399,8 +399,14 @@ export class BatchCore<B> {
    * one already closed the tick.)
    */
   #dueCallbacks: DueCallbacks | null = null;
-  /** Fast-path callback ticks queued and not yet run to their end. */
+  /** Write callback ticks of ours queued and not yet run to their end. */
   #dueTicks = 0;
+  /**
+   * `end()` callbacks taken by endArguments: failed with ERR_STREAM_DESTROYED
+   * at the end of the next write callback tick, as Node's afterWrite does on
+   * a destroyed stream.
+   */
+  #endCallbacksDue: WriteCallback[] = [];
   /**
    * True from a Node write whose callback we called at once until the tick
    * after Node's own callback tick. Node adds a later write with the same
@@ -491,13 +497,17 @@ export class BatchCore<B> {
     this.#finalCallback = callback;
     this.#pump();
   };
+  readonly #onHeldFailTick = (held: WriteCallback[], error: Error | null): void => {
+    for (const callback of held) callback(error);
+    this.#dueTickDone();
+  };
   readonly #onNodeTickDone = (): void => {
     this.#nodeTickPending = false;
   };
   readonly #onDueTick = (due: DueCallbacks): void => {
     if (this.#dueCallbacks === due) this.#dueCallbacks = null;
     for (let i = 0; i < due.count; i++) due.callback(null);
-    this.#dueTicks--;
+    this.#dueTickDone();
   };
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
@@ -647,8 +657,9 @@ export class BatchCore<B> {
    * `end(callback)` on a stream destroyed without an error (not ended
    * before) is kept by Node and failed with ERR_STREAM_DESTROYED only after
    * a write callback tick still due, and on the fast path those ticks are
-   * ours, not Node's. The core then fails it on a tick of its own, after
-   * them.
+   * ours, not Node's (fast-path callback ticks, and the tick that calls
+   * held callbacks after destroy()). The core then fails it at the end of
+   * the next of them.
    */
   endArguments(chunk: unknown, encoding: unknown, callback: unknown): [unknown, unknown, unknown] {
     const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
@@ -663,9 +674,18 @@ export class BatchCore<B> {
     ) {
       return [chunk, encoding, callback];
     }
-    process.nextTick(done, streamDestroyed('end'));
+    this.#endCallbacksDue.push(done as WriteCallback);
     if (done === chunk) return [undefined, undefined, undefined];
     return done === encoding ? [chunk, undefined, undefined] : [chunk, encoding, undefined];
+  }
+
+  /** A write callback tick of ours has run: end() callbacks taken meanwhile fail now. */
+  #dueTickDone(): void {
+    this.#dueTicks--;
+    if (this.#endCallbacksDue.length === 0) return;
+    const callbacks = this.#endCallbacksDue;
+    this.#endCallbacksDue = [];
+    for (const callback of callbacks) callback(streamDestroyed('end'));
   }
 
   /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */
@@ -796,7 +816,11 @@ export class BatchCore<B> {
     // of a write its sink took; an error here would set `errored`). On the
     // next tick, as Node settles its own queued writes, and ahead of them:
     // the faces call this before Node's destroy() queues its own.
-    for (const callback of held) process.nextTick(callback, error);
+    if (held.length === 0) return;
+    // Those callbacks stand for Node's write callback tick: an end(callback)
+    // made before it runs is failed after it (endArguments).
+    this.#dueTicks++;
+    process.nextTick(this.#onHeldFailTick, held, error);
   }
 
   /** The readable side can take a batch again (`_read`). */

@@ -275,6 +275,19 @@ describe('Node parity: divergences found by the oracle', () => {
           ]),
         ));
 
+      it('fails end(cb) after destroy() while a held write callback is due, before close', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              write({ kind: 'buffer', bytes: [0, 0] }, 'own'),
+              { op: 'destroy', error: false },
+              { ...end, callback: 'own' },
+            ],
+            { size: 1, highWaterMark: 1 },
+          ),
+        ));
+
       it('leaves end(chunk, cb) pending when a later write errors a stream autoDestroy: false keeps', () =>
         expectParity(
           program(cls, [write(item), { ...end, chunk: item, callback: 'X' }, write(item)], {

@@ -151,6 +151,16 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
     defineNeedDrain(this.prototype, (stream) => (stream as AsyncBatchStream<unknown>).#core);
   }
 
+  /**
+   * As `EventEmitter#emit()`, but a 'drain' Node emits while write() would
+   * still return false is dropped: the one owed comes when it would not.
+   * @internal
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'drain' && !this.#core.drainPasses()) return false;
+    return super.emit(event, ...args);
+  }
+
   /** As `Writable#cork()`. */
   override cork(): void {
     super.cork();

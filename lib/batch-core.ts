@@ -511,13 +511,11 @@ export class BatchCore<B> {
   };
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
-    // Node emits its own 'drain' once its queue empties (perhaps inside
-    // releaseHeld, as its held callback runs): one 'drain' is enough.
-    const nodeDrains = nodeNeedsDrain(stream);
     this.#releaseHeld();
     if (!this.#needDrain || this.#phase !== 'open' || this.#backlog() >= this.#limit) return;
     this.#needDrain = false;
-    if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');
+    // Node emits its own 'drain' once its queue empties: one is enough.
+    if (!nodeNeedsDrain(stream)) stream.emit('drain');
   };
 
   constructor(settings: BatchSettings, host: BatchHost<B>, defaultEncoding: BufferEncoding = 'utf8') {
@@ -654,27 +652,22 @@ export class BatchCore<B> {
 
   /**
    * Node's `end()` arguments, less the callback when the core takes it:
-   * `end(callback)` on a stream destroyed without an error (not ended
-   * before) is kept by Node and failed with ERR_STREAM_DESTROYED only after
-   * a write callback tick still due, and on the fast path those ticks are
-   * ours, not Node's (fast-path callback ticks, and the tick that calls
-   * held callbacks after destroy()). The core then fails it at the end of
-   * the next of them.
+   * `end(callback)` on a stream destroyed without an error (and not ended
+   * before). Node keeps that callback and fails it with ERR_STREAM_DESTROYED
+   * only if one of its write callback ticks is still due (and, for writes
+   * without a callback, not always then); otherwise never. The core always
+   * fails it: at the end of the next write callback tick of its own
+   * (fast-path callbacks, held callbacks failed by destroy()), as Node would,
+   * or on a tick of its own (docs/node-parity.md).
    */
   endArguments(chunk: unknown, encoding: unknown, callback: unknown): [unknown, unknown, unknown] {
     const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
     const stream = this.#host.stream;
-    if (
-      typeof done !== 'function' ||
-      this.#dueTicks === 0 ||
-      this.#nodeTickPending || // Node's own tick fails it
-      !stream.destroyed ||
-      stream.errored !== null ||
-      stream.writableEnded
-    ) {
+    if (typeof done !== 'function' || !stream.destroyed || stream.errored !== null || stream.writableEnded) {
       return [chunk, encoding, callback];
     }
-    this.#endCallbacksDue.push(done as WriteCallback);
+    if (this.#dueTicks > 0) this.#endCallbacksDue.push(done as WriteCallback);
+    else process.nextTick(done, streamDestroyed('end'));
     if (done === chunk) return [undefined, undefined, undefined];
     return done === encoding ? [chunk, undefined, undefined] : [chunk, encoding, undefined];
   }
@@ -767,6 +760,17 @@ export class BatchCore<B> {
   /** Whether a write returned false and its 'drain' has not come yet. */
   get needDrain(): boolean {
     return this.#needDrain;
+  }
+
+  /**
+   * Whether a 'drain' about to be emitted reaches listeners. Node emits its
+   * own once its queue empties, even while the core still holds more than
+   * the limit: that one is early (write() would still say false) and a
+   * second would follow for the same false. It is dropped; the core's comes
+   * when the backlog is below the limit.
+   */
+  drainPasses(): boolean {
+    return !this.#needDrain;
   }
 
   /** `_final` / `_flush`: hands the rest over; `callback` runs once it all settled (docs/semantics.md 9). */

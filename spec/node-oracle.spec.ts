@@ -308,8 +308,7 @@ describe('Node parity: divergences found by the oracle', () => {
           }),
         ));
 
-      // Open (docs/node-parity.md, known divergences): our drain and Node's own.
-      it.skip("emits one 'drain' per write() that returned false", () =>
+      it("emits one 'drain' per write() that returned false", () =>
         expectParity(
           program(
             cls,

@@ -420,6 +420,27 @@ for (const [name, make] of Object.entries(faces)) {
         expect(ours?.code).to.equal(node);
       });
 
+      it('after destroy() are always called, with ERR_STREAM_DESTROYED (Node may never call them)', async () => {
+        const programs: Record<string, (s: Batcher) => void> = {
+          'nothing written': () => {},
+          'a write without a callback': (s) => void s.write('a'),
+          'a write held for the drain': (s) => void s.write('ab', () => {}),
+          'a write with a callback': (s) => void s.write('a', () => {}),
+        };
+        for (const [what, before] of Object.entries(programs)) {
+          for (const objectMode of [false, true]) {
+            const made = make({ size: 1, highWaterMark: 1, objectMode });
+            before(made.stream);
+            made.stream.destroy();
+            const error = await new Promise((resolve) => made.stream.end(resolve as () => void));
+            expect(error, `${what}, objectMode ${objectMode}`).to.have.property(
+              'code',
+              'ERR_STREAM_DESTROYED',
+            );
+          }
+        }
+      });
+
       it('are not called while an errored stream stays alive (autoDestroy: false)', async () => {
         const made = make({ size: 1, highWaterMark: 0, autoDestroy: false });
         const calls: unknown[] = [];

@@ -465,6 +465,14 @@ export interface Observation {
   hanging: string[];
   /** 'drain' events with no write() that returned false since the last one. */
   strayDrains: number;
+  /**
+   * `end(callback)` calls made on a stream destroyed without an error, and
+   * how many of those callbacks got ERR_STREAM_DESTROYED. Node fails them
+   * only while one of its write callback ticks is due (not always then),
+   * else never; ours always (docs/node-parity.md): kept out of the trace.
+   */
+  endsAfterDestroy: number;
+  endsAfterDestroyFailed: number;
   /** True once our write() returned false: later timing may differ by design. */
   backpressured: boolean;
   /** Length of `trace` when our write() first returned false. */
@@ -531,6 +539,8 @@ class Run {
     stateAtClose: '',
     hanging: [],
     strayDrains: 0,
+    endsAfterDestroy: 0,
+    endsAfterDestroyFailed: 0,
     backpressured: false,
     backpressuredAt: -1,
   };
@@ -981,7 +991,16 @@ class Run {
 
   #end(op: Extract<Op, { op: 'end' }>, label: string): void {
     const stream = this.side.stream;
-    const callback = this.callback(op.callback, `end${label}`);
+    let callback = this.callback(op.callback, `end${label}`);
+    if (callback !== undefined && stream.destroyed && stream.errored === null && !stream.writableEnded) {
+      const named = callback;
+      this.obs.endsAfterDestroy++;
+      callback = (error?: unknown) => {
+        if ((error as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_DESTROYED')
+          this.obs.endsAfterDestroyFailed++;
+        else named(error);
+      };
+    }
     const args: unknown[] = [];
     if (op.chunk !== null) {
       const chunk = this.items.make(op.chunk);
@@ -1378,6 +1397,11 @@ export function compare(
     differences.push(`state at close: ours ${ours.stateAtClose}; Node ${node.stateAtClose}`);
   }
   if (ours.hanging.length > 0) differences.push(`never settled: ${ours.hanging.join(', ')}`);
+  if (ours.endsAfterDestroyFailed !== ours.endsAfterDestroy) {
+    differences.push(
+      `end(callback) after destroy(): ${ours.endsAfterDestroy} made, ${ours.endsAfterDestroyFailed} failed with ERR_STREAM_DESTROYED`,
+    );
+  }
   if (ours.strayDrains > 0)
     differences.push(`'drain' emitted ${ours.strayDrains} time(s) with no write() that returned false`);
   return { differences, loose };

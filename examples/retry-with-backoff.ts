@@ -78,6 +78,13 @@ export interface RetryPolicy {
 /** At most 5 attempts; waits of up to 10, 20, 40, 80 ms between them. */
 export const RETRY: RetryPolicy = { attempts: 5, baseMs: 10, capMs: 1000 };
 
+export interface RetryHooks {
+  /** True once nobody waits for the result any more: stop retrying. */
+  stopped?: () => boolean;
+  /** Called after a transient failure, before the wait. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
 /**
  * Calls `attempt` until it succeeds, a permanent error comes, `policy.attempts`
  * are spent, or `stopped()` says nobody waits for the result any more; then
@@ -88,10 +95,7 @@ export const RETRY: RetryPolicy = { attempts: 5, baseMs: 10, capMs: 1000 };
 export async function withRetry<R>(
   attempt: () => Promise<R>,
   policy: RetryPolicy,
-  hooks: {
-    stopped?: () => boolean;
-    onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
-  } = {},
+  hooks: RetryHooks = {},
 ): Promise<R> {
   for (let n = 1; ; n++) {
     try {
@@ -183,39 +187,34 @@ export async function runPayments(db: PGlite, options: PaymentsOptions): Promise
   const { table, bad } = options;
   const handlers = options.handlers ?? 50;
   const paymentsPerHandler = options.paymentsPerHandler ?? 100;
+  // What happened to each batch, for the checks (not part of the pattern).
+  // onBatch runs one batch at a time: the batch at hand is number committed + 1.
   const attempts: Attempt[] = [];
   const committed: Payment[][] = [];
   let failedBatch: Payment[] | null = null;
-  let batchNumber = 0;
+  const note = (batch: Payment[], outcome: unknown): void => {
+    const number = committed.length + 1;
+    const attempt = attempts.filter((earlier) => earlier.batch === number).length + 1;
+    const code = outcome === 'ok' ? 'ok' : String((outcome as { code?: unknown }).code);
+    attempts.push({ batch: number, attempt, outcome: code });
+    if (outcome === 'ok') committed.push(batch);
+  };
 
   const stream = new BatchingWritable<Payment>({
     objectMode: true,
     size: options.size ?? 100,
     onBatch: async (batch) => {
-      const number = ++batchNumber;
-      let attempt = 0;
-      try {
-        await withRetry(
-          async () => {
-            attempt++;
-            try {
-              await insertPayments(db, table, batch);
-              attempts.push({ batch: number, attempt, outcome: 'ok' });
-            } catch (error) {
-              attempts.push({ batch: number, attempt, outcome: String((error as { code?: unknown }).code) });
-              throw error;
-            }
-          },
-          RETRY,
-          // The stream gives onBatch no signal: if it is destroyed meanwhile
-          // (destroy(), an AbortSignal), nobody waits for this batch any more.
-          { stopped: () => stream.destroyed },
-        );
-      } catch (error) {
+      await withRetry(() => insertPayments(db, table, batch), RETRY, {
+        // The stream gives onBatch no signal: once it is destroyed (destroy(),
+        // an AbortSignal), nobody waits for this batch any more.
+        stopped: () => stream.destroyed,
+        onRetry: (error) => note(batch, error),
+      }).catch((error: unknown) => {
+        note(batch, error);
         failedBatch = batch;
-        throw error; // the stream fails with it: the first error is sticky
-      }
-      committed.push(batch);
+        throw error; // the stream fails with it, and stays failed
+      });
+      note(batch, 'ok');
     },
   });
   let error: unknown = null;

@@ -154,8 +154,11 @@ export interface PaymentsOptions {
   paymentsPerHandler?: number;
   /** Rows per INSERT at most. Default 100. */
   size?: number;
-  /** Which handler's which payment is bad (cents 0): the CHECK constraint refuses it. */
-  bad?: { handler: number; seq: number };
+  /**
+   * Counting writes from 0 across all handlers, the one that is bad (cents 0):
+   * the CHECK constraint refuses it. Default: none.
+   */
+  badWrite?: number;
 }
 
 /** One call of the INSERT inside `onBatch`, and how it ended: 'ok' or the SQLSTATE. */
@@ -184,7 +187,7 @@ export interface PaymentsResult {
 
 /** 50 handlers write payments through one BatchingWritable whose onBatch retries transient errors. */
 export async function runPayments(db: PGlite, options: PaymentsOptions): Promise<PaymentsResult> {
-  const { table, bad } = options;
+  const { table, badWrite } = options;
   const handlers = options.handlers ?? 50;
   const paymentsPerHandler = options.paymentsPerHandler ?? 100;
   // What happened to each batch, for the checks (not part of the pattern).
@@ -221,10 +224,11 @@ export async function runPayments(db: PGlite, options: PaymentsOptions): Promise
   stream.on('error', (streamError) => (error = streamError));
 
   let stoppedHandlers = 0;
+  let written = 0;
   const work = Array.from({ length: handlers }, async (_, handler) => {
     for (let seq = 0; seq < paymentsPerHandler; seq++) {
       const payment = paymentOf(handler, seq);
-      if (bad?.handler === handler && bad.seq === seq) payment.cents = 0;
+      if (written++ === badWrite) payment.cents = 0;
       try {
         if (!stream.write(payment)) await stream.ready();
       } catch {
@@ -297,8 +301,12 @@ async function main(): Promise<void> {
 
   // 2. One bad payment: a permanent error fails the stream, with no retry.
   await createTable(db, 'payments_bad');
-  const bad = { handler: 7, seq: Math.floor(paymentsPerHandler / 2) };
-  const failed = await runPayments(db, { table: 'payments_bad', handlers, paymentsPerHandler, bad });
+  const failed = await runPayments(db, {
+    table: 'payments_bad',
+    handlers,
+    paymentsPerHandler,
+    badWrite: 150,
+  });
   const last = failed.attempts.at(-1);
   if (failed.error === null) problems.push('the bad payment did not fail the stream');
   if (failed.flushError !== failed.error || failed.finishError !== failed.error) {

@@ -1,8 +1,10 @@
 /**
  * Object mode into a real database: rows written one by one by 50 concurrent
- * "request handlers" reach PostgreSQL as multi-row `INSERT`s. While one
- * `INSERT` runs, new rows gather in the next batch, so the busier the
- * database, the larger the batches (up to `size` rows).
+ * "request handlers" reach PostgreSQL as multi-row `INSERT`s, one at a time.
+ * Rows written while one is in progress gather in the next batch, so the
+ * busier the database, the larger the batches (up to `size` rows). (PGlite
+ * runs each statement inside this thread: handlers write between statements,
+ * and batches alternate between full and small.)
  *
  * The database is PGlite: PostgreSQL compiled to WebAssembly, running in this
  * process, with no server to install (`@electric-sql/pglite`, a devDependency

@@ -135,9 +135,11 @@ async function insertBatched(
       statements++;
       await insertRows(db, table, rows);
     },
-    // A limit on a statement's payload bytes, and several INSERTs in flight
-    // over a pool of connections, will be options here. (PGlite runs one
-    // statement at a time, in this thread: more in flight would not help it.)
+    // The place for two options still to come: a payload limit per INSERT
+    // (`maxBytes`, with `sizeOf: (row) => Buffer.byteLength(row.payload)`),
+    // and several INSERTs in flight over a pool of connections
+    // (`concurrency`; PGlite has one connection and runs one statement at a
+    // time in this thread, so it would gain nothing from it).
   });
 
   // Each handler writes its rows as its requests come in; when write()

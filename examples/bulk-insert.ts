@@ -29,7 +29,7 @@ export interface Row {
   handler: number;
   /** The handler's count: its rows are numbered 0, 1, 2, … */
   seq: number;
-  /** A JSON document of 40 to 400 bytes, as an event log holds. */
+  /** A JSON document of 34 to 396 bytes, as an event log holds. */
   payload: string;
 }
 

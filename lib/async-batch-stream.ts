@@ -1,11 +1,6 @@
 import { addAbortSignal, Transform, type TransformCallback } from 'node:stream';
-import {
-  BatchCore,
-  defineNeedDrain,
-  type BatchStats,
-  type WriteCallback,
-  type WritevEntry,
-} from './batch-core';
+import { BatchCore, type BatchStats, type WriteCallback, type WritevEntry } from './batch-core';
+import { defineNeedDrain } from './node-shims';
 import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type Chunk } from './options';
 
 /**
@@ -148,7 +143,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
 
   static {
     // writableNeedDrain follows the core's backpressure too.
-    defineNeedDrain(this.prototype, (stream) => (stream as AsyncBatchStream<unknown>).#core);
+    defineNeedDrain(this.prototype, (stream: AsyncBatchStream<unknown>) => stream.#core.needDrain);
   }
 
   /** As `Writable#cork()`. */

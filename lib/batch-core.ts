@@ -4,7 +4,9 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Writable } from 'node:stream';
+import { type Accumulator, ByteAccumulator, hasExactByteLength, ItemAccumulator } from './accumulators';
 import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed, writeAfterEnd } from './errors';
+import { groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
 import type { BatchSettings } from './options';
 
 /** A write's callback, as Node hands it to `_write`/`_writev`. */
@@ -83,221 +85,9 @@ interface SealedBatch<B> {
   readonly units: number;
 }
 
-/** The open batch: units go in one by one, the batch comes out whole. */
-interface Accumulator<B> {
-  /** Units (bytes or items) in the open batch. */
-  readonly length: number;
-  /** Units a chunk adds: its bytes, or 1 item. */
-  unitsOf(chunk: unknown): number;
-  /** Appends a chunk that the core has checked fits (or that goes alone). */
-  add(chunk: unknown): void;
-  /** Byte mode only: appends a string's `bytes` bytes, encoded in place (no Buffer per write). */
-  addString(text: string, encoding: BufferEncoding, bytes: number): void;
-  /** Hands the open batch out and starts a new one; never called when empty. */
-  take(): B;
-}
-
-/** Smallest storage a byte batch starts with: small batches share Node's pool. */
-const MIN_BYTE_CAPACITY = 256;
-
-/** True for the spellings of UTF-8 Node accepts ('utf8', 'utf-8', any case). */
-function isUtf8(encoding: string): boolean {
-  return encoding === 'utf8' || encoding === 'utf-8' || /^utf-?8$/i.test(encoding);
-}
-
-/**
- * True for the encodings whose `Buffer.byteLength` is exact: the bytes
- * `Buffer.from` makes. For hex, base64 and base64url it is only an upper
- * bound (invalid digits, whitespace and padding are dropped when decoding),
- * so their strings take Node's path, which decodes before it counts.
- */
-function hasExactByteLength(encoding: string): boolean {
-  return isUtf8(encoding) || /^(ucs-?2|utf-?16le|latin1|binary|ascii)$/i.test(encoding);
-}
-
-/**
- * Bytes are copied into one contiguous Buffer per batch: the writer may reuse
- * its chunk as soon as the write callback fired (docs/semantics.md 6), and the batch is
- * handed over without another copy.
- */
-class ByteAccumulator implements Accumulator<Buffer> {
-  /** Storage of the open batch, bytes [0, #length) used; null until the batch's first byte. */
-  #storage: Buffer | null = null;
-  /** Bytes in the open batch. */
-  #length = 0;
-  /**
-   * Capacity a new batch starts with: the last batch's length rounded up, so a
-   * steady load allocates once per batch and a light load allocates little.
-   */
-  #capacityHint = MIN_BYTE_CAPACITY;
-  /** The batch size bound; storage never grows past it unless one chunk is larger. */
-  readonly #size: number;
-
-  constructor(size: number) {
-    this.#size = size;
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  unitsOf(chunk: unknown): number {
-    return (chunk as Buffer).length;
-  }
-
-  add(chunk: unknown): void {
-    const bytes = chunk as Uint8Array;
-    this.#room(bytes.length).set(bytes, this.#length);
-    this.#length += bytes.length;
-  }
-
-  /**
-   * The fast path's append: copies `chunk` if it goes into the open batch's
-   * storage as it is (not a batch's first bytes, no growth, within `size`);
-   * false leaves it to `add`, through the core's bounds.
-   */
-  append(chunk: Uint8Array): boolean {
-    const storage = this.#storage;
-    const length = this.#length;
-    const end = length + chunk.length;
-    if (length === 0 || storage === null || end > storage.length || end > this.#size) return false;
-    storage.set(chunk, length);
-    this.#length = end;
-    return true;
-  }
-
-  addString(text: string, encoding: BufferEncoding, bytes: number): void {
-    // ASCII text (one UTF-8 byte per character) is the same bytes in latin1,
-    // which Node copies without encoding (callgrind, 60-character strings:
-    // 2207 -> 1768 instructions a write).
-    if (bytes === text.length && isUtf8(encoding)) encoding = 'latin1';
-    this.#room(bytes).write(text, this.#length, bytes, encoding);
-    this.#length += bytes;
-  }
-
-  take(): Buffer {
-    const storage = this.#storage as Buffer;
-    const length = this.#length;
-    this.#storage = null;
-    this.#length = 0;
-    this.#capacityHint = Math.min(this.#size, Math.max(MIN_BYTE_CAPACITY, nextPowerOfTwo(length)));
-    return length === storage.length ? storage : storage.subarray(0, length);
-  }
-
-  /** Storage with room for `extra` more bytes. */
-  #room(extra: number): Buffer {
-    const storage = this.#storage;
-    return storage !== null && storage.length - this.#length >= extra ? storage : this.#grow(extra);
-  }
-
-  /** Moves the open batch to storage that holds `extra` more bytes. */
-  #grow(extra: number): Buffer {
-    const needed = this.#length + extra;
-    const old = this.#storage;
-    let capacity = Math.max(needed, this.#capacityHint, old === null ? 0 : old.length * 2);
-    // A lone chunk of `size` or more is the only thing that exceeds `size`.
-    if (needed <= this.#size) capacity = Math.min(capacity, this.#size);
-    const storage = Buffer.allocUnsafe(capacity);
-    if (old !== null) old.copy(storage, 0, 0, this.#length);
-    this.#storage = storage;
-    return storage;
-  }
-}
-
-/**
- * Items go into a fresh array per batch, which the consumer then owns. The
- * array is preallocated to the last batch's length, so a steady load never
- * regrows it item by item (bench: object-mode AsyncBatchStream 13.9 -> 19.9 M
- * items/s); the consumer gets it trimmed to the items written.
- */
-class ItemAccumulator<T> implements Accumulator<T[]> {
-  /** Items of the open batch: slots [0, #length) hold them, in write order. */
-  #items: T[];
-  /** Items in the open batch. */
-  #length = 0;
-  /** Slots a new batch starts with: the last batch's length (at least 16). */
-  #capacityHint = 16;
-
-  constructor() {
-    this.#items = new Array<T>(this.#capacityHint);
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  unitsOf(): number {
-    return 1;
-  }
-
-  add(item: unknown): void {
-    this.#items[this.#length++] = item as T;
-  }
-
-  /* c8 ignore start: the core calls addString in byte mode only */
-  addString(): never {
-    throw new Error('unreachable: strings are items in object mode');
-  }
-  /* c8 ignore stop */
-
-  take(): T[] {
-    const batch = this.#items;
-    batch.length = this.#length;
-    this.#capacityHint = Math.max(16, this.#length);
-    this.#items = new Array<T>(this.#capacityHint);
-    this.#length = 0;
-    return batch;
-  }
-}
-
 /** Milliseconds rounded to whole microseconds: finer digits of performance.now() are noise. */
 function toMicroseconds(ms: number): number {
   return Math.round(ms * 1000) / 1000;
-}
-
-function nextPowerOfTwo(n: number): number {
-  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
-}
-
-/**
- * Marks the start of a `writeV()` group in Node's write queue; its value is the
- * number of chunks that follow. A user chunk can never carry this symbol.
- */
-const kGroup = Symbol('mwsr.group');
-type GroupMarker = { [kGroup]: number };
-
-/** Node's own `writableNeedDrain` getter (Node 18+): true while Node owes a 'drain' for its queue. */
-const nodeNeedDrainGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get as (
-  this: Writable,
-) => boolean;
-
-function nodeNeedsDrain(stream: Writable): boolean {
-  return nodeNeedDrainGetter.call(stream);
-}
-
-/**
- * Defines a face's `writableNeedDrain`: true while a write() returned false
- * and its 'drain' has not come, by Node's count or the core's (Node's own
- * getter sees only its queue; `pipe()` and `ready()` read this one). Defined
- * on the prototype since Node's typings declare a property, not an accessor.
- * @internal
- */
-export function defineNeedDrain(prototype: Writable, coreOf: (stream: Writable) => BatchCore<unknown>): void {
-  Object.defineProperty(prototype, 'writableNeedDrain', {
-    configurable: true,
-    enumerable: false,
-    get(this: Writable): boolean {
-      return coreOf(this).needDrain || nodeNeedsDrain(this);
-    },
-  });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**
@@ -378,6 +168,10 @@ export class BatchCore<B> {
   #sealed: SealedBatch<B>[] = [];
   /** Bytes or items in the sealed batches (BatchStats). */
   #sealedLength = 0;
+  /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
+  readonly #groupUnits: number[] = [];
+
+  // Backpressure and held callbacks.
 
   /**
    * Backpressure (docs/semantics.md 12): once the backlog (bytes or items admitted, not
@@ -410,8 +204,6 @@ export class BatchCore<B> {
    * callback take Node's path, which keeps its own order.
    */
   #nodeTickPending = false;
-  /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
-  readonly #groupUnits: number[] = [];
   /** Held callbacks on their way out, on the next tick; null when none are. */
   #releasing: WriteCallback[] | null = null;
   /**
@@ -619,30 +411,6 @@ export class BatchCore<B> {
   }
 
   /**
-   * A fast-path write's callback: on the next tick (one tick for a run of
-   * writes with the same callback), or held for the drain when write() said
-   * false.
-   */
-  #callbackFast(callback: unknown, ok: boolean): void {
-    if (typeof callback !== 'function') return;
-    const due = this.#dueCallbacks;
-    if (!ok || this.#heldCallbacks.length > 0) {
-      // Held for the drain; or written while earlier callbacks are held
-      // (from inside onBatch, before the drain tick is queued): it goes out
-      // after them, in write order.
-      this.#dueCallbacks = null;
-      this.#heldCallbacks.push(callback as WriteCallback);
-    } else if (due !== null && due.callback === callback) {
-      due.count++;
-    } else {
-      const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
-      this.#dueCallbacks = next;
-      process.nextTick(this.#onDueTick, next);
-      this.#dueTicks++;
-    }
-  }
-
-  /**
    * Node's `end()` arguments, less the callback when the core takes it:
    * `end(callback)` on a stream destroyed without an error (not ended
    * before) is kept by Node and failed with ERR_STREAM_DESTROYED only after
@@ -666,11 +434,6 @@ export class BatchCore<B> {
     process.nextTick(done, streamDestroyed('end'));
     if (done === chunk) return [undefined, undefined, undefined];
     return done === encoding ? [chunk, undefined, undefined] : [chunk, encoding, undefined];
-  }
-
-  /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */
-  #mayTakeCallback(callback: unknown): boolean {
-    return !this.#nodeTickPending || typeof callback !== 'function';
   }
 
   /** The face's `cork()` (+1) or `uncork()` (-1) has run. */
@@ -926,12 +689,12 @@ export class BatchCore<B> {
     if (chunks.length === 0 || stream.writableEnded || stream.destroyed) {
       // A write of nothing, in write order; after end() or destroy() it
       // fails exactly as write() fails: Node's own error, callback and 'error'.
-      return stream.write(this.#marker(0), callback);
+      return stream.write(groupMarker(0, this.#objectMode), callback);
     }
     let ok: boolean;
     stream.cork();
     try {
-      stream.write(this.#marker(chunks.length));
+      stream.write(groupMarker(chunks.length, this.#objectMode));
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) stream.write(chunks[i]);
       ok = stream.write(chunks[last], callback);
@@ -975,7 +738,7 @@ export class BatchCore<B> {
     if (typeof chunk === 'string' && !this.#objectMode) {
       // Strings come only from the fast path (Node's path hands Buffers),
       // which takes them only in an encoding it sizes exactly.
-      this.#accumulator.addString(chunk, this.#stringEncoding as BufferEncoding, units);
+      (this.#bytes as ByteAccumulator).addString(chunk, this.#stringEncoding as BufferEncoding, units);
     } else {
       this.#accumulator.add(chunk);
     }
@@ -1067,6 +830,8 @@ export class BatchCore<B> {
     }
   }
 
+  // ---- Backpressure and held callbacks -----------------------------------
+
   /**
    * Bytes or items admitted and not yet handed over: the open and the sealed
    * batches. (Not units: an object-mode group marker holds no memory.)
@@ -1135,6 +900,35 @@ export class BatchCore<B> {
     this.#releasing = null;
     this.#heldCallbacks = [];
     return held;
+  }
+
+  /**
+   * A fast-path write's callback: on the next tick (one tick for a run of
+   * writes with the same callback), or held for the drain when write() said
+   * false.
+   */
+  #callbackFast(callback: unknown, ok: boolean): void {
+    if (typeof callback !== 'function') return;
+    const due = this.#dueCallbacks;
+    if (!ok || this.#heldCallbacks.length > 0) {
+      // Held for the drain; or written while earlier callbacks are held
+      // (from inside onBatch, before the drain tick is queued): it goes out
+      // after them, in write order.
+      this.#dueCallbacks = null;
+      this.#heldCallbacks.push(callback as WriteCallback);
+    } else if (due !== null && due.callback === callback) {
+      due.count++;
+    } else {
+      const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
+      this.#dueCallbacks = next;
+      process.nextTick(this.#onDueTick, next);
+      this.#dueTicks++;
+    }
+  }
+
+  /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */
+  #mayTakeCallback(callback: unknown): boolean {
+    return !this.#nodeTickPending || typeof callback !== 'function';
   }
 
   /** Calls the held callbacks on their way out, in write order. */
@@ -1328,27 +1122,12 @@ export class BatchCore<B> {
 
   /** The chunk count of a group marker, or -1 for a user chunk. */
   #groupCountOf(chunk: unknown): number {
-    if (this.#objectMode) {
-      return typeof chunk === 'object' && chunk !== null && kGroup in chunk
-        ? (chunk as GroupMarker)[kGroup]
-        : -1;
-    }
-    // Byte mode: only a zero-length Buffer can be a marker; test that first.
-    return (chunk as Buffer).length === 0 && kGroup in (chunk as object)
-      ? (chunk as GroupMarker)[kGroup]
-      : -1;
+    return groupCountOf(chunk, this.#objectMode);
   }
 
   /** What Node counts for a group marker: one item in object mode, zero bytes otherwise. */
   #markerUnits(): number {
     return this.#objectMode ? 1 : 0;
-  }
-
-  #marker(count: number): unknown {
-    const marker: GroupMarker = { [kGroup]: count };
-    // Byte mode takes only Buffers: a zero-length one carries the count and
-    // adds nothing to writableLength.
-    return this.#objectMode ? marker : Object.assign(Buffer.alloc(0), marker);
   }
 
   /** Throws what a plain Writable's write() throws for this chunk. */

@@ -1,11 +1,6 @@
 import { addAbortSignal, Writable } from 'node:stream';
-import {
-  BatchCore,
-  defineNeedDrain,
-  type BatchStats,
-  type WriteCallback,
-  type WritevEntry,
-} from './batch-core';
+import { BatchCore, type BatchStats, type WriteCallback, type WritevEntry } from './batch-core';
+import { defineNeedDrain } from './node-shims';
 import { asError, invalidArgType, multipleCallback } from './errors';
 import {
   checkBatchSettings,
@@ -159,7 +154,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
 
   static {
     // writableNeedDrain follows the core's backpressure too.
-    defineNeedDrain(this.prototype, (stream) => (stream as BatchingWritable<unknown>).#core);
+    defineNeedDrain(this.prototype, (stream: BatchingWritable<unknown>) => stream.#core.needDrain);
   }
 
   /** As `Writable#cork()`. */

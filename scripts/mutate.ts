@@ -27,17 +27,18 @@ const ROOT = join(__dirname, '..');
 const CORE = 'lib/batch-core.ts';
 const WRITABLE = 'lib/batching-writable.ts';
 const TRANSFORM = 'lib/async-batch-stream.ts';
+const ACCUMULATORS = 'lib/accumulators.ts';
 
 interface Mutation {
   name: string;
   /** The file the edits apply to, relative to the repository; lib/batch-core.ts when left out. */
   file?: string;
-  /** Exact replacements in `file`; each `from` must occur exactly once. */
-  edits: { from: string; to: string }[];
+  /** Exact replacements in `file` (or the edit's own); each `from` must occur exactly once. */
+  edits: { from: string; to: string; file?: string }[];
 }
 
-function fileOf(mutation: Mutation): string {
-  return mutation.file ?? CORE;
+function fileOf(mutation: Mutation, edit?: { file?: string }): string {
+  return edit?.file ?? mutation.file ?? CORE;
 }
 
 /*
@@ -142,6 +143,7 @@ const MUTATIONS: Mutation[] = [
         to: 'if (length + units <= this.#size + 1) return;',
       },
       {
+        file: ACCUMULATORS,
         from: 'end > storage.length || end > this.#size)',
         to: 'end > storage.length || end > this.#size + 1)',
       },
@@ -361,6 +363,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'copy any UTF-8 text as latin1',
+    file: ACCUMULATORS,
     edits: [{ from: 'if (bytes === text.length && isUtf8(encoding))', to: 'if (isUtf8(encoding))' }],
   },
   // ---- The write fast path: exact sizes, callback order, end and stop ----
@@ -375,6 +378,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'size hex strings as if exact',
+    file: ACCUMULATORS,
     edits: [
       {
         from: '/^(ucs-?2|utf-?16le|latin1|binary|ascii)$/i',
@@ -773,19 +777,22 @@ function copyRepository(): string {
 
 /** Applies `mutation` to its file in the copy; throws if a target is missing or ambiguous. */
 function applyMutation(dir: string, mutation: Mutation): void {
-  const file = join(dir, fileOf(mutation));
-  let text = readFileSync(file, 'utf8');
-  for (const { from, to } of mutation.edits) {
+  for (const edit of mutation.edits) {
+    const { from, to } = edit;
+    const file = join(dir, fileOf(mutation, edit));
+    const text = readFileSync(file, 'utf8');
     const count = text.split(from).length - 1;
     if (count !== 1) {
       throw new Error(
-        `mutation '${mutation.name}': its target is ${count === 0 ? 'not in' : `${count} times in`} ${fileOf(mutation)}; ` +
+        `mutation '${mutation.name}': its target is ${count === 0 ? 'not in' : `${count} times in`} ${fileOf(mutation, edit)}; ` +
           `update it in scripts/mutate.ts:\n${from}`,
       );
     }
-    text = text.replace(from, () => to);
+    writeFileSync(
+      file,
+      text.replace(from, () => to),
+    );
   }
-  writeFileSync(file, text);
 }
 
 interface SpecRun {
@@ -894,11 +901,12 @@ async function main(): Promise<void> {
   const texts = new Map<string, string>();
   const broken: Verdict[] = [];
   for (const mutation of mutations) {
-    const file = fileOf(mutation);
-    if (!texts.has(file))
-      texts.set(file, existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), 'utf8') : '');
-    const text = texts.get(file) as string;
-    for (const { from } of mutation.edits) {
+    for (const edit of mutation.edits) {
+      const { from } = edit;
+      const file = fileOf(mutation, edit);
+      if (!texts.has(file))
+        texts.set(file, existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), 'utf8') : '');
+      const text = texts.get(file) as string;
       const count = text.split(from).length - 1;
       if (count !== 1) {
         broken.push({

@@ -84,6 +84,11 @@ export const BatchingWritable: BatchingWritableConstructor = BatchingWritableCla
 export interface AsyncBatchStream<T = ByteMode> extends AsyncBatchStreamClass<T> {
   /** `for await (const batch of stream)`: one batch per step. */
   [Symbol.asyncIterator](): BatchIterator<Batch<T>>;
+  /**
+   * `await using` support: ends the stream and waits until everything written
+   * has been pushed downstream. (Node's default would destroy it, losing pending data.)
+   */
+  [Symbol.asyncDispose](): Promise<void>;
   /** As `Writable#end()`: pushes the last partial batch, then ends the readable side. */
   end(callback?: () => void): this;
   /** As `Writable#end()`, writing `chunk` last. */

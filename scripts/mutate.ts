@@ -1,6 +1,6 @@
 /**
  * `npm run mutate`: breaks the batching core, its write fast path and the two
- * faces (lib/batching-writable.ts, lib/async-batch-stream.ts) on purpose, one
+ * faces (lib/face.ts, lib/batching-writable.ts, lib/async-batch-stream.ts) on purpose, one
  * way at a time, and checks that the specs notice. For each mutation: copy the
  * repository (without .git; node_modules symlinked) to a temporary directory,
  * replace exact pieces of the file it names there (lib/batch-core.ts unless
@@ -28,6 +28,7 @@ const CORE = 'lib/batch-core.ts';
 const WRITABLE = 'lib/batching-writable.ts';
 const TRANSFORM = 'lib/async-batch-stream.ts';
 const ACCUMULATORS = 'lib/accumulators.ts';
+const FACE = 'lib/face.ts';
 
 interface Mutation {
   name: string;
@@ -572,22 +573,33 @@ const MUTATIONS: Mutation[] = [
     ],
   },
 
+  // ---- The faces' shared surface (lib/face.ts) ---------------------------
+  {
+    name: 'faces: end() leaves the fast path open',
+    file: FACE,
+    edits: [{ from: '      core.endCalled();\n', to: '' }],
+  },
+  {
+    name: "faces: destroy() leaves the core to Node's _destroy",
+    file: FACE,
+    edits: [{ from: '      if (!this.destroyed) coreOf(this).destroy(error ?? null);\n', to: '' }],
+  },
+  {
+    name: 'faces: uncork() leaves the core corked',
+    file: FACE,
+    edits: [{ from: '      coreOf(this).corked(-1);\n', to: '' }],
+  },
+  {
+    name: 'faces: cork() leaves the core uncorked',
+    file: FACE,
+    edits: [{ from: '      coreOf(this).corked(1);\n', to: '' }],
+  },
+  {
+    name: 'faces: setDefaultEncoding() not forwarded to the core',
+    file: FACE,
+    edits: [{ from: '      coreOf(this).defaultEncoding = encoding;\n', to: '' }],
+  },
   // ---- The faces: BatchingWritable ---------------------------------------
-  {
-    name: 'BatchingWritable: end() leaves the fast path open',
-    file: WRITABLE,
-    edits: [
-      {
-        from: '    this.#core.endCalled();\n',
-        to: '',
-      },
-    ],
-  },
-  {
-    name: "BatchingWritable: destroy() leaves the core to Node's _destroy",
-    file: WRITABLE,
-    edits: [{ from: '    if (!this.destroyed) this.#core.destroy(error ?? null);\n', to: '' }],
-  },
   {
     name: 'BatchingWritable: the signal goes to super() again',
     file: WRITABLE,
@@ -595,21 +607,6 @@ const MUTATIONS: Mutation[] = [
       { from: '      signal: undefined,\n', to: '' },
       { from: '    if (options.signal) addAbortSignal(options.signal, this);\n', to: '' },
     ],
-  },
-  {
-    name: 'BatchingWritable: uncork() leaves the core corked',
-    file: WRITABLE,
-    edits: [{ from: '    super.uncork();\n    this.#core.corked(-1);', to: '    super.uncork();' }],
-  },
-  {
-    name: 'BatchingWritable: cork() leaves the core uncorked',
-    file: WRITABLE,
-    edits: [{ from: '    super.cork();\n    this.#core.corked(1);', to: '    super.cork();' }],
-  },
-  {
-    name: 'BatchingWritable: setDefaultEncoding() not forwarded to the core',
-    file: WRITABLE,
-    edits: [{ from: '    this.#core.defaultEncoding = encoding;\n', to: '' }],
   },
   {
     name: 'BatchingWritable: the core ignores defaultEncoding',
@@ -644,21 +641,6 @@ const MUTATIONS: Mutation[] = [
 
   // ---- The faces: AsyncBatchStream ---------------------------------------
   {
-    name: 'AsyncBatchStream: end() leaves the fast path open',
-    file: TRANSFORM,
-    edits: [
-      {
-        from: '    this.#core.endCalled();\n',
-        to: '',
-      },
-    ],
-  },
-  {
-    name: "AsyncBatchStream: destroy() leaves the core to Node's _destroy",
-    file: TRANSFORM,
-    edits: [{ from: '    if (!this.destroyed) this.#core.destroy(error ?? null);\n', to: '' }],
-  },
-  {
     name: 'AsyncBatchStream: the signal goes to super() again',
     file: TRANSFORM,
     edits: [
@@ -667,24 +649,9 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
-    name: 'AsyncBatchStream: cork() leaves the core uncorked',
-    file: TRANSFORM,
-    edits: [{ from: '    super.cork();\n    this.#core.corked(1);', to: '    super.cork();' }],
-  },
-  {
-    name: 'AsyncBatchStream: uncork() leaves the core corked',
-    file: TRANSFORM,
-    edits: [{ from: '    super.uncork();\n    this.#core.corked(-1);', to: '    super.uncork();' }],
-  },
-  {
     name: 'AsyncBatchStream: the core ignores defaultEncoding',
     file: TRANSFORM,
     edits: [{ from: "      options.defaultEncoding ?? 'utf8',", to: "      'utf8'," }],
-  },
-  {
-    name: 'AsyncBatchStream: setDefaultEncoding() not forwarded to the core',
-    file: TRANSFORM,
-    edits: [{ from: '    this.#core.defaultEncoding = encoding;\n', to: '' }],
   },
   {
     name: 'AsyncBatchStream: ignore a full readable side',

@@ -5,8 +5,8 @@ import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Writable } from 'node:stream';
 import { type Accumulator, ByteAccumulator, hasExactByteLength, ItemAccumulator } from './accumulators';
-import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed, writeAfterEnd } from './errors';
-import { groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
+import { asError, streamDestroyed, writeAfterEnd } from './errors';
+import { checkGroup, groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
 import type { BatchSettings } from './options';
 
 /** A write's callback, as Node hands it to `_write`/`_writev`. */
@@ -676,12 +676,8 @@ export class BatchCore<B> {
    * Corking keeps them in one `_writev` call and lets no other write between.
    */
   writeV(chunks: readonly unknown[], callback?: WriteCallback): boolean {
-    if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
-    if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
-    }
     // A bad chunk rejects the whole group before any of it is written.
-    for (const chunk of chunks) this.#checkChunk(chunk);
+    checkGroup(chunks, callback, this.#objectMode);
     const stream = this.#host.stream;
     if (chunks.length === 1) return stream.write(chunks[0], callback);
     const fast = this.#tryAdmitGroup(chunks, callback);
@@ -1128,14 +1124,5 @@ export class BatchCore<B> {
   /** What Node counts for a group marker: one item in object mode, zero bytes otherwise. */
   #markerUnits(): number {
     return this.#objectMode ? 1 : 0;
-  }
-
-  /** Throws what a plain Writable's write() throws for this chunk. */
-  #checkChunk(chunk: unknown): void {
-    if (chunk === null) throw nullChunk();
-    if (this.#objectMode) return;
-    // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
-    if (typeof chunk === 'string' || ArrayBuffer.isView(chunk)) return;
-    throw invalidChunk(chunk);
   }
 }

@@ -156,7 +156,7 @@ export type {
 } from './options';
 export type { CodedError } from './errors';
 export type { BatchStats, WriteCallback } from './batch-core';
-export { WorkerChannel } from './worker-channel';
-export type { WorkerChannelOptions, WriterEndInfo } from './worker-channel';
-export { WorkerWritable } from './worker-writable';
-export type { WorkerWritableOptions, WorkerWriterHandle } from './worker-writable';
+export { WorkerChannel } from './worker/channel';
+export type { WorkerChannelOptions, WriterEndInfo } from './worker/channel';
+export { WorkerWritable } from './worker/writable';
+export type { WorkerWritableOptions, WorkerWriterHandle } from './worker/writable';

@@ -1,8 +1,9 @@
 // Small pieces of Node's stream protocol that the batching core and the
-// worker writer share: the writeV() group marker, `writableNeedDrain`, and
-// telling a thenable.
+// worker writer share: writeV()'s argument checks and group marker,
+// `writableNeedDrain`, and telling a thenable.
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
+import { invalidArgType, invalidChunk, nullChunk } from './errors';
 
 /**
  * Marks the start of a `writeV()` group in Node's write queue; its value is the
@@ -10,6 +11,24 @@ import { Writable } from 'node:stream';
  */
 const kGroup = Symbol('mwsr.group');
 type GroupMarker = { [kGroup]: number };
+
+/**
+ * Throws what `writeV(chunks, callback)` throws before writing anything:
+ * `chunks` not an array, a callback that is not a function, or a chunk a
+ * plain Writable's write() would refuse (docs/semantics.md 7, 11).
+ * @internal
+ */
+export function checkGroup(chunks: unknown, callback: unknown, objectMode: boolean): void {
+  if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
+  if (callback !== undefined && typeof callback !== 'function') {
+    throw invalidArgType('callback', 'of type function', callback);
+  }
+  for (const chunk of chunks as unknown[]) {
+    if (chunk === null) throw nullChunk();
+    // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
+    if (!objectMode && typeof chunk !== 'string' && !ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
+  }
+}
 
 /**
  * A marker for a group of `count` chunks, to write ahead of them. Byte mode

@@ -65,7 +65,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
         // An errored readable side is never read again (no _read): what it
         // holds counts as taken, and it drops what is pushed from now on (as
         // Node's own Transform does), so the consumer is free.
-        isReady: () => !this.#downstreamFull || this.errored !== null,
+        canTakeBatch: () => !this.#downstreamFull || this.errored !== null,
       },
       options.defaultEncoding ?? 'utf8',
     );
@@ -95,7 +95,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
     // Node's write() sorts out its own (chunk, callback) overload.
     return (
       this.#core.tryWrite(chunk, encoding, callback) ??
-      this.#core.nodeWrote(super.write(chunk, encoding as BufferEncoding, callback))
+      this.#core.nodeWriteResult(super.write(chunk, encoding as BufferEncoding, callback))
     );
   }
 
@@ -123,7 +123,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
     // pending batch otherwise goes out on the core's own schedule (docs/semantics.md 5).
     if (!this.#downstreamFull) return;
     this.#downstreamFull = false;
-    this.#core.onConsumerReady();
+    this.#core.onCanTakeBatch();
   }
 
   static {

@@ -38,7 +38,7 @@ export interface BatchHost<B> {
    */
   deliver(batch: B): void | PromiseLike<unknown>;
   /** False while the consumer cannot take another batch (a full readable side). */
-  isReady(): boolean;
+  canTakeBatch(): boolean;
 }
 
 /**
@@ -66,9 +66,9 @@ export interface BatchStats {
   readonly lastBusyMs: number;
 }
 
-/** What a waiting `flush()` needs: the units it waits for and its promise's ends. */
+/** What a waiting `flush()` needs: the count it waits for and its promise's ends. */
 interface FlushWaiter {
-  /** Settled units at which this flush is done (units written before the call). */
+  /** Settled count at which this flush is done (what was written before the call). */
   readonly target: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -77,12 +77,12 @@ interface FlushWaiter {
 type Phase = 'open' | 'ending' | 'ended' | 'destroyed';
 
 /** A full batch waiting behind the consumer. */
-interface SealedBatch<B> {
+interface FullBatch<B> {
   readonly batch: B;
   /** Its bytes or items (BatchStats). */
   readonly length: number;
-  /** Its units as Node counts them (object-mode group markers included). */
-  readonly units: number;
+  /** Its count, as Node counts it (object-mode group markers included). */
+  readonly count: number;
 }
 
 /** Milliseconds rounded to whole microseconds: finer digits of performance.now() are noise. */
@@ -96,8 +96,9 @@ function toMicroseconds(ms: number): number {
  * possible, or after `maxDelay`), one hand-over at a time, the sticky error,
  * and the `flush()` waiters. The faces only map Node's hooks onto it.
  *
- * Units are what Node's `writableLength` counts: bytes in byte mode, items in
- * object mode (where a group's marker counts as one, as Node counts it).
+ * Units are bytes (byte mode) or items (object mode), as in BatchStats; a
+ * count is what Node's `writableLength` counts: units, and in object mode one
+ * more for each group's marker.
  * @internal
  */
 export class BatchCore<B> {
@@ -132,7 +133,7 @@ export class BatchCore<B> {
   /**
    * `#bytes` while write() may skip Node's queue (`#writeOpen`, nothing
    * corked, no Node write held), else null: the hot path's one test, kept in
-   * step by `#reopen()`.
+   * step by `#refreshFastPath()`.
    */
   #fastBytes: ByteAccumulator | null = null;
   /**
@@ -149,25 +150,25 @@ export class BatchCore<B> {
   /** The first error; sticky (docs/semantics.md 10). */
   #error: Error | null = null;
 
-  /** Units admitted into the open batch, including object-mode group markers. */
-  #openUnits = 0;
-  /** Units of the batch out with the consumer; counted as settled when it settles. */
-  #busyUnits = 0;
-  /** Units ever admitted, handed over and settled: `flush()` targets are counted on these. */
-  #unitsAdmitted = 0;
-  #unitsHandedOver = 0;
-  #unitsSettled = 0;
+  /** Count admitted into the open batch, object-mode group markers included. */
+  #openCount = 0;
+  /** Count of the batch out with the consumer; settled when it settles. */
+  #busyCount = 0;
+  /** Counts ever admitted, handed over and settled: `flush()` targets are taken on these. */
+  #admittedCount = 0;
+  #handedOverCount = 0;
+  #settledCount = 0;
 
   /**
    * Full batches behind the consumer, oldest first. A write that does not fit
-   * in the open batch seals it and starts the next one, so every write is
+   * in the open batch shelves it and starts the next one, so every write is
    * copied at once and none waits in Node's queue (bench, 64 B writes from
    * 256 producers into a socket: 1.14x BatchingWritable, 1.10x
    * AsyncBatchStream, against holding the write in Node's queue).
    */
-  #sealed: SealedBatch<B>[] = [];
-  /** Bytes or items in the sealed batches (BatchStats). */
-  #sealedLength = 0;
+  #fullBatches: FullBatch<B>[] = [];
+  /** Bytes or items in the full batches (BatchStats). */
+  #fullLength = 0;
   /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
   readonly #groupUnits: number[] = [];
 
@@ -211,8 +212,8 @@ export class BatchCore<B> {
    * writes itself until we call it, so write() must not skip its queue.
    */
   #nodeHeld: WriteCallback | null = null;
-  /** Units of that held Node write (Node still counts them in writableLength). */
-  #nodeHeldUnits = 0;
+  /** Count of that held Node write (Node still counts it in writableLength). */
+  #nodeHeldCount = 0;
 
   /** Batches and units handed over, and the largest batch: see BatchStats. */
   #batches = 0;
@@ -225,7 +226,7 @@ export class BatchCore<B> {
   #maxBusyMs = 0;
   #lastBusyMs = 0;
 
-  /** Highest `flush()` target: the open batch is due while it covers units not handed over. */
+  /** Highest `flush()` target: the open batch is due while it covers a count not handed over. */
   #flushTarget = 0;
   /** Waiting `flush()` calls, targets in ascending order. */
   #flushWaiters: FlushWaiter[] = [];
@@ -314,7 +315,7 @@ export class BatchCore<B> {
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#limit = settings.size + stream.writableHighWaterMark;
     this.#writeOpen = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
-    this.#reopen();
+    this.#refreshFastPath();
   }
 
   /** The stream's default encoding, as Node's `setDefaultEncoding()` sets it. */
@@ -364,9 +365,9 @@ export class BatchCore<B> {
       chunk instanceof Uint8Array &&
       bytes.append(chunk)
     ) {
-      this.#openUnits += chunk.length;
-      this.#unitsAdmitted += chunk.length;
-      return this.#accepted(undefined);
+      this.#openCount += chunk.length;
+      this.#admittedCount += chunk.length;
+      return this.#fastWriteResult(undefined);
     }
     return this.#tryAdmit(chunk, encoding, callback);
   }
@@ -382,11 +383,11 @@ export class BatchCore<B> {
     const units = this.#fastUnitsOf(chunk, encoding);
     if (units < 0) return undefined;
     this.#admit(chunk, units);
-    return this.#accepted(callback);
+    return this.#fastWriteResult(callback);
   }
 
   /**
-   * The units of a chunk the fast path can take (that a new batch, a seal or a
+   * The units of a chunk the fast path can take (that a new batch, a shelving or a
    * string needs), or -1 for one Node's own write() must check.
    */
   #fastUnitsOf(chunk: unknown, encoding: unknown): number {
@@ -403,9 +404,9 @@ export class BatchCore<B> {
   }
 
   /** A fast-path write is in: arrange the hand-over, and give write()'s result. */
-  #accepted(callback: unknown): boolean {
+  #fastWriteResult(callback: unknown): boolean {
     if (!this.#busy) this.#scheduleMaybe();
-    const ok = this.#backlog() < this.#limit || this.#verdict();
+    const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();
     if (callback !== undefined) this.#callbackFast(callback, ok);
     return ok;
   }
@@ -439,11 +440,11 @@ export class BatchCore<B> {
   /** The face's `cork()` (+1) or `uncork()` (-1) has run. */
   corked(delta: 1 | -1): void {
     this.#corks = Math.max(0, this.#corks + delta);
-    this.#reopen();
+    this.#refreshFastPath();
   }
 
   /** Recomputes `#fastBytes` after `#writeOpen`, `#corks` or `#nodeHeld` changed. */
-  #reopen(): void {
+  #refreshFastPath(): void {
     this.#fastBytes = this.#mayBypassNode() ? this.#bytes : null;
   }
 
@@ -460,9 +461,9 @@ export class BatchCore<B> {
    * What write() returns for a chunk Node's own write() took: false as well
    * when the backlog has reached the limit (Node knows only its own queue).
    */
-  nodeWrote(ok: boolean): boolean {
+  nodeWriteResult(ok: boolean): boolean {
     if (!ok) this.#erroredMaybe();
-    return ok && this.#verdict(this.#nodeQueued());
+    return ok && this.#okOrOweDrain(this.#nodeQueued());
   }
 
   /**
@@ -492,19 +493,19 @@ export class BatchCore<B> {
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
-    const units = marker ? this.#markerUnits() : this.#accumulator.unitsOf(chunk);
+    const count = marker ? this.#markerCount() : this.#accumulator.unitsOf(chunk);
     if (marker) this.#countEmptyGroup();
-    else this.#admit(chunk, units);
+    else this.#admit(chunk, count);
     this.#scheduleMaybe();
-    this.#callbackNode(callback, units);
+    this.#callbackNode(callback, count);
   }
 
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
-    const unitsBefore = this.#unitsAdmitted;
+    const countBefore = this.#admittedCount;
     this.#admitAll(entries);
     this.#scheduleMaybe();
-    this.#callbackNode(callback, this.#unitsAdmitted - unitsBefore);
+    this.#callbackNode(callback, this.#admittedCount - countBefore);
   }
 
   /** Whether a write returned false and its 'drain' has not come yet. */
@@ -523,7 +524,7 @@ export class BatchCore<B> {
     /* c8 ignore stop */
     this.#phase = 'ending';
     this.#writeOpen = false;
-    this.#reopen();
+    this.#refreshFastPath();
     this.#queueTick();
     // The end may complete only after the ticks already queued when end()
     // was called (write callbacks among them): one of those may still fail
@@ -540,7 +541,7 @@ export class BatchCore<B> {
     if (this.#phase === 'destroyed') return;
     this.#phase = 'destroyed';
     this.#writeOpen = false;
-    this.#reopen();
+    this.#refreshFastPath();
     this.#dueCallbacks = null;
     if (error !== null && this.#error === null) this.#error = error;
     this.#clearTimers();
@@ -563,7 +564,7 @@ export class BatchCore<B> {
   }
 
   /** The readable side can take a batch again (`_read`). */
-  onConsumerReady(): void {
+  onCanTakeBatch(): void {
     if (this.#phase === 'destroyed') return;
     this.#freeMaybe();
     this.#pump();
@@ -582,10 +583,10 @@ export class BatchCore<B> {
       if (this.#error === null && this.#host.stream.writableFinished) return Promise.resolve();
       return Promise.reject(this.#error ?? streamDestroyed('flush'));
     }
-    // Units written so far: admitted, plus what Node still queues (a held
+    // Counted so far: admitted, plus what Node still queues (a held
     // Node write is in both, hence the subtraction).
-    const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#nodeHeldUnits;
-    if (target <= this.#unitsSettled) return Promise.resolve();
+    const target = this.#admittedCount + this.#host.stream.writableLength - this.#nodeHeldCount;
+    if (target <= this.#settledCount) return Promise.resolve();
     if (target > this.#flushTarget) this.#flushTarget = target;
     const promise = new Promise<void>((resolve, reject) => {
       this.#flushWaiters.push({ target, resolve, reject });
@@ -637,7 +638,7 @@ export class BatchCore<B> {
     this.#erroredMaybe(); // end(chunk) after end()
     if (!this.#host.stream.writableEnded) return;
     this.#writeOpen = false;
-    this.#reopen();
+    this.#refreshFastPath();
     this.#failReady(writeAfterEnd());
   }
 
@@ -698,7 +699,7 @@ export class BatchCore<B> {
       stream.uncork();
     }
     // The group went in at uncork() (or waits in Node's queue): count it now.
-    return this.nodeWrote(ok);
+    return this.nodeWriteResult(ok);
   }
 
   /**
@@ -722,12 +723,12 @@ export class BatchCore<B> {
     }
     this.#makeRoomForGroup(total);
     for (let i = 0; i < chunks.length; i++) this.#admit(chunks[i], units[i]);
-    return this.#accepted(callback);
+    return this.#fastWriteResult(callback);
   }
 
   // ---- Admission: units into the open batch --------------------------------
 
-  /** Puts a chunk into the open batch, sealing it first when the chunk does not fit. */
+  /** Puts a chunk into the open batch, shelving that first when the chunk does not fit. */
   #admit(chunk: unknown, units: number): void {
     if (units === 0) return; // docs/semantics.md 6: zero bytes make no batch
     this.#makeRoom(units);
@@ -738,20 +739,20 @@ export class BatchCore<B> {
     } else {
       this.#accumulator.add(chunk);
     }
-    this.#openUnits += units;
-    this.#unitsAdmitted += units;
+    this.#openCount += units;
+    this.#admittedCount += units;
   }
 
   /**
    * Makes room for `units` more: docs/semantics.md 3, a chunk is never split, so one that
-   * does not fit seals the open batch; one of `size` or more goes alone into
+   * does not fit shelves the open batch; one of `size` or more goes alone into
    * an empty batch. A new batch's first write starts its maxDelay timer.
    */
   #makeRoom(units: number): void {
     const length = this.#accumulator.length;
     if (length > 0) {
       if (length + units <= this.#size) return;
-      this.#seal();
+      this.#shelve();
     }
     if (this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
       this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
@@ -764,15 +765,15 @@ export class BatchCore<B> {
    */
   #makeRoomForGroup(total: number): void {
     const length = this.#accumulator.length;
-    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();
+    if (total <= this.#size && length > 0 && length + total > this.#size) this.#shelve();
   }
 
-  /** Moves the open batch to the sealed ones: it is full, and goes next. */
-  #seal(): void {
+  /** Moves the open batch to the full ones, behind the consumer: it goes next. */
+  #shelve(): void {
     const length = this.#accumulator.length;
-    this.#sealed.push({ batch: this.#accumulator.take(), length, units: this.#openUnits });
-    this.#sealedLength += length;
-    this.#openUnits = 0;
+    this.#fullBatches.push({ batch: this.#accumulator.take(), length, count: this.#openCount });
+    this.#fullLength += length;
+    this.#openCount = 0;
     this.#clearDelay();
   }
 
@@ -795,8 +796,8 @@ export class BatchCore<B> {
       for (let i = index + 1; i < end; i++) total += accumulator.unitsOf(entries[i].chunk);
       this.#makeRoomForGroup(total);
       // Node counts the marker as one item of writableLength in object mode; so do we.
-      this.#openUnits += this.#markerUnits();
-      this.#unitsAdmitted += this.#markerUnits();
+      this.#openCount += this.#markerCount();
+      this.#admittedCount += this.#markerCount();
     }
   }
 
@@ -807,20 +808,20 @@ export class BatchCore<B> {
    * consumer has, or at once.
    */
   #countEmptyGroup(): void {
-    const units = this.#markerUnits();
-    if (units === 0) return;
-    this.#unitsAdmitted += units;
-    // Sealed batches always have an open one behind them (a seal makes room
+    const count = this.#markerCount();
+    if (count === 0) return;
+    this.#admittedCount += count;
+    // Full batches always have an open one behind them (shelving makes room
     // for a chunk that goes in next), so an empty open batch means no batch
     // waits: only the one with the consumer, if any, is not settled.
     if (this.#accumulator.length > 0) {
-      this.#openUnits += units;
+      this.#openCount += count;
     } else {
-      this.#unitsHandedOver += units;
+      this.#handedOverCount += count;
       if (this.#busy) {
-        this.#busyUnits += units;
+        this.#busyCount += count;
       } else {
-        this.#unitsSettled += units;
+        this.#settledCount += count;
         this.#resolveFlushWaiters();
       }
     }
@@ -829,24 +830,24 @@ export class BatchCore<B> {
   // ---- Backpressure and held callbacks -----------------------------------
 
   /**
-   * Bytes or items admitted and not yet handed over: the open and the sealed
-   * batches. (Not units: an object-mode group marker holds no memory.)
+   * Bytes or items admitted and not yet handed over: the open and the full
+   * batches. (Not a count: an object-mode group marker holds no memory.)
    */
   #backlog(): number {
-    return this.#sealedLength + this.#accumulator.length;
+    return this.#fullLength + this.#accumulator.length;
   }
 
-  /** Units Node queues and we have not admitted (while corked, or behind a held write). */
+  /** The count Node queues and we have not admitted (while corked, or behind a held write). */
   #nodeQueued(): number {
-    return this.#host.stream.writableLength - this.#nodeHeldUnits;
+    return this.#host.stream.writableLength - this.#nodeHeldCount;
   }
 
   /**
-   * write()'s result once its chunk is in, or in Node's queue (`nodeQueued`
-   * units; none on the fast path): false, and a 'drain' owed, at or above the
-   * limit.
+   * write()'s result once its chunk is in, or in Node's queue (`nodeQueued`,
+   * a count; none on the fast path): false, and then a 'drain' owed, at or
+   * above the limit.
    */
-  #verdict(nodeQueued = 0): boolean {
+  #okOrOweDrain(nodeQueued = 0): boolean {
     if (this.#backlog() + nodeQueued < this.#limit) return true;
     this.#needDrain = true;
     return false;
@@ -855,10 +856,10 @@ export class BatchCore<B> {
   /**
    * Calls Node's write callback now, or holds it for the drain when the
    * backlog is at or above the limit: then Node queues further writes, and
-   * writers who wait for their callbacks are held back too. `units`: the
-   * write's, as Node counts them in writableLength.
+   * writers who wait for their callbacks are held back too. `count`: the
+   * write's, as Node counts it in writableLength.
    */
-  #callbackNode(callback: WriteCallback, units: number): void {
+  #callbackNode(callback: WriteCallback, count: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
     if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
       const first = !this.#nodeTickPending;
@@ -868,8 +869,8 @@ export class BatchCore<B> {
       return;
     }
     this.#nodeHeld = callback;
-    this.#reopen();
-    this.#nodeHeldUnits = units;
+    this.#refreshFastPath();
+    this.#nodeHeldCount = count;
     this.#heldCallbacks.push(callback);
   }
 
@@ -935,8 +936,8 @@ export class BatchCore<B> {
     for (const callback of callbacks) {
       if (callback === this.#nodeHeld) {
         this.#nodeHeld = null;
-        this.#nodeHeldUnits = 0;
-        this.#reopen();
+        this.#nodeHeldCount = 0;
+        this.#refreshFastPath();
       }
       // Node's callback may hand us its queue again (re-entering writev):
       // our state is consistent here.
@@ -948,26 +949,26 @@ export class BatchCore<B> {
 
   /**
    * Called inside `write()`: never hands over here, only arranges for it.
-   * docs/semantics.md 5: a full or sealed batch goes this turn; otherwise, with
+   * docs/semantics.md 5: a full batch goes this turn; otherwise, with
    * maxDelay 0, the next turn, so writes of the same turn go out together.
    */
   #scheduleMaybe(): void {
     // While the consumer is busy (the usual case under load) this is one test.
     if (this.#busy || this.#phase === 'destroyed') return;
-    if (this.#accumulator.length === 0 && this.#sealed.length === 0) return;
-    if (!this.#host.isReady()) return; // _read will pump
+    if (this.#accumulator.length === 0 && this.#fullBatches.length === 0) return;
+    if (!this.#host.canTakeBatch()) return; // _read will pump
     if (this.#isUrgent()) this.#queueTick();
     else if (this.#maxDelay === 0 && this.#immediate === null) {
       this.#immediate = setImmediate(this.#onImmediate);
     }
   }
 
-  /** A batch must go without waiting: a sealed or full one, a flush, or the end. */
+  /** A batch must go without waiting: a full one, a flush, or the end. */
   #isUrgent(): boolean {
     return (
-      this.#sealed.length > 0 ||
+      this.#fullBatches.length > 0 ||
       this.#accumulator.length >= this.#size ||
-      this.#flushTarget > this.#unitsHandedOver ||
+      this.#flushTarget > this.#handedOverCount ||
       this.#phase === 'ending'
     );
   }
@@ -984,14 +985,14 @@ export class BatchCore<B> {
   }
 
   /**
-   * The one loop that moves data: hands batches over, sealed ones first, while
+   * The one loop that moves data: hands batches over, full ones first, while
    * the consumer is free and a batch is due, owes a drain once the backlog is
    * below the limit, and finishes an ending stream. Runs from timers, ticks
    * and settlements only.
    */
   #pump(): void {
-    while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {
-      if (this.#sealed.length === 0) {
+    while (this.#phase !== 'destroyed' && !this.#busy && this.#host.canTakeBatch()) {
+      if (this.#fullBatches.length === 0) {
         if (this.#accumulator.length === 0 || !this.#isDue()) break;
         if (this.#releasing !== null) {
           // Producers wake on the drain tick just queued: the open batch,
@@ -1006,7 +1007,7 @@ export class BatchCore<B> {
     }
     // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
     // settlement or _read will pump again. (A destroyed core is not 'ending'.)
-    if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;
+    if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;
     if (this.#phase === 'ending' && this.#finalCallback !== null) this.#finish();
   }
 
@@ -1014,19 +1015,19 @@ export class BatchCore<B> {
   #handOver(): void {
     let batch: B;
     let length: number;
-    const sealed = this.#sealed.length > 0 ? this.#sealed.shift() : undefined;
-    if (sealed !== undefined) {
-      ({ batch, length } = sealed);
-      this.#busyUnits = sealed.units;
-      this.#sealedLength -= length;
+    const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;
+    if (full !== undefined) {
+      ({ batch, length } = full);
+      this.#busyCount = full.count;
+      this.#fullLength -= length;
     } else {
       length = this.#accumulator.length;
       batch = this.#accumulator.take();
-      this.#busyUnits = this.#openUnits;
-      this.#openUnits = 0;
+      this.#busyCount = this.#openCount;
+      this.#openCount = 0;
       this.#clearDelay();
     }
-    this.#unitsHandedOver += this.#busyUnits;
+    this.#handedOverCount += this.#busyCount;
     this.#batches++;
     this.#batchedUnits += length;
     if (length > this.#largestBatch) this.#largestBatch = length;
@@ -1052,8 +1053,8 @@ export class BatchCore<B> {
   #settle(): void {
     this.#busy = false;
     this.#freeMaybe();
-    this.#unitsSettled += this.#busyUnits;
-    this.#busyUnits = 0;
+    this.#settledCount += this.#busyCount;
+    this.#busyCount = 0;
     this.#resolveFlushWaiters();
   }
 
@@ -1061,16 +1062,16 @@ export class BatchCore<B> {
   #resolveFlushWaiters(): void {
     const waiters = this.#flushWaiters;
     let done = 0;
-    while (done < waiters.length && waiters[done].target <= this.#unitsSettled) {
+    while (done < waiters.length && waiters[done].target <= this.#settledCount) {
       waiters[done].resolve();
       done++;
     }
     if (done > 0) waiters.splice(0, done);
   }
 
-  /** Closes the busy period once the consumer is settled and ready again (BatchStats). */
+  /** Closes the busy period once the consumer is settled and can take a batch again (BatchStats). */
   #freeMaybe(): void {
-    if (this.#busySince < 0 || this.#busy || !this.#host.isReady()) return;
+    if (this.#busySince < 0 || this.#busy || !this.#host.canTakeBatch()) return;
     const elapsed = performance.now() - this.#busySince;
     this.#busySince = -1;
     this.#busyMs += elapsed;
@@ -1122,7 +1123,7 @@ export class BatchCore<B> {
   }
 
   /** What Node counts for a group marker: one item in object mode, zero bytes otherwise. */
-  #markerUnits(): number {
+  #markerCount(): number {
     return this.#objectMode ? 1 : 0;
   }
 }

@@ -72,7 +72,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
         deliver: takesDone
           ? (batch) => handOverWithDone(this, consumer, batch)
           : (batch) => settlesByReturn.call(this, batch),
-        isReady: () => true,
+        canTakeBatch: () => true,
       },
       options.defaultEncoding ?? 'utf8',
     );
@@ -102,7 +102,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
     // Node's write() sorts out its own (chunk, callback) overload.
     return (
       this.#core.tryWrite(chunk, encoding, callback) ??
-      this.#core.nodeWrote(super.write(chunk, encoding as BufferEncoding, callback))
+      this.#core.nodeWriteResult(super.write(chunk, encoding as BufferEncoding, callback))
     );
   }
 

@@ -82,15 +82,18 @@ const MUTATIONS: Mutation[] = [
     file: TRANSFORM,
     edits: [
       {
-        from: 'isReady: () => !this.#downstreamFull || this.errored !== null,',
-        to: 'isReady: () => !this.#downstreamFull,',
+        from: 'canTakeBatch: () => !this.#downstreamFull || this.errored !== null,',
+        to: 'canTakeBatch: () => !this.#downstreamFull,',
       },
     ],
   },
   {
     name: 'split a group that fits',
     edits: [
-      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();', to: '' },
+      {
+        from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#shelve();',
+        to: '',
+      },
     ],
   },
   {
@@ -102,9 +105,9 @@ const MUTATIONS: Mutation[] = [
           "this.#phase = 'ending';\n" +
           '    if (this.#accumulator.length > 0 && this.#accumulator.length < this.#size) {\n' +
           '      this.#accumulator.take();\n' +
-          '      this.#unitsHandedOver += this.#openUnits;\n' +
-          '      this.#unitsSettled += this.#openUnits;\n' +
-          '      this.#openUnits = 0;\n' +
+          '      this.#handedOverCount += this.#openCount;\n' +
+          '      this.#settledCount += this.#openCount;\n' +
+          '      this.#openCount = 0;\n' +
           '    }',
       },
     ],
@@ -113,8 +116,8 @@ const MUTATIONS: Mutation[] = [
     name: 'call onBatch while it is busy',
     edits: [
       {
-        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {",
-        to: "while (this.#phase !== 'destroyed' && this.#host.isReady()) {",
+        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.canTakeBatch()) {",
+        to: "while (this.#phase !== 'destroyed' && this.#host.canTakeBatch()) {",
       },
     ],
   },
@@ -178,12 +181,12 @@ const MUTATIONS: Mutation[] = [
     name: 'resolve flush() once handed over, before onBatch settled',
     edits: [
       {
-        from: 'if (target <= this.#unitsSettled) return Promise.resolve();',
-        to: 'if (target <= this.#unitsHandedOver) return Promise.resolve();',
+        from: 'if (target <= this.#settledCount) return Promise.resolve();',
+        to: 'if (target <= this.#handedOverCount) return Promise.resolve();',
       },
       {
-        from: 'waiters[done].target <= this.#unitsSettled',
-        to: 'waiters[done].target <= this.#unitsHandedOver',
+        from: 'waiters[done].target <= this.#settledCount',
+        to: 'waiters[done].target <= this.#handedOverCount',
       },
     ],
   },
@@ -191,29 +194,29 @@ const MUTATIONS: Mutation[] = [
     name: "resolve flush() before writes still in Node's queue went through",
     edits: [
       {
-        from: 'const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#nodeHeldUnits;',
-        to: 'const target = this.#unitsAdmitted;',
+        from: 'const target = this.#admittedCount + this.#host.stream.writableLength - this.#nodeHeldCount;',
+        to: 'const target = this.#admittedCount;',
       },
     ],
   },
   {
     name: 'let flush() wait for maxDelay',
-    edits: [{ from: '      this.#flushTarget > this.#unitsHandedOver ||\n', to: '' }],
+    edits: [{ from: '      this.#flushTarget > this.#handedOverCount ||\n', to: '' }],
   },
   {
     name: 'let a full batch wait for the next turn or maxDelay',
     edits: [{ from: '      this.#accumulator.length >= this.#size ||\n', to: '' }],
   },
   {
-    name: 'let a sealed batch wait for the next turn or maxDelay',
-    edits: [{ from: '      this.#sealed.length > 0 ||\n', to: '' }],
+    name: 'let a full batch wait for the next turn or maxDelay',
+    edits: [{ from: '      this.#fullBatches.length > 0 ||\n', to: '' }],
   },
   {
-    name: 'hand sealed batches over newest first',
+    name: 'hand full batches over newest first',
     edits: [
       {
-        from: 'const sealed = this.#sealed.length > 0 ? this.#sealed.shift() : undefined;',
-        to: 'const sealed = this.#sealed.length > 0 ? this.#sealed.pop() : undefined;',
+        from: 'const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;',
+        to: 'const full = this.#fullBatches.length > 0 ? this.#fullBatches.pop() : undefined;',
       },
     ],
   },
@@ -221,8 +224,8 @@ const MUTATIONS: Mutation[] = [
     name: "emit 'finish' before the last batch settled",
     edits: [
       {
-        from: 'if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;',
-        to: 'if (this.#sealed.length > 0 || this.#accumulator.length > 0) return;',
+        from: 'if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
+        to: 'if (this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
       },
     ],
   },
@@ -256,8 +259,8 @@ const MUTATIONS: Mutation[] = [
     name: 'keep handing over after destroy',
     edits: [
       {
-        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {",
-        to: 'while (!this.#busy && this.#host.isReady()) {',
+        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.canTakeBatch()) {",
+        to: 'while (!this.#busy && this.#host.canTakeBatch()) {',
       },
     ],
   },
@@ -269,7 +272,7 @@ const MUTATIONS: Mutation[] = [
         to: 'return this.#writeOpen && this.#corks === 0;',
       },
       {
-        from: '    this.#nodeHeld = callback;\n    this.#reopen();',
+        from: '    this.#nodeHeld = callback;\n    this.#refreshFastPath();',
         to: '    this.#nodeHeld = callback;',
       },
     ],
@@ -278,7 +281,7 @@ const MUTATIONS: Mutation[] = [
     name: 'leave the hot path open while Node holds a write',
     edits: [
       {
-        from: '    this.#nodeHeld = callback;\n    this.#reopen();',
+        from: '    this.#nodeHeld = callback;\n    this.#refreshFastPath();',
         to: '    this.#nodeHeld = callback;',
       },
     ],
@@ -305,12 +308,12 @@ const MUTATIONS: Mutation[] = [
     name: 'let the fast path take writes once ending',
     edits: [
       {
-        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#reopen();",
+        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#refreshFastPath();",
         to: "    this.#phase = 'ending';",
       },
       // end() has closed it already (endCalled), before Node runs _final.
       {
-        from: '    this.#writeOpen = false;\n    this.#reopen();\n    this.#failReady(writeAfterEnd());',
+        from: '    this.#writeOpen = false;\n    this.#refreshFastPath();\n    this.#failReady(writeAfterEnd());',
         to: '    this.#failReady(writeAfterEnd());',
       },
     ],
@@ -326,7 +329,9 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'never return false from a fast-path write',
-    edits: [{ from: 'const ok = this.#backlog() < this.#limit || this.#verdict();', to: 'const ok = true;' }],
+    edits: [
+      { from: 'const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();', to: 'const ok = true;' },
+    ],
   },
   {
     name: "never emit the core's 'drain'",
@@ -421,14 +426,14 @@ const MUTATIONS: Mutation[] = [
   {
     name: "leave an empty group's marker uncounted",
     edits: [
-      { from: '    const units = this.#markerUnits();\n    if (units === 0) return;', to: '    return;' },
+      { from: '    const count = this.#markerCount();\n    if (count === 0) return;', to: '    return;' },
     ],
   },
   {
     name: 'leave the fast path open after end() until _final',
     edits: [
       {
-        from: '    this.#writeOpen = false;\n    this.#reopen();\n    this.#failReady(writeAfterEnd());',
+        from: '    this.#writeOpen = false;\n    this.#refreshFastPath();\n    this.#failReady(writeAfterEnd());',
         to: '    this.#failReady(writeAfterEnd());',
       },
     ],
@@ -436,7 +441,10 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'leave a waiting ready() pending on end()',
     edits: [
-      { from: '    this.#reopen();\n    this.#failReady(writeAfterEnd());', to: '    this.#reopen();' },
+      {
+        from: '    this.#refreshFastPath();\n    this.#failReady(writeAfterEnd());',
+        to: '    this.#refreshFastPath();',
+      },
     ],
   },
   {
@@ -498,7 +506,7 @@ const MUTATIONS: Mutation[] = [
     name: 'let the hot path ignore cork() until something else reopens it',
     edits: [
       {
-        from: '    this.#corks = Math.max(0, this.#corks + delta);\n    this.#reopen();',
+        from: '    this.#corks = Math.max(0, this.#corks + delta);\n    this.#refreshFastPath();',
         to: '    this.#corks = Math.max(0, this.#corks + delta);',
       },
     ],
@@ -551,13 +559,13 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: "let a Node write's result ignore the core's backlog",
-    edits: [{ from: 'return ok && this.#verdict(this.#nodeQueued());', to: 'return ok;' }],
+    edits: [{ from: 'return ok && this.#okOrOweDrain(this.#nodeQueued());', to: 'return ok;' }],
   },
   {
     name: 'count a held Node write twice in the backlog',
     edits: [
       {
-        from: 'return this.#host.stream.writableLength - this.#nodeHeldUnits;',
+        from: 'return this.#host.stream.writableLength - this.#nodeHeldCount;',
         to: 'return this.#host.stream.writableLength;',
       },
     ],

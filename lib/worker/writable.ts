@@ -211,7 +211,7 @@ export class WorkerWritable extends Writable {
     callback?: WriteCallback,
   ): boolean {
     this.#refuseOpenReservation('write');
-    return this.#afterWrite(super.write(chunk, encoding as BufferEncoding, callback));
+    return this.#writeResult(super.write(chunk, encoding as BufferEncoding, callback));
   }
 
   /**
@@ -273,7 +273,7 @@ export class WorkerWritable extends Writable {
    * while a write waits for ring space, so true means the data is published
    * (unless the user corked the stream).
    */
-  #afterWrite(accepted: boolean): boolean {
+  #writeResult(accepted: boolean): boolean {
     if (!accepted) {
       this.#drainOwed = false; // Node's own 'drain' will come, once for both
       return false;
@@ -317,7 +317,7 @@ export class WorkerWritable extends Writable {
       this.uncork();
     }
     // Decided after uncork(): only then is the group placed, or held.
-    return this.#afterWrite(accepted);
+    return this.#writeResult(accepted);
   }
 
   /**

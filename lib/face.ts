@@ -57,8 +57,10 @@ export interface BatchFace<T> {
 /**
  * The Writable methods and hooks both faces override, in one place: each
  * calls Node's own (`base`'s) and tells the core. Node's `_final` (ending)
- * and the readable side stay with each face. (`write()` stays with each face
- * too: it is the hot path, and its overloads are typed per face.)
+ * and the readable side stay with each face. So does `write()`: its
+ * overloads replace Writable's, which an interface merged into the class
+ * cannot do (TS2320), and as the hot path it calls `super.write` with no
+ * call in between.
  * @internal
  */
 export const SHARED_HOOKS = [

@@ -1,12 +1,11 @@
 import { addAbortSignal, Transform, type TransformCallback } from 'node:stream';
-import {
-  BatchCore,
-  defineNeedDrain,
-  type BatchStats,
-  type WriteCallback,
-  type WritevEntry,
-} from './batch-core';
+import { BatchCore, type WriteCallback } from './batch-core';
+import { installBatchFace, type BatchFace } from './face';
 import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type Chunk } from './options';
+
+// The class merges BatchFace, which installBatchFace defines on its prototype.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface AsyncBatchStream<T = ByteMode> extends BatchFace<T> {}
 
 /**
  * A `stream.Transform` that coalesces writes into batches and pushes them
@@ -20,6 +19,7 @@ import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type C
  *
  * @typeParam T - the item type in object mode; {@link ByteMode} (the default) for bytes.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AsyncBatchStream<T = ByteMode> extends Transform {
   /** The batching core; this class only maps Node's hooks onto it. */
   readonly #core: BatchCore<Buffer | T[]>;
@@ -65,58 +65,11 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
         // An errored readable side is never read again (no _read): what it
         // holds counts as taken, and it drops what is pushed from now on (as
         // Node's own Transform does), so the consumer is free.
-        isReady: () => !this.#downstreamFull || this.errored !== null,
+        canTakeBatch: () => !this.#downstreamFull || this.errored !== null,
       },
       options.defaultEncoding ?? 'utf8',
     );
     if (options.signal) addAbortSignal(options.signal, this);
-  }
-
-  /**
-   * Writes `chunks` as one group: back to back, and in one batch when their
-   * total is at most `size` (docs/semantics.md 7). An empty group still calls `callback`.
-   *
-   * @returns false when the caller should wait for `'drain'`, as `write()`.
-   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
-   *   for a chunk `write()` would refuse.
-   */
-  writeV(chunks: readonly Chunk<T>[], callback?: (error?: Error | null) => void): boolean {
-    return this.#core.writeV(chunks, callback);
-  }
-
-  /**
-   * Pushes what is pending downstream now, ignoring `maxDelay`, and resolves
-   * once everything written before the call has been pushed in a batch.
-   *
-   * @throws (rejects) with the stream's error once it was destroyed.
-   */
-  flush(): Promise<void> {
-    return this.#core.flush();
-  }
-
-  /**
-   * Resolves when `write()` can take data without the caller waiting: at once,
-   * or on the next `'drain'`. All callers share one promise per drain cycle,
-   * so many producers can `if (!s.write(x)) await s.ready()` without adding a
-   * listener each.
-   *
-   * @throws (rejects) if the stream is destroyed, or ends, before it drains.
-   */
-  ready(): Promise<void> {
-    return this.#core.ready();
-  }
-
-  /** Batching figures, always on: batches, units, largest batch, pending units, consumer busy time. */
-  get stats(): BatchStats {
-    return this.#core.stats;
-  }
-
-  /**
-   * `await using` support: ends the stream and waits until everything written
-   * has been handed over. (Node's default would destroy it, losing pending data.)
-   */
-  override [Symbol.asyncDispose](): Promise<void> {
-    return this.#core.dispose();
   }
 
   /**
@@ -142,70 +95,8 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
     // Node's write() sorts out its own (chunk, callback) overload.
     return (
       this.#core.tryWrite(chunk, encoding, callback) ??
-      this.#core.nodeWrote(super.write(chunk, encoding as BufferEncoding, callback))
+      this.#core.nodeWriteResult(super.write(chunk, encoding as BufferEncoding, callback))
     );
-  }
-
-  static {
-    // writableNeedDrain follows the core's backpressure too.
-    defineNeedDrain(this.prototype, (stream) => (stream as AsyncBatchStream<unknown>).#core);
-  }
-
-  /**
-   * As `EventEmitter#emit()`, but a 'drain' Node emits while write() would
-   * still return false is dropped: the one owed comes when it would not.
-   * @internal
-   */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'drain' && !this.#core.drainPasses()) return false;
-    return super.emit(event, ...args);
-  }
-
-  /** As `Writable#cork()`. */
-  override cork(): void {
-    super.cork();
-    this.#core.corked(1);
-  }
-
-  /** As `Writable#uncork()`. */
-  override uncork(): void {
-    // Node hands its queue over first: the fast path waits until it has.
-    super.uncork();
-    this.#core.corked(-1);
-  }
-
-  /** As `Writable#end()`. */
-  override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
-    const [nodeChunk, nodeEncoding, nodeCallback] = this.#core.endArguments(chunk, encoding, callback);
-    super.end(nodeChunk, nodeEncoding as BufferEncoding, nodeCallback as () => void);
-    this.#core.endCalled();
-    return this;
-  }
-
-  /**
-   * As `Writable#destroy()`. The callbacks of writes held for backpressure
-   * are queued first, so they come before those of writes Node still queues
-   * (write order).
-   */
-  override destroy(error?: Error): this {
-    if (!this.destroyed) this.#core.destroy(error ?? null);
-    return super.destroy(error);
-  }
-
-  override setDefaultEncoding(encoding: BufferEncoding): this {
-    super.setDefaultEncoding(encoding); // validates, throws ERR_UNKNOWN_ENCODING
-    this.#core.defaultEncoding = encoding;
-    return this;
-  }
-
-  /** Node's hook behind `write()`; not for users to call. @internal */
-  override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
-    this.#core.write(chunk, callback);
-  }
-
-  /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
-  override _writev(entries: WritevEntry[], callback: WriteCallback): void {
-    this.#core.writev(entries, callback);
   }
 
   /** Transform's hook, unused: `_write` and `_writev` take every write. @internal */
@@ -232,13 +123,14 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
     // pending batch otherwise goes out on the core's own schedule (docs/semantics.md 5).
     if (!this.#downstreamFull) return;
     this.#downstreamFull = false;
-    this.#core.onConsumerReady();
+    this.#core.onCanTakeBatch();
   }
 
-  /** Node's hook behind `destroy()`; not for users to call. @internal */
-  // The callback typed as @types/node 18 types Duplex's, which newer ones accept too.
-  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
-    this.#core.destroy(error);
-    callback(error);
+  static {
+    installBatchFace(
+      this.prototype,
+      Transform.prototype,
+      (stream: AsyncBatchStream<unknown>) => stream.#core,
+    );
   }
 }

@@ -4,7 +4,9 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Writable } from 'node:stream';
-import { asError, invalidArgType, invalidChunk, nullChunk, streamDestroyed, writeAfterEnd } from './errors';
+import { type Accumulator, ByteAccumulator, hasExactByteLength, ItemAccumulator } from './accumulators';
+import { asError, streamDestroyed, writeAfterEnd } from './errors';
+import { checkGroup, groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
 import type { BatchSettings } from './options';
 
 /** A write's callback, as Node hands it to `_write`/`_writev`. */
@@ -36,7 +38,7 @@ export interface BatchHost<B> {
    */
   deliver(batch: B): void | PromiseLike<unknown>;
   /** False while the consumer cannot take another batch (a full readable side). */
-  isReady(): boolean;
+  canTakeBatch(): boolean;
 }
 
 /**
@@ -64,9 +66,9 @@ export interface BatchStats {
   readonly lastBusyMs: number;
 }
 
-/** What a waiting `flush()` needs: the units it waits for and its promise's ends. */
+/** What a waiting `flush()` needs: the count it waits for and its promise's ends. */
 interface FlushWaiter {
-  /** Settled units at which this flush is done (units written before the call). */
+  /** Settled count at which this flush is done (what was written before the call). */
   readonly target: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -75,229 +77,17 @@ interface FlushWaiter {
 type Phase = 'open' | 'ending' | 'ended' | 'destroyed';
 
 /** A full batch waiting behind the consumer. */
-interface SealedBatch<B> {
+interface FullBatch<B> {
   readonly batch: B;
   /** Its bytes or items (BatchStats). */
   readonly length: number;
-  /** Its units as Node counts them (object-mode group markers included). */
-  readonly units: number;
-}
-
-/** The open batch: units go in one by one, the batch comes out whole. */
-interface Accumulator<B> {
-  /** Units (bytes or items) in the open batch. */
-  readonly length: number;
-  /** Units a chunk adds: its bytes, or 1 item. */
-  unitsOf(chunk: unknown): number;
-  /** Appends a chunk that the core has checked fits (or that goes alone). */
-  add(chunk: unknown): void;
-  /** Byte mode only: appends a string's `bytes` bytes, encoded in place (no Buffer per write). */
-  addString(text: string, encoding: BufferEncoding, bytes: number): void;
-  /** Hands the open batch out and starts a new one; never called when empty. */
-  take(): B;
-}
-
-/** Smallest storage a byte batch starts with: small batches share Node's pool. */
-const MIN_BYTE_CAPACITY = 256;
-
-/** True for the spellings of UTF-8 Node accepts ('utf8', 'utf-8', any case). */
-function isUtf8(encoding: string): boolean {
-  return encoding === 'utf8' || encoding === 'utf-8' || /^utf-?8$/i.test(encoding);
-}
-
-/**
- * True for the encodings whose `Buffer.byteLength` is exact: the bytes
- * `Buffer.from` makes. For hex, base64 and base64url it is only an upper
- * bound (invalid digits, whitespace and padding are dropped when decoding),
- * so their strings take Node's path, which decodes before it counts.
- */
-function hasExactByteLength(encoding: string): boolean {
-  return isUtf8(encoding) || /^(ucs-?2|utf-?16le|latin1|binary|ascii)$/i.test(encoding);
-}
-
-/**
- * Bytes are copied into one contiguous Buffer per batch: the writer may reuse
- * its chunk as soon as the write callback fired (docs/semantics.md 6), and the batch is
- * handed over without another copy.
- */
-class ByteAccumulator implements Accumulator<Buffer> {
-  /** Storage of the open batch, bytes [0, #length) used; null until the batch's first byte. */
-  #storage: Buffer | null = null;
-  /** Bytes in the open batch. */
-  #length = 0;
-  /**
-   * Capacity a new batch starts with: the last batch's length rounded up, so a
-   * steady load allocates once per batch and a light load allocates little.
-   */
-  #capacityHint = MIN_BYTE_CAPACITY;
-  /** The batch size bound; storage never grows past it unless one chunk is larger. */
-  readonly #size: number;
-
-  constructor(size: number) {
-    this.#size = size;
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  unitsOf(chunk: unknown): number {
-    return (chunk as Buffer).length;
-  }
-
-  add(chunk: unknown): void {
-    const bytes = chunk as Uint8Array;
-    this.#room(bytes.length).set(bytes, this.#length);
-    this.#length += bytes.length;
-  }
-
-  /**
-   * The fast path's append: copies `chunk` if it goes into the open batch's
-   * storage as it is (not a batch's first bytes, no growth, within `size`);
-   * false leaves it to `add`, through the core's bounds.
-   */
-  append(chunk: Uint8Array): boolean {
-    const storage = this.#storage;
-    const length = this.#length;
-    const end = length + chunk.length;
-    if (length === 0 || storage === null || end > storage.length || end > this.#size) return false;
-    storage.set(chunk, length);
-    this.#length = end;
-    return true;
-  }
-
-  addString(text: string, encoding: BufferEncoding, bytes: number): void {
-    // ASCII text (one UTF-8 byte per character) is the same bytes in latin1,
-    // which Node copies without encoding (callgrind, 60-character strings:
-    // 2207 -> 1768 instructions a write).
-    if (bytes === text.length && isUtf8(encoding)) encoding = 'latin1';
-    this.#room(bytes).write(text, this.#length, bytes, encoding);
-    this.#length += bytes;
-  }
-
-  take(): Buffer {
-    const storage = this.#storage as Buffer;
-    const length = this.#length;
-    this.#storage = null;
-    this.#length = 0;
-    this.#capacityHint = Math.min(this.#size, Math.max(MIN_BYTE_CAPACITY, nextPowerOfTwo(length)));
-    return length === storage.length ? storage : storage.subarray(0, length);
-  }
-
-  /** Storage with room for `extra` more bytes. */
-  #room(extra: number): Buffer {
-    const storage = this.#storage;
-    return storage !== null && storage.length - this.#length >= extra ? storage : this.#grow(extra);
-  }
-
-  /** Moves the open batch to storage that holds `extra` more bytes. */
-  #grow(extra: number): Buffer {
-    const needed = this.#length + extra;
-    const old = this.#storage;
-    let capacity = Math.max(needed, this.#capacityHint, old === null ? 0 : old.length * 2);
-    // A lone chunk of `size` or more is the only thing that exceeds `size`.
-    if (needed <= this.#size) capacity = Math.min(capacity, this.#size);
-    const storage = Buffer.allocUnsafe(capacity);
-    if (old !== null) old.copy(storage, 0, 0, this.#length);
-    this.#storage = storage;
-    return storage;
-  }
-}
-
-/**
- * Items go into a fresh array per batch, which the consumer then owns. The
- * array is preallocated to the last batch's length, so a steady load never
- * regrows it item by item (bench: object-mode AsyncBatchStream 13.9 -> 19.9 M
- * items/s); the consumer gets it trimmed to the items written.
- */
-class ItemAccumulator<T> implements Accumulator<T[]> {
-  /** Items of the open batch: slots [0, #length) hold them, in write order. */
-  #items: T[];
-  /** Items in the open batch. */
-  #length = 0;
-  /** Slots a new batch starts with: the last batch's length (at least 16). */
-  #capacityHint = 16;
-
-  constructor() {
-    this.#items = new Array<T>(this.#capacityHint);
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  unitsOf(): number {
-    return 1;
-  }
-
-  add(item: unknown): void {
-    this.#items[this.#length++] = item as T;
-  }
-
-  /* c8 ignore start: the core calls addString in byte mode only */
-  addString(): never {
-    throw new Error('unreachable: strings are items in object mode');
-  }
-  /* c8 ignore stop */
-
-  take(): T[] {
-    const batch = this.#items;
-    batch.length = this.#length;
-    this.#capacityHint = Math.max(16, this.#length);
-    this.#items = new Array<T>(this.#capacityHint);
-    this.#length = 0;
-    return batch;
-  }
+  /** Its count, as Node counts it (object-mode group markers included). */
+  readonly count: number;
 }
 
 /** Milliseconds rounded to whole microseconds: finer digits of performance.now() are noise. */
 function toMicroseconds(ms: number): number {
   return Math.round(ms * 1000) / 1000;
-}
-
-function nextPowerOfTwo(n: number): number {
-  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
-}
-
-/**
- * Marks the start of a `writeV()` group in Node's write queue; its value is the
- * number of chunks that follow. A user chunk can never carry this symbol.
- */
-const kGroup = Symbol('mwsr.group');
-type GroupMarker = { [kGroup]: number };
-
-/** Node's own `writableNeedDrain` getter (Node 18+): true while Node owes a 'drain' for its queue. */
-const nodeNeedDrainGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get as (
-  this: Writable,
-) => boolean;
-
-function nodeNeedsDrain(stream: Writable): boolean {
-  return nodeNeedDrainGetter.call(stream);
-}
-
-/**
- * Defines a face's `writableNeedDrain`: true while a write() returned false
- * and its 'drain' has not come, by Node's count or the core's (Node's own
- * getter sees only its queue; `pipe()` and `ready()` read this one). Defined
- * on the prototype since Node's typings declare a property, not an accessor.
- * @internal
- */
-export function defineNeedDrain(prototype: Writable, coreOf: (stream: Writable) => BatchCore<unknown>): void {
-  Object.defineProperty(prototype, 'writableNeedDrain', {
-    configurable: true,
-    enumerable: false,
-    get(this: Writable): boolean {
-      return coreOf(this).needDrain || nodeNeedsDrain(this);
-    },
-  });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**
@@ -306,8 +96,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * possible, or after `maxDelay`), one hand-over at a time, the sticky error,
  * and the `flush()` waiters. The faces only map Node's hooks onto it.
  *
- * Units are what Node's `writableLength` counts: bytes in byte mode, items in
- * object mode (where a group's marker counts as one, as Node counts it).
+ * Units are bytes (byte mode) or items (object mode), as in BatchStats; a
+ * count is what Node's `writableLength` counts: units, and in object mode one
+ * more for each group's marker.
  * @internal
  */
 export class BatchCore<B> {
@@ -342,7 +133,7 @@ export class BatchCore<B> {
   /**
    * `#bytes` while write() may skip Node's queue (`#writeOpen`, nothing
    * corked, no Node write held), else null: the hot path's one test, kept in
-   * step by `#reopen()`.
+   * step by `#refreshFastPath()`.
    */
   #fastBytes: ByteAccumulator | null = null;
   /**
@@ -359,25 +150,29 @@ export class BatchCore<B> {
   /** The first error; sticky (docs/semantics.md 10). */
   #error: Error | null = null;
 
-  /** Units admitted into the open batch, including object-mode group markers. */
-  #openUnits = 0;
-  /** Units of the batch out with the consumer; counted as settled when it settles. */
-  #busyUnits = 0;
-  /** Units ever admitted, handed over and settled: `flush()` targets are counted on these. */
-  #unitsAdmitted = 0;
-  #unitsHandedOver = 0;
-  #unitsSettled = 0;
+  /** Count admitted into the open batch, object-mode group markers included. */
+  #openCount = 0;
+  /** Count of the batch out with the consumer; settled when it settles. */
+  #busyCount = 0;
+  /** Counts ever admitted, handed over and settled: `flush()` targets are taken on these. */
+  #admittedCount = 0;
+  #handedOverCount = 0;
+  #settledCount = 0;
 
   /**
    * Full batches behind the consumer, oldest first. A write that does not fit
-   * in the open batch seals it and starts the next one, so every write is
+   * in the open batch shelves it and starts the next one, so every write is
    * copied at once and none waits in Node's queue (bench, 64 B writes from
    * 256 producers into a socket: 1.14x BatchingWritable, 1.10x
    * AsyncBatchStream, against holding the write in Node's queue).
    */
-  #sealed: SealedBatch<B>[] = [];
-  /** Bytes or items in the sealed batches (BatchStats). */
-  #sealedLength = 0;
+  #fullBatches: FullBatch<B>[] = [];
+  /** Bytes or items in the full batches (BatchStats). */
+  #fullLength = 0;
+  /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
+  readonly #groupUnits: number[] = [];
+
+  // Backpressure and held callbacks.
 
   /**
    * Backpressure (docs/semantics.md 12): once the backlog (bytes or items admitted, not
@@ -416,8 +211,6 @@ export class BatchCore<B> {
    * callback take Node's path, which keeps its own order.
    */
   #nodeTickPending = false;
-  /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
-  readonly #groupUnits: number[] = [];
   /** Held callbacks on their way out, on the next tick; null when none are. */
   #releasing: WriteCallback[] | null = null;
   /**
@@ -425,8 +218,8 @@ export class BatchCore<B> {
    * writes itself until we call it, so write() must not skip its queue.
    */
   #nodeHeld: WriteCallback | null = null;
-  /** Units of that held Node write (Node still counts them in writableLength). */
-  #nodeHeldUnits = 0;
+  /** Count of that held Node write (Node still counts it in writableLength). */
+  #nodeHeldCount = 0;
 
   /** Batches and units handed over, and the largest batch: see BatchStats. */
   #batches = 0;
@@ -439,7 +232,7 @@ export class BatchCore<B> {
   #maxBusyMs = 0;
   #lastBusyMs = 0;
 
-  /** Highest `flush()` target: the open batch is due while it covers units not handed over. */
+  /** Highest `flush()` target: the open batch is due while it covers a count not handed over. */
   #flushTarget = 0;
   /** Waiting `flush()` calls, targets in ascending order. */
   #flushWaiters: FlushWaiter[] = [];
@@ -530,7 +323,7 @@ export class BatchCore<B> {
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#limit = settings.size + stream.writableHighWaterMark;
     this.#writeOpen = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
-    this.#reopen();
+    this.#refreshFastPath();
   }
 
   /** The stream's default encoding, as Node's `setDefaultEncoding()` sets it. */
@@ -580,9 +373,9 @@ export class BatchCore<B> {
       chunk instanceof Uint8Array &&
       bytes.append(chunk)
     ) {
-      this.#openUnits += chunk.length;
-      this.#unitsAdmitted += chunk.length;
-      return this.#accepted(undefined);
+      this.#openCount += chunk.length;
+      this.#admittedCount += chunk.length;
+      return this.#fastWriteResult(undefined);
     }
     return this.#tryAdmit(chunk, encoding, callback);
   }
@@ -598,11 +391,11 @@ export class BatchCore<B> {
     const units = this.#fastUnitsOf(chunk, encoding);
     if (units < 0) return undefined;
     this.#admit(chunk, units);
-    return this.#accepted(callback);
+    return this.#fastWriteResult(callback);
   }
 
   /**
-   * The units of a chunk the fast path can take (that a new batch, a seal or a
+   * The units of a chunk the fast path can take (that a new batch, a shelving or a
    * string needs), or -1 for one Node's own write() must check.
    */
   #fastUnitsOf(chunk: unknown, encoding: unknown): number {
@@ -619,35 +412,11 @@ export class BatchCore<B> {
   }
 
   /** A fast-path write is in: arrange the hand-over, and give write()'s result. */
-  #accepted(callback: unknown): boolean {
+  #fastWriteResult(callback: unknown): boolean {
     if (!this.#busy) this.#scheduleMaybe();
-    const ok = this.#backlog() < this.#limit || this.#verdict();
+    const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();
     if (callback !== undefined) this.#callbackFast(callback, ok);
     return ok;
-  }
-
-  /**
-   * A fast-path write's callback: on the next tick (one tick for a run of
-   * writes with the same callback), or held for the drain when write() said
-   * false.
-   */
-  #callbackFast(callback: unknown, ok: boolean): void {
-    if (typeof callback !== 'function') return;
-    const due = this.#dueCallbacks;
-    if (!ok || this.#heldCallbacks.length > 0) {
-      // Held for the drain; or written while earlier callbacks are held
-      // (from inside onBatch, before the drain tick is queued): it goes out
-      // after them, in write order.
-      this.#dueCallbacks = null;
-      this.#heldCallbacks.push(callback as WriteCallback);
-    } else if (due !== null && due.callback === callback) {
-      due.count++;
-    } else {
-      const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
-      this.#dueCallbacks = next;
-      process.nextTick(this.#onDueTick, next);
-      this.#dueTicks++;
-    }
   }
 
   /**
@@ -681,19 +450,14 @@ export class BatchCore<B> {
     for (const callback of callbacks) callback(streamDestroyed('end'));
   }
 
-  /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */
-  #mayTakeCallback(callback: unknown): boolean {
-    return !this.#nodeTickPending || typeof callback !== 'function';
-  }
-
   /** The face's `cork()` (+1) or `uncork()` (-1) has run. */
   corked(delta: 1 | -1): void {
     this.#corks = Math.max(0, this.#corks + delta);
-    this.#reopen();
+    this.#refreshFastPath();
   }
 
   /** Recomputes `#fastBytes` after `#writeOpen`, `#corks` or `#nodeHeld` changed. */
-  #reopen(): void {
+  #refreshFastPath(): void {
     this.#fastBytes = this.#mayBypassNode() ? this.#bytes : null;
   }
 
@@ -710,9 +474,9 @@ export class BatchCore<B> {
    * What write() returns for a chunk Node's own write() took: false as well
    * when the backlog has reached the limit (Node knows only its own queue).
    */
-  nodeWrote(ok: boolean): boolean {
+  nodeWriteResult(ok: boolean): boolean {
     if (!ok) this.#erroredMaybe();
-    return ok && this.#verdict(this.#nodeQueued());
+    return ok && this.#okOrOweDrain(this.#nodeQueued());
   }
 
   /**
@@ -742,19 +506,19 @@ export class BatchCore<B> {
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
-    const units = marker ? this.#markerUnits() : this.#accumulator.unitsOf(chunk);
+    const count = marker ? this.#markerCount() : this.#accumulator.unitsOf(chunk);
     if (marker) this.#countEmptyGroup();
-    else this.#admit(chunk, units);
+    else this.#admit(chunk, count);
     this.#scheduleMaybe();
-    this.#callbackNode(callback, units);
+    this.#callbackNode(callback, count);
   }
 
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
-    const unitsBefore = this.#unitsAdmitted;
+    const countBefore = this.#admittedCount;
     this.#admitAll(entries);
     this.#scheduleMaybe();
-    this.#callbackNode(callback, this.#unitsAdmitted - unitsBefore);
+    this.#callbackNode(callback, this.#admittedCount - countBefore);
   }
 
   /** Whether a write returned false and its 'drain' has not come yet. */
@@ -784,7 +548,7 @@ export class BatchCore<B> {
     /* c8 ignore stop */
     this.#phase = 'ending';
     this.#writeOpen = false;
-    this.#reopen();
+    this.#refreshFastPath();
     this.#queueTick();
     // The end may complete only after the ticks already queued when end()
     // was called (write callbacks among them): one of those may still fail
@@ -801,7 +565,7 @@ export class BatchCore<B> {
     if (this.#phase === 'destroyed') return;
     this.#phase = 'destroyed';
     this.#writeOpen = false;
-    this.#reopen();
+    this.#refreshFastPath();
     this.#dueCallbacks = null;
     if (error !== null && this.#error === null) this.#error = error;
     this.#clearTimers();
@@ -828,7 +592,7 @@ export class BatchCore<B> {
   }
 
   /** The readable side can take a batch again (`_read`). */
-  onConsumerReady(): void {
+  onCanTakeBatch(): void {
     if (this.#phase === 'destroyed') return;
     this.#freeMaybe();
     this.#pump();
@@ -847,10 +611,10 @@ export class BatchCore<B> {
       if (this.#error === null && this.#host.stream.writableFinished) return Promise.resolve();
       return Promise.reject(this.#error ?? streamDestroyed('flush'));
     }
-    // Units written so far: admitted, plus what Node still queues (a held
+    // Counted so far: admitted, plus what Node still queues (a held
     // Node write is in both, hence the subtraction).
-    const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#nodeHeldUnits;
-    if (target <= this.#unitsSettled) return Promise.resolve();
+    const target = this.#admittedCount + this.#host.stream.writableLength - this.#nodeHeldCount;
+    if (target <= this.#settledCount) return Promise.resolve();
     if (target > this.#flushTarget) this.#flushTarget = target;
     const promise = new Promise<void>((resolve, reject) => {
       this.#flushWaiters.push({ target, resolve, reject });
@@ -902,7 +666,7 @@ export class BatchCore<B> {
     this.#erroredMaybe(); // end(chunk) after end()
     if (!this.#host.stream.writableEnded) return;
     this.#writeOpen = false;
-    this.#reopen();
+    this.#refreshFastPath();
     this.#failReady(writeAfterEnd());
   }
 
@@ -941,12 +705,8 @@ export class BatchCore<B> {
    * Corking keeps them in one `_writev` call and lets no other write between.
    */
   writeV(chunks: readonly unknown[], callback?: WriteCallback): boolean {
-    if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
-    if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
-    }
     // A bad chunk rejects the whole group before any of it is written.
-    for (const chunk of chunks) this.#checkChunk(chunk);
+    checkGroup(chunks, callback, this.#objectMode);
     const stream = this.#host.stream;
     if (chunks.length === 1) return stream.write(chunks[0], callback);
     const fast = this.#tryAdmitGroup(chunks, callback);
@@ -954,12 +714,12 @@ export class BatchCore<B> {
     if (chunks.length === 0 || stream.writableEnded || stream.destroyed) {
       // A write of nothing, in write order; after end() or destroy() it
       // fails exactly as write() fails: Node's own error, callback and 'error'.
-      return stream.write(this.#marker(0), callback);
+      return stream.write(groupMarker(0, this.#objectMode), callback);
     }
     let ok: boolean;
     stream.cork();
     try {
-      stream.write(this.#marker(chunks.length));
+      stream.write(groupMarker(chunks.length, this.#objectMode));
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) stream.write(chunks[i]);
       ok = stream.write(chunks[last], callback);
@@ -967,7 +727,7 @@ export class BatchCore<B> {
       stream.uncork();
     }
     // The group went in at uncork() (or waits in Node's queue): count it now.
-    return this.nodeWrote(ok);
+    return this.nodeWriteResult(ok);
   }
 
   /**
@@ -991,36 +751,36 @@ export class BatchCore<B> {
     }
     this.#makeRoomForGroup(total);
     for (let i = 0; i < chunks.length; i++) this.#admit(chunks[i], units[i]);
-    return this.#accepted(callback);
+    return this.#fastWriteResult(callback);
   }
 
   // ---- Admission: units into the open batch --------------------------------
 
-  /** Puts a chunk into the open batch, sealing it first when the chunk does not fit. */
+  /** Puts a chunk into the open batch, shelving that first when the chunk does not fit. */
   #admit(chunk: unknown, units: number): void {
     if (units === 0) return; // docs/semantics.md 6: zero bytes make no batch
     this.#makeRoom(units);
     if (typeof chunk === 'string' && !this.#objectMode) {
       // Strings come only from the fast path (Node's path hands Buffers),
       // which takes them only in an encoding it sizes exactly.
-      this.#accumulator.addString(chunk, this.#stringEncoding as BufferEncoding, units);
+      (this.#bytes as ByteAccumulator).addString(chunk, this.#stringEncoding as BufferEncoding, units);
     } else {
       this.#accumulator.add(chunk);
     }
-    this.#openUnits += units;
-    this.#unitsAdmitted += units;
+    this.#openCount += units;
+    this.#admittedCount += units;
   }
 
   /**
    * Makes room for `units` more: docs/semantics.md 3, a chunk is never split, so one that
-   * does not fit seals the open batch; one of `size` or more goes alone into
+   * does not fit shelves the open batch; one of `size` or more goes alone into
    * an empty batch. A new batch's first write starts its maxDelay timer.
    */
   #makeRoom(units: number): void {
     const length = this.#accumulator.length;
     if (length > 0) {
       if (length + units <= this.#size) return;
-      this.#seal();
+      this.#shelve();
     }
     if (this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
       this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
@@ -1033,15 +793,15 @@ export class BatchCore<B> {
    */
   #makeRoomForGroup(total: number): void {
     const length = this.#accumulator.length;
-    if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();
+    if (total <= this.#size && length > 0 && length + total > this.#size) this.#shelve();
   }
 
-  /** Moves the open batch to the sealed ones: it is full, and goes next. */
-  #seal(): void {
+  /** Moves the open batch to the full ones, behind the consumer: it goes next. */
+  #shelve(): void {
     const length = this.#accumulator.length;
-    this.#sealed.push({ batch: this.#accumulator.take(), length, units: this.#openUnits });
-    this.#sealedLength += length;
-    this.#openUnits = 0;
+    this.#fullBatches.push({ batch: this.#accumulator.take(), length, count: this.#openCount });
+    this.#fullLength += length;
+    this.#openCount = 0;
     this.#clearDelay();
   }
 
@@ -1064,8 +824,8 @@ export class BatchCore<B> {
       for (let i = index + 1; i < end; i++) total += accumulator.unitsOf(entries[i].chunk);
       this.#makeRoomForGroup(total);
       // Node counts the marker as one item of writableLength in object mode; so do we.
-      this.#openUnits += this.#markerUnits();
-      this.#unitsAdmitted += this.#markerUnits();
+      this.#openCount += this.#markerCount();
+      this.#admittedCount += this.#markerCount();
     }
   }
 
@@ -1076,44 +836,46 @@ export class BatchCore<B> {
    * consumer has, or at once.
    */
   #countEmptyGroup(): void {
-    const units = this.#markerUnits();
-    if (units === 0) return;
-    this.#unitsAdmitted += units;
-    // Sealed batches always have an open one behind them (a seal makes room
+    const count = this.#markerCount();
+    if (count === 0) return;
+    this.#admittedCount += count;
+    // Full batches always have an open one behind them (shelving makes room
     // for a chunk that goes in next), so an empty open batch means no batch
     // waits: only the one with the consumer, if any, is not settled.
     if (this.#accumulator.length > 0) {
-      this.#openUnits += units;
+      this.#openCount += count;
     } else {
-      this.#unitsHandedOver += units;
+      this.#handedOverCount += count;
       if (this.#busy) {
-        this.#busyUnits += units;
+        this.#busyCount += count;
       } else {
-        this.#unitsSettled += units;
+        this.#settledCount += count;
         this.#resolveFlushWaiters();
       }
     }
   }
 
+  // ---- Backpressure and held callbacks -----------------------------------
+
   /**
-   * Bytes or items admitted and not yet handed over: the open and the sealed
-   * batches. (Not units: an object-mode group marker holds no memory.)
+   * Bytes or items admitted and not yet handed over: the open and the full
+   * batches. (Not a count: an object-mode group marker holds no memory.)
    */
   #backlog(): number {
-    return this.#sealedLength + this.#accumulator.length;
+    return this.#fullLength + this.#accumulator.length;
   }
 
-  /** Units Node queues and we have not admitted (while corked, or behind a held write). */
+  /** The count Node queues and we have not admitted (while corked, or behind a held write). */
   #nodeQueued(): number {
-    return this.#host.stream.writableLength - this.#nodeHeldUnits;
+    return this.#host.stream.writableLength - this.#nodeHeldCount;
   }
 
   /**
-   * write()'s result once its chunk is in, or in Node's queue (`nodeQueued`
-   * units; none on the fast path): false, and a 'drain' owed, at or above the
-   * limit.
+   * write()'s result once its chunk is in, or in Node's queue (`nodeQueued`,
+   * a count; none on the fast path): false, and then a 'drain' owed, at or
+   * above the limit.
    */
-  #verdict(nodeQueued = 0): boolean {
+  #okOrOweDrain(nodeQueued = 0): boolean {
     if (this.#backlog() + nodeQueued < this.#limit) return true;
     this.#needDrain = true;
     return false;
@@ -1122,10 +884,10 @@ export class BatchCore<B> {
   /**
    * Calls Node's write callback now, or holds it for the drain when the
    * backlog is at or above the limit: then Node queues further writes, and
-   * writers who wait for their callbacks are held back too. `units`: the
-   * write's, as Node counts them in writableLength.
+   * writers who wait for their callbacks are held back too. `count`: the
+   * write's, as Node counts it in writableLength.
    */
-  #callbackNode(callback: WriteCallback, units: number): void {
+  #callbackNode(callback: WriteCallback, count: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
     if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
       const first = !this.#nodeTickPending;
@@ -1135,8 +897,8 @@ export class BatchCore<B> {
       return;
     }
     this.#nodeHeld = callback;
-    this.#reopen();
-    this.#nodeHeldUnits = units;
+    this.#refreshFastPath();
+    this.#nodeHeldCount = count;
     this.#heldCallbacks.push(callback);
   }
 
@@ -1165,6 +927,35 @@ export class BatchCore<B> {
     return held;
   }
 
+  /**
+   * A fast-path write's callback: on the next tick (one tick for a run of
+   * writes with the same callback), or held for the drain when write() said
+   * false.
+   */
+  #callbackFast(callback: unknown, ok: boolean): void {
+    if (typeof callback !== 'function') return;
+    const due = this.#dueCallbacks;
+    if (!ok || this.#heldCallbacks.length > 0) {
+      // Held for the drain; or written while earlier callbacks are held
+      // (from inside onBatch, before the drain tick is queued): it goes out
+      // after them, in write order.
+      this.#dueCallbacks = null;
+      this.#heldCallbacks.push(callback as WriteCallback);
+    } else if (due !== null && due.callback === callback) {
+      due.count++;
+    } else {
+      const next: DueCallbacks = { callback: callback as WriteCallback, count: 1 };
+      this.#dueCallbacks = next;
+      process.nextTick(this.#onDueTick, next);
+      this.#dueTicks++;
+    }
+  }
+
+  /** False for a callback that must take Node's path to keep write order (see #nodeTickPending). */
+  #mayTakeCallback(callback: unknown): boolean {
+    return !this.#nodeTickPending || typeof callback !== 'function';
+  }
+
   /** Calls the held callbacks on their way out, in write order. */
   #releaseHeld(): void {
     const callbacks = this.#releasing;
@@ -1173,8 +964,8 @@ export class BatchCore<B> {
     for (const callback of callbacks) {
       if (callback === this.#nodeHeld) {
         this.#nodeHeld = null;
-        this.#nodeHeldUnits = 0;
-        this.#reopen();
+        this.#nodeHeldCount = 0;
+        this.#refreshFastPath();
       }
       // Node's callback may hand us its queue again (re-entering writev):
       // our state is consistent here.
@@ -1186,26 +977,26 @@ export class BatchCore<B> {
 
   /**
    * Called inside `write()`: never hands over here, only arranges for it.
-   * docs/semantics.md 5: a full or sealed batch goes this turn; otherwise, with
+   * docs/semantics.md 5: a full batch goes this turn; otherwise, with
    * maxDelay 0, the next turn, so writes of the same turn go out together.
    */
   #scheduleMaybe(): void {
     // While the consumer is busy (the usual case under load) this is one test.
     if (this.#busy || this.#phase === 'destroyed') return;
-    if (this.#accumulator.length === 0 && this.#sealed.length === 0) return;
-    if (!this.#host.isReady()) return; // _read will pump
+    if (this.#accumulator.length === 0 && this.#fullBatches.length === 0) return;
+    if (!this.#host.canTakeBatch()) return; // _read will pump
     if (this.#isUrgent()) this.#queueTick();
     else if (this.#maxDelay === 0 && this.#immediate === null) {
       this.#immediate = setImmediate(this.#onImmediate);
     }
   }
 
-  /** A batch must go without waiting: a sealed or full one, a flush, or the end. */
+  /** A batch must go without waiting: a full one, a flush, or the end. */
   #isUrgent(): boolean {
     return (
-      this.#sealed.length > 0 ||
+      this.#fullBatches.length > 0 ||
       this.#accumulator.length >= this.#size ||
-      this.#flushTarget > this.#unitsHandedOver ||
+      this.#flushTarget > this.#handedOverCount ||
       this.#phase === 'ending'
     );
   }
@@ -1222,14 +1013,14 @@ export class BatchCore<B> {
   }
 
   /**
-   * The one loop that moves data: hands batches over, sealed ones first, while
+   * The one loop that moves data: hands batches over, full ones first, while
    * the consumer is free and a batch is due, owes a drain once the backlog is
    * below the limit, and finishes an ending stream. Runs from timers, ticks
    * and settlements only.
    */
   #pump(): void {
-    while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {
-      if (this.#sealed.length === 0) {
+    while (this.#phase !== 'destroyed' && !this.#busy && this.#host.canTakeBatch()) {
+      if (this.#fullBatches.length === 0) {
         if (this.#accumulator.length === 0 || !this.#isDue()) break;
         if (this.#releasing !== null) {
           // Producers wake on the drain tick just queued: the open batch,
@@ -1244,7 +1035,7 @@ export class BatchCore<B> {
     }
     // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
     // settlement or _read will pump again. (A destroyed core is not 'ending'.)
-    if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;
+    if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;
     if (this.#phase === 'ending' && this.#finalCallback !== null) this.#finish();
   }
 
@@ -1252,19 +1043,19 @@ export class BatchCore<B> {
   #handOver(): void {
     let batch: B;
     let length: number;
-    const sealed = this.#sealed.length > 0 ? this.#sealed.shift() : undefined;
-    if (sealed !== undefined) {
-      ({ batch, length } = sealed);
-      this.#busyUnits = sealed.units;
-      this.#sealedLength -= length;
+    const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;
+    if (full !== undefined) {
+      ({ batch, length } = full);
+      this.#busyCount = full.count;
+      this.#fullLength -= length;
     } else {
       length = this.#accumulator.length;
       batch = this.#accumulator.take();
-      this.#busyUnits = this.#openUnits;
-      this.#openUnits = 0;
+      this.#busyCount = this.#openCount;
+      this.#openCount = 0;
       this.#clearDelay();
     }
-    this.#unitsHandedOver += this.#busyUnits;
+    this.#handedOverCount += this.#busyCount;
     this.#batches++;
     this.#batchedUnits += length;
     if (length > this.#largestBatch) this.#largestBatch = length;
@@ -1290,8 +1081,8 @@ export class BatchCore<B> {
   #settle(): void {
     this.#busy = false;
     this.#freeMaybe();
-    this.#unitsSettled += this.#busyUnits;
-    this.#busyUnits = 0;
+    this.#settledCount += this.#busyCount;
+    this.#busyCount = 0;
     this.#resolveFlushWaiters();
   }
 
@@ -1299,16 +1090,16 @@ export class BatchCore<B> {
   #resolveFlushWaiters(): void {
     const waiters = this.#flushWaiters;
     let done = 0;
-    while (done < waiters.length && waiters[done].target <= this.#unitsSettled) {
+    while (done < waiters.length && waiters[done].target <= this.#settledCount) {
       waiters[done].resolve();
       done++;
     }
     if (done > 0) waiters.splice(0, done);
   }
 
-  /** Closes the busy period once the consumer is settled and ready again (BatchStats). */
+  /** Closes the busy period once the consumer is settled and can take a batch again (BatchStats). */
   #freeMaybe(): void {
-    if (this.#busySince < 0 || this.#busy || !this.#host.isReady()) return;
+    if (this.#busySince < 0 || this.#busy || !this.#host.canTakeBatch()) return;
     const elapsed = performance.now() - this.#busySince;
     this.#busySince = -1;
     this.#busyMs += elapsed;
@@ -1356,35 +1147,11 @@ export class BatchCore<B> {
 
   /** The chunk count of a group marker, or -1 for a user chunk. */
   #groupCountOf(chunk: unknown): number {
-    if (this.#objectMode) {
-      return typeof chunk === 'object' && chunk !== null && kGroup in chunk
-        ? (chunk as GroupMarker)[kGroup]
-        : -1;
-    }
-    // Byte mode: only a zero-length Buffer can be a marker; test that first.
-    return (chunk as Buffer).length === 0 && kGroup in (chunk as object)
-      ? (chunk as GroupMarker)[kGroup]
-      : -1;
+    return groupCountOf(chunk, this.#objectMode);
   }
 
   /** What Node counts for a group marker: one item in object mode, zero bytes otherwise. */
-  #markerUnits(): number {
+  #markerCount(): number {
     return this.#objectMode ? 1 : 0;
-  }
-
-  #marker(count: number): unknown {
-    const marker: GroupMarker = { [kGroup]: count };
-    // Byte mode takes only Buffers: a zero-length one carries the count and
-    // adds nothing to writableLength.
-    return this.#objectMode ? marker : Object.assign(Buffer.alloc(0), marker);
-  }
-
-  /** Throws what a plain Writable's write() throws for this chunk. */
-  #checkChunk(chunk: unknown): void {
-    if (chunk === null) throw nullChunk();
-    if (this.#objectMode) return;
-    // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
-    if (typeof chunk === 'string' || ArrayBuffer.isView(chunk)) return;
-    throw invalidChunk(chunk);
   }
 }

@@ -1,11 +1,6 @@
 import { addAbortSignal, Writable } from 'node:stream';
-import {
-  BatchCore,
-  defineNeedDrain,
-  type BatchStats,
-  type WriteCallback,
-  type WritevEntry,
-} from './batch-core';
+import { BatchCore, type WriteCallback } from './batch-core';
+import { installBatchFace, type BatchFace } from './face';
 import { asError, invalidArgType, multipleCallback } from './errors';
 import {
   checkBatchSettings,
@@ -16,6 +11,10 @@ import {
   type Chunk,
   type ObjectBatchingWritableOptions,
 } from './options';
+
+// The class merges BatchFace, which installBatchFace defines on its prototype.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface BatchingWritable<T = ByteMode> extends BatchFace<T> {}
 
 /**
  * A `stream.Writable` that coalesces writes into batches and hands them to
@@ -32,6 +31,7 @@ import {
  *
  * @typeParam T - the item type in object mode; {@link ByteMode} (the default) for bytes.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class BatchingWritable<T = ByteMode> extends Writable {
   /** The batching core; this class only maps Node's hooks onto it. */
   readonly #core: BatchCore<Buffer | T[]>;
@@ -72,62 +72,11 @@ export class BatchingWritable<T = ByteMode> extends Writable {
         deliver: takesDone
           ? (batch) => handOverWithDone(this, consumer, batch)
           : (batch) => settlesByReturn.call(this, batch),
-        isReady: () => true,
+        canTakeBatch: () => true,
       },
       options.defaultEncoding ?? 'utf8',
     );
     if (options.signal) addAbortSignal(options.signal, this);
-  }
-
-  /**
-   * Writes `chunks` as one group: they enter back to back, with no other
-   * write between them, and when their total is at most `size` they arrive in
-   * one batch, never split (docs/semantics.md 7). An empty group writes nothing and still
-   * calls `callback`.
-   *
-   * @returns false when the caller should wait for `'drain'`, as `write()`.
-   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
-   *   for a chunk `write()` would refuse (then nothing of the group is written).
-   */
-  writeV(chunks: readonly Chunk<T>[], callback?: (error?: Error | null) => void): boolean {
-    return this.#core.writeV(chunks, callback);
-  }
-
-  /**
-   * Hands what is pending over now, ignoring `maxDelay`, and resolves once
-   * `onBatch` has settled for everything written before the call. With nothing
-   * pending it resolves without calling `onBatch`.
-   *
-   * @throws (rejects) with the stream's error if `onBatch` failed or the stream
-   *   was destroyed meanwhile, or `ERR_STREAM_DESTROYED`.
-   */
-  flush(): Promise<void> {
-    return this.#core.flush();
-  }
-
-  /**
-   * Resolves when `write()` can take data without the caller waiting: at once,
-   * or on the next `'drain'`. All callers share one promise per drain cycle,
-   * so many producers can `if (!s.write(x)) await s.ready()` without adding a
-   * listener each.
-   *
-   * @throws (rejects) if the stream is destroyed, or ends, before it drains.
-   */
-  ready(): Promise<void> {
-    return this.#core.ready();
-  }
-
-  /** Batching figures, always on: batches, units, largest batch, pending units, consumer busy time. */
-  get stats(): BatchStats {
-    return this.#core.stats;
-  }
-
-  /**
-   * `await using` support: ends the stream and waits until everything written
-   * has been handed over. (Node's default would destroy it, losing pending data.)
-   */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#core.dispose();
   }
 
   /**
@@ -153,70 +102,8 @@ export class BatchingWritable<T = ByteMode> extends Writable {
     // Node's write() sorts out its own (chunk, callback) overload.
     return (
       this.#core.tryWrite(chunk, encoding, callback) ??
-      this.#core.nodeWrote(super.write(chunk, encoding as BufferEncoding, callback))
+      this.#core.nodeWriteResult(super.write(chunk, encoding as BufferEncoding, callback))
     );
-  }
-
-  static {
-    // writableNeedDrain follows the core's backpressure too.
-    defineNeedDrain(this.prototype, (stream) => (stream as BatchingWritable<unknown>).#core);
-  }
-
-  /**
-   * As `EventEmitter#emit()`, but a 'drain' Node emits while write() would
-   * still return false is dropped: the one owed comes when it would not.
-   * @internal
-   */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'drain' && !this.#core.drainPasses()) return false;
-    return super.emit(event, ...args);
-  }
-
-  /** As `Writable#cork()`. */
-  override cork(): void {
-    super.cork();
-    this.#core.corked(1);
-  }
-
-  /** As `Writable#uncork()`. */
-  override uncork(): void {
-    // Node hands its queue over first: the fast path waits until it has.
-    super.uncork();
-    this.#core.corked(-1);
-  }
-
-  /** As `Writable#end()`. */
-  override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
-    const [nodeChunk, nodeEncoding, nodeCallback] = this.#core.endArguments(chunk, encoding, callback);
-    super.end(nodeChunk, nodeEncoding as BufferEncoding, nodeCallback as () => void);
-    this.#core.endCalled();
-    return this;
-  }
-
-  /**
-   * As `Writable#destroy()`. The callbacks of writes held for backpressure
-   * are queued first, so they come before those of writes Node still queues
-   * (write order).
-   */
-  override destroy(error?: Error): this {
-    if (!this.destroyed) this.#core.destroy(error ?? null);
-    return super.destroy(error);
-  }
-
-  override setDefaultEncoding(encoding: BufferEncoding): this {
-    super.setDefaultEncoding(encoding); // validates, throws ERR_UNKNOWN_ENCODING
-    this.#core.defaultEncoding = encoding;
-    return this;
-  }
-
-  /** Node's hook behind `write()`; not for users to call. @internal */
-  override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
-    this.#core.write(chunk, callback);
-  }
-
-  /** Node's hook behind `write()` and `writeV()`; not for users to call. @internal */
-  override _writev(entries: WritevEntry[], callback: WriteCallback): void {
-    this.#core.writev(entries, callback);
   }
 
   /** Node's hook behind `end()`; not for users to call. @internal */
@@ -224,10 +111,8 @@ export class BatchingWritable<T = ByteMode> extends Writable {
     this.#core.end(callback);
   }
 
-  /** Node's hook behind `destroy()`; not for users to call. @internal */
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#core.destroy(error);
-    callback(error);
+  static {
+    installBatchFace(this.prototype, Writable.prototype, (stream: BatchingWritable<unknown>) => stream.#core);
   }
 }
 

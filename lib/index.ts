@@ -84,6 +84,11 @@ export const BatchingWritable: BatchingWritableConstructor = BatchingWritableCla
 export interface AsyncBatchStream<T = ByteMode> extends AsyncBatchStreamClass<T> {
   /** `for await (const batch of stream)`: one batch per step. */
   [Symbol.asyncIterator](): BatchIterator<Batch<T>>;
+  /**
+   * `await using` support: ends the stream and waits until everything written
+   * has been pushed downstream. (Node's default would destroy it, losing pending data.)
+   */
+  [Symbol.asyncDispose](): Promise<void>;
   /** As `Writable#end()`: pushes the last partial batch, then ends the readable side. */
   end(callback?: () => void): this;
   /** As `Writable#end()`, writing `chunk` last. */
@@ -151,7 +156,7 @@ export type {
 } from './options';
 export type { CodedError } from './errors';
 export type { BatchStats, WriteCallback } from './batch-core';
-export { WorkerChannel } from './worker-channel';
-export type { WorkerChannelOptions, WriterEndInfo } from './worker-channel';
-export { WorkerWritable } from './worker-writable';
-export type { WorkerWritableOptions, WorkerWriterHandle } from './worker-writable';
+export { WorkerChannel } from './worker/channel';
+export type { WorkerChannelOptions, WriterEndInfo } from './worker/channel';
+export { WorkerWritable } from './worker/writable';
+export type { WorkerWritableOptions, WorkerWriterHandle } from './worker/writable';

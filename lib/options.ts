@@ -151,6 +151,19 @@ export interface BatchSettings {
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
+ * Checks `options.size` (docs/semantics.md 3), the batch bound every class
+ * takes: a positive safe integer.
+ * @internal
+ */
+export function checkSize(size: unknown): number {
+  if (typeof size !== 'number') throw invalidArgType('options.size', 'of type number', size);
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw outOfRange('options.size', `a positive safe integer (>= 1 && <= ${Number.MAX_SAFE_INTEGER})`, size);
+  }
+  return size;
+}
+
+/**
  * Checks the options shared by both classes and resolves defaults.
  * docs/semantics.md 11: bad arguments throw at once, as `TypeError` `ERR_INVALID_ARG_TYPE`
  * or `RangeError` `ERR_OUT_OF_RANGE`.
@@ -166,10 +179,6 @@ export function checkBatchSettings(options: unknown): BatchSettings {
   } = options as Partial<BatchingOptions> & {
     objectMode?: unknown;
   };
-  if (typeof size !== 'number') throw invalidArgType('options.size', 'of type number', size);
-  if (!Number.isSafeInteger(size) || size < 1) {
-    throw outOfRange('options.size', `a positive safe integer (>= 1 && <= ${Number.MAX_SAFE_INTEGER})`, size);
-  }
   if (typeof maxDelay !== 'number') throw invalidArgType('options.maxDelay', 'of type number', maxDelay);
   if (Number.isNaN(maxDelay) || maxDelay < 0 || (Number.isFinite(maxDelay) && maxDelay > MAX_TIMER_DELAY)) {
     throw outOfRange('options.maxDelay', `>= 0 && <= ${MAX_TIMER_DELAY}, or Infinity`, maxDelay);
@@ -177,5 +186,5 @@ export function checkBatchSettings(options: unknown): BatchSettings {
   if (typeof objectMode !== 'boolean') {
     throw invalidArgType('options.objectMode', 'of type boolean', objectMode);
   }
-  return { size, maxDelay, objectMode };
+  return { size: checkSize(size), maxDelay, objectMode };
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run mutate`: breaks the batching core, its write fast path and the two
- * faces (lib/batching-writable.ts, lib/async-batch-stream.ts) on purpose, one
+ * faces (lib/face.ts, lib/batching-writable.ts, lib/async-batch-stream.ts) on purpose, one
  * way at a time, and checks that the specs notice. For each mutation: copy the
  * repository (without .git; node_modules symlinked) to a temporary directory,
  * replace exact pieces of the file it names there (lib/batch-core.ts unless
@@ -27,17 +27,19 @@ const ROOT = join(__dirname, '..');
 const CORE = 'lib/batch-core.ts';
 const WRITABLE = 'lib/batching-writable.ts';
 const TRANSFORM = 'lib/async-batch-stream.ts';
+const ACCUMULATORS = 'lib/accumulators.ts';
+const FACE = 'lib/face.ts';
 
 interface Mutation {
   name: string;
   /** The file the edits apply to, relative to the repository; lib/batch-core.ts when left out. */
   file?: string;
-  /** Exact replacements in `file`; each `from` must occur exactly once. */
-  edits: { from: string; to: string }[];
+  /** Exact replacements in `file` (or the edit's own); each `from` must occur exactly once. */
+  edits: { from: string; to: string; file?: string }[];
 }
 
-function fileOf(mutation: Mutation): string {
-  return mutation.file ?? CORE;
+function fileOf(mutation: Mutation, edit?: { file?: string }): string {
+  return edit?.file ?? mutation.file ?? CORE;
 }
 
 /*
@@ -80,15 +82,18 @@ const MUTATIONS: Mutation[] = [
     file: TRANSFORM,
     edits: [
       {
-        from: 'isReady: () => !this.#downstreamFull || this.errored !== null,',
-        to: 'isReady: () => !this.#downstreamFull,',
+        from: 'canTakeBatch: () => !this.#downstreamFull || this.errored !== null,',
+        to: 'canTakeBatch: () => !this.#downstreamFull,',
       },
     ],
   },
   {
     name: 'split a group that fits',
     edits: [
-      { from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#seal();', to: '' },
+      {
+        from: 'if (total <= this.#size && length > 0 && length + total > this.#size) this.#shelve();',
+        to: '',
+      },
     ],
   },
   {
@@ -100,9 +105,9 @@ const MUTATIONS: Mutation[] = [
           "this.#phase = 'ending';\n" +
           '    if (this.#accumulator.length > 0 && this.#accumulator.length < this.#size) {\n' +
           '      this.#accumulator.take();\n' +
-          '      this.#unitsHandedOver += this.#openUnits;\n' +
-          '      this.#unitsSettled += this.#openUnits;\n' +
-          '      this.#openUnits = 0;\n' +
+          '      this.#handedOverCount += this.#openCount;\n' +
+          '      this.#settledCount += this.#openCount;\n' +
+          '      this.#openCount = 0;\n' +
           '    }',
       },
     ],
@@ -111,8 +116,8 @@ const MUTATIONS: Mutation[] = [
     name: 'call onBatch while it is busy',
     edits: [
       {
-        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {",
-        to: "while (this.#phase !== 'destroyed' && this.#host.isReady()) {",
+        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.canTakeBatch()) {",
+        to: "while (this.#phase !== 'destroyed' && this.#host.canTakeBatch()) {",
       },
     ],
   },
@@ -142,6 +147,7 @@ const MUTATIONS: Mutation[] = [
         to: 'if (length + units <= this.#size + 1) return;',
       },
       {
+        file: ACCUMULATORS,
         from: 'end > storage.length || end > this.#size)',
         to: 'end > storage.length || end > this.#size + 1)',
       },
@@ -175,12 +181,12 @@ const MUTATIONS: Mutation[] = [
     name: 'resolve flush() once handed over, before onBatch settled',
     edits: [
       {
-        from: 'if (target <= this.#unitsSettled) return Promise.resolve();',
-        to: 'if (target <= this.#unitsHandedOver) return Promise.resolve();',
+        from: 'if (target <= this.#settledCount) return Promise.resolve();',
+        to: 'if (target <= this.#handedOverCount) return Promise.resolve();',
       },
       {
-        from: 'waiters[done].target <= this.#unitsSettled',
-        to: 'waiters[done].target <= this.#unitsHandedOver',
+        from: 'waiters[done].target <= this.#settledCount',
+        to: 'waiters[done].target <= this.#handedOverCount',
       },
     ],
   },
@@ -188,29 +194,29 @@ const MUTATIONS: Mutation[] = [
     name: "resolve flush() before writes still in Node's queue went through",
     edits: [
       {
-        from: 'const target = this.#unitsAdmitted + this.#host.stream.writableLength - this.#nodeHeldUnits;',
-        to: 'const target = this.#unitsAdmitted;',
+        from: 'const target = this.#admittedCount + this.#host.stream.writableLength - this.#nodeHeldCount;',
+        to: 'const target = this.#admittedCount;',
       },
     ],
   },
   {
     name: 'let flush() wait for maxDelay',
-    edits: [{ from: '      this.#flushTarget > this.#unitsHandedOver ||\n', to: '' }],
+    edits: [{ from: '      this.#flushTarget > this.#handedOverCount ||\n', to: '' }],
   },
   {
     name: 'let a full batch wait for the next turn or maxDelay',
     edits: [{ from: '      this.#accumulator.length >= this.#size ||\n', to: '' }],
   },
   {
-    name: 'let a sealed batch wait for the next turn or maxDelay',
-    edits: [{ from: '      this.#sealed.length > 0 ||\n', to: '' }],
+    name: 'let a full batch wait for the next turn or maxDelay',
+    edits: [{ from: '      this.#fullBatches.length > 0 ||\n', to: '' }],
   },
   {
-    name: 'hand sealed batches over newest first',
+    name: 'hand full batches over newest first',
     edits: [
       {
-        from: 'const sealed = this.#sealed.length > 0 ? this.#sealed.shift() : undefined;',
-        to: 'const sealed = this.#sealed.length > 0 ? this.#sealed.pop() : undefined;',
+        from: 'const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;',
+        to: 'const full = this.#fullBatches.length > 0 ? this.#fullBatches.pop() : undefined;',
       },
     ],
   },
@@ -218,8 +224,8 @@ const MUTATIONS: Mutation[] = [
     name: "emit 'finish' before the last batch settled",
     edits: [
       {
-        from: 'if (this.#busy || this.#sealed.length > 0 || this.#accumulator.length > 0) return;',
-        to: 'if (this.#sealed.length > 0 || this.#accumulator.length > 0) return;',
+        from: 'if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
+        to: 'if (this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
       },
     ],
   },
@@ -253,8 +259,8 @@ const MUTATIONS: Mutation[] = [
     name: 'keep handing over after destroy',
     edits: [
       {
-        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.isReady()) {",
-        to: 'while (!this.#busy && this.#host.isReady()) {',
+        from: "while (this.#phase !== 'destroyed' && !this.#busy && this.#host.canTakeBatch()) {",
+        to: 'while (!this.#busy && this.#host.canTakeBatch()) {',
       },
     ],
   },
@@ -266,7 +272,7 @@ const MUTATIONS: Mutation[] = [
         to: 'return this.#writeOpen && this.#corks === 0;',
       },
       {
-        from: '    this.#nodeHeld = callback;\n    this.#reopen();',
+        from: '    this.#nodeHeld = callback;\n    this.#refreshFastPath();',
         to: '    this.#nodeHeld = callback;',
       },
     ],
@@ -275,7 +281,7 @@ const MUTATIONS: Mutation[] = [
     name: 'leave the hot path open while Node holds a write',
     edits: [
       {
-        from: '    this.#nodeHeld = callback;\n    this.#reopen();',
+        from: '    this.#nodeHeld = callback;\n    this.#refreshFastPath();',
         to: '    this.#nodeHeld = callback;',
       },
     ],
@@ -302,12 +308,12 @@ const MUTATIONS: Mutation[] = [
     name: 'let the fast path take writes once ending',
     edits: [
       {
-        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#reopen();",
+        from: "    this.#phase = 'ending';\n    this.#writeOpen = false;\n    this.#refreshFastPath();",
         to: "    this.#phase = 'ending';",
       },
       // end() has closed it already (endCalled), before Node runs _final.
       {
-        from: '    this.#writeOpen = false;\n    this.#reopen();\n    this.#failReady(writeAfterEnd());',
+        from: '    this.#writeOpen = false;\n    this.#refreshFastPath();\n    this.#failReady(writeAfterEnd());',
         to: '    this.#failReady(writeAfterEnd());',
       },
     ],
@@ -323,7 +329,9 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'never return false from a fast-path write',
-    edits: [{ from: 'const ok = this.#backlog() < this.#limit || this.#verdict();', to: 'const ok = true;' }],
+    edits: [
+      { from: 'const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();', to: 'const ok = true;' },
+    ],
   },
   {
     name: "never emit the core's 'drain'",
@@ -361,6 +369,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'copy any UTF-8 text as latin1',
+    file: ACCUMULATORS,
     edits: [{ from: 'if (bytes === text.length && isUtf8(encoding))', to: 'if (isUtf8(encoding))' }],
   },
   // ---- The write fast path: exact sizes, callback order, end and stop ----
@@ -375,6 +384,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'size hex strings as if exact',
+    file: ACCUMULATORS,
     edits: [
       {
         from: '/^(ucs-?2|utf-?16le|latin1|binary|ascii)$/i',
@@ -416,14 +426,14 @@ const MUTATIONS: Mutation[] = [
   {
     name: "leave an empty group's marker uncounted",
     edits: [
-      { from: '    const units = this.#markerUnits();\n    if (units === 0) return;', to: '    return;' },
+      { from: '    const count = this.#markerCount();\n    if (count === 0) return;', to: '    return;' },
     ],
   },
   {
     name: 'leave the fast path open after end() until _final',
     edits: [
       {
-        from: '    this.#writeOpen = false;\n    this.#reopen();\n    this.#failReady(writeAfterEnd());',
+        from: '    this.#writeOpen = false;\n    this.#refreshFastPath();\n    this.#failReady(writeAfterEnd());',
         to: '    this.#failReady(writeAfterEnd());',
       },
     ],
@@ -431,7 +441,10 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'leave a waiting ready() pending on end()',
     edits: [
-      { from: '    this.#reopen();\n    this.#failReady(writeAfterEnd());', to: '    this.#reopen();' },
+      {
+        from: '    this.#refreshFastPath();\n    this.#failReady(writeAfterEnd());',
+        to: '    this.#refreshFastPath();',
+      },
     ],
   },
   {
@@ -493,7 +506,7 @@ const MUTATIONS: Mutation[] = [
     name: 'let the hot path ignore cork() until something else reopens it',
     edits: [
       {
-        from: '    this.#corks = Math.max(0, this.#corks + delta);\n    this.#reopen();',
+        from: '    this.#corks = Math.max(0, this.#corks + delta);\n    this.#refreshFastPath();',
         to: '    this.#corks = Math.max(0, this.#corks + delta);',
       },
     ],
@@ -546,13 +559,13 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: "let a Node write's result ignore the core's backlog",
-    edits: [{ from: 'return ok && this.#verdict(this.#nodeQueued());', to: 'return ok;' }],
+    edits: [{ from: 'return ok && this.#okOrOweDrain(this.#nodeQueued());', to: 'return ok;' }],
   },
   {
     name: 'count a held Node write twice in the backlog',
     edits: [
       {
-        from: 'return this.#host.stream.writableLength - this.#nodeHeldUnits;',
+        from: 'return this.#host.stream.writableLength - this.#nodeHeldCount;',
         to: 'return this.#host.stream.writableLength;',
       },
     ],
@@ -568,22 +581,33 @@ const MUTATIONS: Mutation[] = [
     ],
   },
 
+  // ---- The faces' shared surface (lib/face.ts) ---------------------------
+  {
+    name: 'faces: end() leaves the fast path open',
+    file: FACE,
+    edits: [{ from: '      core.endCalled();\n', to: '' }],
+  },
+  {
+    name: "faces: destroy() leaves the core to Node's _destroy",
+    file: FACE,
+    edits: [{ from: '      if (!this.destroyed) coreOf(this).destroy(error ?? null);\n', to: '' }],
+  },
+  {
+    name: 'faces: uncork() leaves the core corked',
+    file: FACE,
+    edits: [{ from: '      coreOf(this).corked(-1);\n', to: '' }],
+  },
+  {
+    name: 'faces: cork() leaves the core uncorked',
+    file: FACE,
+    edits: [{ from: '      coreOf(this).corked(1);\n', to: '' }],
+  },
+  {
+    name: 'faces: setDefaultEncoding() not forwarded to the core',
+    file: FACE,
+    edits: [{ from: '      coreOf(this).defaultEncoding = encoding;\n', to: '' }],
+  },
   // ---- The faces: BatchingWritable ---------------------------------------
-  {
-    name: 'BatchingWritable: end() leaves the fast path open',
-    file: WRITABLE,
-    edits: [
-      {
-        from: '    this.#core.endCalled();\n',
-        to: '',
-      },
-    ],
-  },
-  {
-    name: "BatchingWritable: destroy() leaves the core to Node's _destroy",
-    file: WRITABLE,
-    edits: [{ from: '    if (!this.destroyed) this.#core.destroy(error ?? null);\n', to: '' }],
-  },
   {
     name: 'BatchingWritable: the signal goes to super() again',
     file: WRITABLE,
@@ -591,21 +615,6 @@ const MUTATIONS: Mutation[] = [
       { from: '      signal: undefined,\n', to: '' },
       { from: '    if (options.signal) addAbortSignal(options.signal, this);\n', to: '' },
     ],
-  },
-  {
-    name: 'BatchingWritable: uncork() leaves the core corked',
-    file: WRITABLE,
-    edits: [{ from: '    super.uncork();\n    this.#core.corked(-1);', to: '    super.uncork();' }],
-  },
-  {
-    name: 'BatchingWritable: cork() leaves the core uncorked',
-    file: WRITABLE,
-    edits: [{ from: '    super.cork();\n    this.#core.corked(1);', to: '    super.cork();' }],
-  },
-  {
-    name: 'BatchingWritable: setDefaultEncoding() not forwarded to the core',
-    file: WRITABLE,
-    edits: [{ from: '    this.#core.defaultEncoding = encoding;\n', to: '' }],
   },
   {
     name: 'BatchingWritable: the core ignores defaultEncoding',
@@ -640,21 +649,6 @@ const MUTATIONS: Mutation[] = [
 
   // ---- The faces: AsyncBatchStream ---------------------------------------
   {
-    name: 'AsyncBatchStream: end() leaves the fast path open',
-    file: TRANSFORM,
-    edits: [
-      {
-        from: '    this.#core.endCalled();\n',
-        to: '',
-      },
-    ],
-  },
-  {
-    name: "AsyncBatchStream: destroy() leaves the core to Node's _destroy",
-    file: TRANSFORM,
-    edits: [{ from: '    if (!this.destroyed) this.#core.destroy(error ?? null);\n', to: '' }],
-  },
-  {
     name: 'AsyncBatchStream: the signal goes to super() again',
     file: TRANSFORM,
     edits: [
@@ -663,24 +657,9 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
-    name: 'AsyncBatchStream: cork() leaves the core uncorked',
-    file: TRANSFORM,
-    edits: [{ from: '    super.cork();\n    this.#core.corked(1);', to: '    super.cork();' }],
-  },
-  {
-    name: 'AsyncBatchStream: uncork() leaves the core corked',
-    file: TRANSFORM,
-    edits: [{ from: '    super.uncork();\n    this.#core.corked(-1);', to: '    super.uncork();' }],
-  },
-  {
     name: 'AsyncBatchStream: the core ignores defaultEncoding',
     file: TRANSFORM,
     edits: [{ from: "      options.defaultEncoding ?? 'utf8',", to: "      'utf8'," }],
-  },
-  {
-    name: 'AsyncBatchStream: setDefaultEncoding() not forwarded to the core',
-    file: TRANSFORM,
-    edits: [{ from: '    this.#core.defaultEncoding = encoding;\n', to: '' }],
   },
   {
     name: 'AsyncBatchStream: ignore a full readable side',
@@ -773,19 +752,22 @@ function copyRepository(): string {
 
 /** Applies `mutation` to its file in the copy; throws if a target is missing or ambiguous. */
 function applyMutation(dir: string, mutation: Mutation): void {
-  const file = join(dir, fileOf(mutation));
-  let text = readFileSync(file, 'utf8');
-  for (const { from, to } of mutation.edits) {
+  for (const edit of mutation.edits) {
+    const { from, to } = edit;
+    const file = join(dir, fileOf(mutation, edit));
+    const text = readFileSync(file, 'utf8');
     const count = text.split(from).length - 1;
     if (count !== 1) {
       throw new Error(
-        `mutation '${mutation.name}': its target is ${count === 0 ? 'not in' : `${count} times in`} ${fileOf(mutation)}; ` +
+        `mutation '${mutation.name}': its target is ${count === 0 ? 'not in' : `${count} times in`} ${fileOf(mutation, edit)}; ` +
           `update it in scripts/mutate.ts:\n${from}`,
       );
     }
-    text = text.replace(from, () => to);
+    writeFileSync(
+      file,
+      text.replace(from, () => to),
+    );
   }
-  writeFileSync(file, text);
 }
 
 interface SpecRun {
@@ -894,11 +876,12 @@ async function main(): Promise<void> {
   const texts = new Map<string, string>();
   const broken: Verdict[] = [];
   for (const mutation of mutations) {
-    const file = fileOf(mutation);
-    if (!texts.has(file))
-      texts.set(file, existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), 'utf8') : '');
-    const text = texts.get(file) as string;
-    for (const { from } of mutation.edits) {
+    for (const edit of mutation.edits) {
+      const { from } = edit;
+      const file = fileOf(mutation, edit);
+      if (!texts.has(file))
+        texts.set(file, existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), 'utf8') : '');
+      const text = texts.get(file) as string;
       const count = text.split(from).length - 1;
       if (count !== 1) {
         broken.push({

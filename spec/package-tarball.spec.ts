@@ -64,7 +64,7 @@ describe('the package tarball (npm run check:package)', function () {
     expect(
       files.filter(
         (file) =>
-          !/^(dist\/[a-z-]+\.(js|d\.ts)|docs\/([a-z-]+\/)*[A-Za-z-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(
+          !/^(dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)|docs\/([a-z-]+\/)*[A-Za-z-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(
             file,
           ),
       ),

@@ -13,7 +13,7 @@ import {
   RING_TAIL,
   RING_TAIL_RECORDS,
   RING_WAIT_BYTES,
-} from '../lib/worker-layout';
+} from '../lib/worker/layout';
 import { compileFixtures, type CompiledFixtures } from './fixtures/compile-fixtures';
 import type { BrokenWriterScript } from './fixtures/worker-broken-writer';
 import { SIGNAL, type RaceReport, type RaceScript } from './fixtures/worker-races';
@@ -22,12 +22,12 @@ import { encodeMessage, MessageVerifier } from './fixtures/worker-messages';
 import { mustCall } from './support/helpers';
 
 /**
- * lib/worker-ring as the channel sees it: specs replace its `createRing`
+ * lib/worker/ring as the channel sees it: specs replace its `createRing`
  * export for a while (the channel calls it through the module's exports, as
  * CommonJS does), so lib/ needs no option for where cursors start.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const ringModule = require('../lib/worker-ring') as { createRing(capacity: number): SharedArrayBuffer };
+const ringModule = require('../lib/worker/ring') as { createRing(capacity: number): SharedArrayBuffer };
 
 /** Runs `create` with every ring created meanwhile starting its cursors at `cursor` (mod 2^32). */
 function withRingsStartingAt<T>(cursor: number, create: () => T): T {

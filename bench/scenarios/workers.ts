@@ -338,9 +338,11 @@ function build(): { dir: string; script: string } {
   const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'mwsr-workers-bench', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   const files = [
-    ...readdirSync(join(PROJECT_ROOT, 'lib'))
-      .filter((name) => name.endsWith('.ts'))
-      .map((name) => join('lib', name)),
+    ...['lib', join('lib', 'worker')].flatMap((folder) =>
+      readdirSync(join(PROJECT_ROOT, folder))
+        .filter((name) => name.endsWith('.ts'))
+        .map((name) => join(folder, name)),
+    ),
     join('tools', 'support.ts'),
     join('bench', 'scenarios', 'workers.ts'),
   ];

@@ -40,7 +40,7 @@ function gitCommit(root: string): string {
 function hashLib(root: string): string {
   const hash = createHash('sha256');
   const dir = join(root, 'lib');
-  for (const name of readdirSync(dir)
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.ts'))
     .sort()) {
     hash.update(name).update(readFileSync(join(dir, name)));

@@ -2,16 +2,8 @@ import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { finished, Writable, type WritableOptions } from 'node:stream';
 import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
-import type { WriteCallback, WritevEntry } from './batch-core';
-import {
-  invalidArgType,
-  invalidChunk,
-  invalidState,
-  nullChunk,
-  outOfRange,
-  streamDestroyed,
-  writeAfterEnd,
-} from './errors';
+import type { WriteCallback, WritevEntry } from '../batch-core';
+import { invalidArgType, invalidState, outOfRange, streamDestroyed, writeAfterEnd } from '../errors';
 import {
   CONTROL_READER_STATE,
   CONTROL_READER_THREAD,
@@ -19,8 +11,9 @@ import {
   READER_CLOSED,
   RECORD_GROUP_CONTINUES,
   RECORD_MORE,
-} from './worker-layout';
-import { isRing, reached, RingWriter } from './worker-ring';
+} from './layout';
+import { isRing, reached, RingWriter } from './ring';
+import { checkGroup, defineNeedDrain, groupCountOf, groupMarker } from '../node-shims';
 
 /**
  * What a writer thread needs to write into a `WorkerChannel`: pass it to the
@@ -87,23 +80,9 @@ interface TailWaiter {
   readonly reject: (error: Error) => void;
 }
 
-/**
- * Marks the start of a `writeV()` group in Node's write queue (as the batching
- * core does); its value is the number of chunks that follow.
- */
-const kGroup = Symbol('mwsr.workerGroup');
-type GroupMarker = { [kGroup]: number };
-
 const EMPTY = Buffer.alloc(0);
 
 function noop(): void {}
-
-function groupCountOf(chunk: Buffer): number {
-  return chunk.length === 0 && kGroup in chunk ? (chunk as unknown as GroupMarker)[kGroup] : -1;
-}
-
-/** Node's own `writableNeedDrain` getter, which ours extends. */
-const nodeNeedDrain = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get;
 
 /**
  * The writer side of a `WorkerChannel`: a `stream.Writable` of bytes
@@ -171,13 +150,7 @@ export class WorkerWritable extends Writable {
   static {
     // Node's pipe() asks `writableNeedDrain` before writing; it must know about
     // the drain we owe. Defined here, as @types/node declares it a property.
-    Object.defineProperty(WorkerWritable.prototype, 'writableNeedDrain', {
-      configurable: true,
-      enumerable: false,
-      get(this: WorkerWritable): boolean {
-        return this.#drainOwed || (nodeNeedDrain?.call(this) as boolean);
-      },
-    });
+    defineNeedDrain(WorkerWritable.prototype, (stream) => stream.#drainOwed);
   }
 
   /**
@@ -238,7 +211,7 @@ export class WorkerWritable extends Writable {
     callback?: WriteCallback,
   ): boolean {
     this.#refuseOpenReservation('write');
-    return this.#afterWrite(super.write(chunk, encoding as BufferEncoding, callback));
+    return this.#writeResult(super.write(chunk, encoding as BufferEncoding, callback));
   }
 
   /**
@@ -300,7 +273,7 @@ export class WorkerWritable extends Writable {
    * while a write waits for ring space, so true means the data is published
    * (unless the user corked the stream).
    */
-  #afterWrite(accepted: boolean): boolean {
+  #writeResult(accepted: boolean): boolean {
     if (!accepted) {
       this.#drainOwed = false; // Node's own 'drain' will come, once for both
       return false;
@@ -323,15 +296,7 @@ export class WorkerWritable extends Writable {
    */
   writeV(chunks: readonly (ArrayBufferView | string)[], callback?: WriteCallback): boolean {
     this.#refuseOpenReservation('writeV');
-    if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
-    if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
-    }
-    for (const chunk of chunks) {
-      if (chunk === null) throw nullChunk();
-      // As write() (Node 20): strings and any ArrayBufferView, as its bytes.
-      if (typeof chunk !== 'string' && !ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
-    }
+    checkGroup(chunks, callback, false);
     const done = callback ?? noop;
     if (this.writableEnded || this.destroyed) return this.write(EMPTY, done); // fails as write() fails
     if (chunks.length === 0) {
@@ -344,7 +309,7 @@ export class WorkerWritable extends Writable {
     this.cork();
     let accepted: boolean;
     try {
-      super.write(Object.assign(Buffer.alloc(0), { [kGroup]: chunks.length }));
+      super.write(groupMarker(chunks.length, false));
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) super.write(chunks[i]);
       accepted = super.write(chunks[last], done);
@@ -352,7 +317,7 @@ export class WorkerWritable extends Writable {
       this.uncork();
     }
     // Decided after uncork(): only then is the group placed, or held.
-    return this.#afterWrite(accepted);
+    return this.#writeResult(accepted);
   }
 
   /**
@@ -487,7 +452,7 @@ export class WorkerWritable extends Writable {
    */
   #placeUnit(entries: readonly WritevEntry[], index: number): number {
     const chunk = entries[index].chunk as Buffer;
-    const count = groupCountOf(chunk);
+    const count = groupCountOf(chunk, false);
     const ring = this.#ring;
     if (count < 0) {
       const length = chunk.length;

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { outOfRange } from './errors';
+import { outOfRange } from '../errors';
 import {
   BYTES_PER_SLOT,
   CONTROL_DOORBELL,
@@ -24,7 +24,7 @@ import {
   WRITER_ENDED,
   WRITER_UNCLAIMED,
   ringDataOffset,
-} from './worker-layout';
+} from './layout';
 
 /** True once `cursor` has reached `target`; the two are within 2^31 of each other (cursors wrap at 2^32). */
 export function reached(cursor: number, target: number): boolean {

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Readable, type ReadableOptions } from 'node:stream';
 import { MessageChannel, threadId, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
-import { invalidArgType, invalidState, outOfRange, streamDestroyed } from './errors';
+import { invalidArgType, invalidState, outOfRange, streamDestroyed } from '../errors';
 import {
   CONTROL_DOORBELL,
   CONTROL_READER_SLEEPING,
@@ -13,9 +13,10 @@ import {
   MIN_RING_CAPACITY,
   READER_CLOSED,
   RECORD_GROUP_CONTINUES,
-} from './worker-layout';
-import { createRing, RingReader } from './worker-ring';
-import type { WorkerWriterHandle } from './worker-writable';
+} from './layout';
+import { checkSize } from '../options';
+import { createRing, RingReader } from './ring';
+import type { WorkerWriterHandle } from './writable';
 
 /** Options of `new WorkerChannel(options)`, on top of Node's `ReadableOptions`. */
 export interface WorkerChannelOptions extends Omit<
@@ -507,10 +508,7 @@ function checkChannelOptions(options: unknown): ChannelSettings {
     maxDelay = 0,
     objectMode = false,
   } = options as Record<string, unknown>;
-  if (typeof size !== 'number') throw invalidArgType('options.size', 'of type number', size);
-  if (!Number.isSafeInteger(size) || size < 1) {
-    throw outOfRange('options.size', `a positive safe integer (>= 1 && <= ${Number.MAX_SAFE_INTEGER})`, size);
-  }
+  checkSize(size);
   if (typeof ringSize !== 'number') throw invalidArgType('options.ringSize', 'of type number', ringSize);
   if (!Number.isInteger(ringSize) || ringSize < MIN_RING_CAPACITY || ringSize > MAX_RING_CAPACITY) {
     throw outOfRange(
@@ -525,5 +523,5 @@ function checkChannelOptions(options: unknown): ChannelSettings {
     throw outOfRange('options.maxDelay', '0 (batches go out as soon as possible)', maxDelay);
   if (objectMode !== false)
     throw invalidArgType('options.objectMode', 'false (batches carry bytes)', objectMode);
-  return { size, ringSize: 2 ** Math.ceil(Math.log2(ringSize)), autoEnd };
+  return { size: size as number, ringSize: 2 ** Math.ceil(Math.log2(ringSize)), autoEnd };
 }

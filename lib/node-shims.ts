@@ -1,0 +1,99 @@
+// Small pieces of Node's stream protocol that the batching core and the
+// worker writer share: writeV()'s argument checks and group marker,
+// `writableNeedDrain`, and telling a thenable.
+import { Buffer } from 'node:buffer';
+import { Writable } from 'node:stream';
+import { invalidArgType, invalidChunk, nullChunk } from './errors';
+
+/**
+ * Marks the start of a `writeV()` group in Node's write queue; its value is the
+ * number of chunks that follow. A user chunk can never carry this symbol.
+ */
+const kGroup = Symbol('mwsr.group');
+type GroupMarker = { [kGroup]: number };
+
+/**
+ * Throws what `writeV(chunks, callback)` throws before writing anything:
+ * `chunks` not an array, a callback that is not a function, or a chunk a
+ * plain Writable's write() would refuse (docs/semantics.md 7, 11).
+ * @internal
+ */
+export function checkGroup(chunks: unknown, callback: unknown, objectMode: boolean): void {
+  if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an instance of Array', chunks);
+  if (callback !== undefined && typeof callback !== 'function') {
+    throw invalidArgType('callback', 'of type function', callback);
+  }
+  for (const chunk of chunks as unknown[]) {
+    if (chunk === null) throw nullChunk();
+    // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
+    if (!objectMode && typeof chunk !== 'string' && !ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
+  }
+}
+
+/**
+ * A marker for a group of `count` chunks, to write ahead of them. Byte mode
+ * takes only Buffers: a zero-length one carries the count and adds nothing to
+ * writableLength; in object mode it is one item (Node counts it so).
+ * @internal
+ */
+export function groupMarker(count: number, objectMode: boolean): unknown {
+  const marker: GroupMarker = { [kGroup]: count };
+  return objectMode ? marker : Object.assign(Buffer.alloc(0), marker);
+}
+
+/**
+ * The chunk count of a group marker, or -1 for a user chunk.
+ * @internal
+ */
+export function groupCountOf(chunk: unknown, objectMode: boolean): number {
+  if (objectMode) {
+    return typeof chunk === 'object' && chunk !== null && kGroup in chunk
+      ? (chunk as GroupMarker)[kGroup]
+      : -1;
+  }
+  // Byte mode: only a zero-length Buffer can be a marker; test that first.
+  return (chunk as Buffer).length === 0 && kGroup in (chunk as object) ? (chunk as GroupMarker)[kGroup] : -1;
+}
+
+/** Node's own `writableNeedDrain` getter (Node 18+): true while Node owes a 'drain' for its queue. */
+const nodeNeedDrainGetter = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain')?.get as (
+  this: Writable,
+) => boolean;
+
+/**
+ * Node's own `writableNeedDrain`, which sees only its queue.
+ * @internal
+ */
+export function nodeNeedsDrain(stream: Writable): boolean {
+  return nodeNeedDrainGetter.call(stream);
+}
+
+/**
+ * Defines a stream class's `writableNeedDrain`: true while a write() returned
+ * false and its 'drain' has not come, by Node's count or by `drainOwed` (Node's
+ * own getter sees only its queue; `pipe()` and `ready()` read this one).
+ * Defined on the prototype since Node's typings declare a property, not an
+ * accessor.
+ * @internal
+ */
+export function defineNeedDrain<S extends Writable>(prototype: S, drainOwed: (stream: S) => boolean): void {
+  Object.defineProperty(prototype, 'writableNeedDrain', {
+    configurable: true,
+    enumerable: false,
+    get(this: S): boolean {
+      return drainOwed(this) || nodeNeedsDrain(this);
+    },
+  });
+}
+
+/**
+ * True for a value with a callable `then`: a promise, or a foreign thenable.
+ * @internal
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

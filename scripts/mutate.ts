@@ -68,8 +68,18 @@ function fileOf(mutation: Mutation, edit?: { file?: string }): string {
  */
 const MUTATIONS: Mutation[] = [
   {
-    name: 'leave end(callback) after destroy() to Node though the due write tick is ours',
-    edits: [{ from: '      this.#dueTicks === 0 ||', to: '      true ||' }],
+    name: 'leave end(callback) after destroy() to Node (it may never call it)',
+    edits: [
+      {
+        from: "    if (this.#dueTicks > 0) this.#endCallbacksDue.push(done as WriteCallback);\n    else process.nextTick(done, streamDestroyed('end'));\n",
+        to: '    return [chunk, encoding, callback];\n',
+      },
+    ],
+  },
+  {
+    name: "pass on Node's early 'drain' (a second one for the same false)",
+    file: FACE,
+    edits: [{ from: "      if (event === 'drain' && !coreOf(this).drainPasses()) return false;\n", to: '' }],
   },
   {
     name: 'do not pump once an errored stream frees a consumer',
@@ -134,7 +144,7 @@ const MUTATIONS: Mutation[] = [
     name: 'skip the held write callbacks on destroy',
     edits: [
       {
-        from: 'for (const callback of held) process.nextTick(callback, error);',
+        from: '    for (const callback of held) callback(error);\n',
         to: '',
       },
     ],
@@ -335,7 +345,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: "never emit the core's 'drain'",
-    edits: [{ from: "if (!nodeDrains && !nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
+    edits: [{ from: "if (!nodeNeedsDrain(stream)) stream.emit('drain');", to: '' }],
   },
   {
     name: 'call a shared callback once per tick instead of once per write',
@@ -464,8 +474,8 @@ const MUTATIONS: Mutation[] = [
     name: 'fail held callbacks on destroy with ERR_STREAM_DESTROYED',
     edits: [
       {
-        from: 'for (const callback of held) process.nextTick(callback, error);',
-        to: "for (const callback of held) process.nextTick(callback, error ?? streamDestroyed('write'));",
+        from: 'for (const callback of held) callback(error);',
+        to: "for (const callback of held) callback(error ?? streamDestroyed('write'));",
       },
     ],
   },

@@ -466,13 +466,16 @@ export interface Observation {
   /** 'drain' events with no write() that returned false since the last one. */
   strayDrains: number;
   /**
-   * `end(callback)` calls made on a stream destroyed without an error, and
-   * how many of those callbacks got ERR_STREAM_DESTROYED. Node fails them
-   * only while one of its write callback ticks is due (not always then),
-   * else never; ours always (docs/node-parity.md): kept out of the trace.
+   * `end(callback)` calls made on a stream destroyed without an error, how
+   * many of those callbacks got ERR_STREAM_DESTROYED, and where in `trace`
+   * they were called. Node fails them only while one of its write callback
+   * ticks is due (not always then), else never; ours always
+   * (docs/node-parity.md). Where Node never calls them, ours are left out
+   * of the comparison; where it does, they are compared as any callback.
    */
   endsAfterDestroy: number;
   endsAfterDestroyFailed: number;
+  endsAfterDestroyAt: number[];
   /** True once our write() returned false: later timing may differ by design. */
   backpressured: boolean;
   /** Length of `trace` when our write() first returned false. */
@@ -541,6 +544,7 @@ class Run {
     strayDrains: 0,
     endsAfterDestroy: 0,
     endsAfterDestroyFailed: 0,
+    endsAfterDestroyAt: [],
     backpressured: false,
     backpressuredAt: -1,
   };
@@ -998,7 +1002,8 @@ class Run {
       callback = (error?: unknown) => {
         if ((error as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_DESTROYED')
           this.obs.endsAfterDestroyFailed++;
-        else named(error);
+        this.obs.endsAfterDestroyAt.push(this.obs.trace.length);
+        named(error);
       };
     }
     const args: unknown[] = [];
@@ -1341,7 +1346,9 @@ export function compare(
   node: Observation,
 ): { differences: string[]; loose: boolean } {
   const differences: string[] = [];
-  const excused = excuseHeldFailures(ours, node);
+  const excused = excuseHeldFailures(ours, node).filter(
+    (_, index) => node.endsAfterDestroyAt.length > 0 || !ours.endsAfterDestroyAt.includes(index),
+  );
   // Both sides from the first failure either saw (Node may fail an end()
   // callback before an earlier write's successful one).
   const start = Math.min(failureStart(ours.trace), failureStart(node.trace));

@@ -7,7 +7,8 @@
  *   npm run bench -- --quick           tiny workloads, 1 repetition, checks only
  *                                      that every variant delivered its data intact;
  *                                      writes bench/results/quick/ (gitignored)
- *   --only=bytes,objects,memory        run some scenarios (also an extra bench's name)
+ *   --only=bytes,objects,memory        run some scenarios (also an extra bench's name:
+ *                                      workers, latency)
  *   --variants=cork,batching-writable  run some variants (ids; baselines are kept)
  *   --producers=256 --sizes=64         run some producer counts / message sizes
  *   --reps=N --duration=MS --warmup=MS override the repetitions and run lengths
@@ -57,6 +58,7 @@ import {
 } from './support/summary';
 import { renderChart, type ChartPanel } from './support/svg';
 import { runWorkersBench } from './scenarios/workers';
+import { latencyChart, runLatencyBench } from './scenarios/latency';
 import { updateReadmeFigures } from '../scripts/render-readme-bench';
 
 // ---- Extra benches -----------------------------------------------------------
@@ -68,6 +70,10 @@ export interface ExtraBenchOptions {
   durationMs: number;
   /** Where this run writes its results; an extra bench may add its own files there. */
   outDir: string;
+  /** The compiled bench and library, for benches that start their own children. */
+  build: Build;
+  /** One line on the machine and date, for charts. */
+  subtitle: string;
 }
 
 export interface ExtraBenchReport {
@@ -93,6 +99,15 @@ const EXTRA_BENCHES: ExtraBench[] = [
   {
     name: 'workers',
     run: ({ quick, reps, durationMs }) => runWorkersBench({ quick, reps, durationMs }),
+  },
+  {
+    name: 'latency',
+    async run({ quick, build, outDir, subtitle }) {
+      const report = await runLatencyBench({ quick, build });
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(join(outDir, 'latency.svg'), latencyChart(report.data, subtitle));
+      return report;
+    },
   },
 ];
 
@@ -676,6 +691,8 @@ async function main(): Promise<number> {
         reps: options.reps,
         durationMs: options.durationMs,
         outDir: options.outDir,
+        build,
+        subtitle: `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}`,
       });
       extraSections.push(report.markdown);
       extraData[extra.name] = report.data;

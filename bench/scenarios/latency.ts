@@ -26,10 +26,12 @@
  * queue, one at a time, as on one connection.
  *
  * A rate a variant cannot sustain is reported as "behind", never averaged:
- * the backlog (items due by now and not acked) passed a quarter second of
- * arrivals, or the last items did not drain within a second of the end, or
- * latencies grew through the run (the last quarter's median above twice the
- * second quarter's plus 5 ms). Higher rates are then not run for it.
+ * the backlog (items due by now and not acked) passed a second of arrivals
+ * (at least 1000 items), or the last items were not acked within 2 s of the
+ * end, or latencies grew through the run (the last quarter's median above
+ * twice the second quarter's plus 20 ms). The bounds are loose on purpose:
+ * on a shared machine a stall of a few hundred ms is noise, not a verdict.
+ * Higher rates are then not run for it.
  *
  * Each (variant, rate) runs in a fresh child process: a warm-up at the same
  * rate, then the measured window (5 s at 1 k/s, 2 s above). Every item must
@@ -54,9 +56,11 @@ const CALL_MICROS = 200;
 const ITEM_MICROS = 1;
 const LINGER_MS = 10;
 /** Behind: more than this many seconds of arrivals due and not acked. */
-const BACKLOG_SECONDS = 0.25;
+const BACKLOG_SECONDS = 1;
+/** Behind: the last quarter's median latency above twice the second quarter's plus this. */
+const GROWTH_SLACK_MS = 20;
 /** Behind: the last items not acked within this long after the end of the window. */
-const DRAIN_LIMIT_MS = 1000;
+const DRAIN_LIMIT_MS = 2000;
 
 export interface LatencyVariant {
   id: string;
@@ -400,7 +404,7 @@ async function offer(
   if (quarter >= 100) {
     const second = medianOf(consumer.latencies.subarray(quarter, 2 * quarter));
     const last = medianOf(consumer.latencies.subarray(3 * quarter));
-    if (last > 2 * second + 5) {
+    if (last > 2 * second + GROWTH_SLACK_MS) {
       return {
         status: 'behind',
         note: `latency grew: median ${second.toFixed(2)} ms in the second quarter, ${last.toFixed(2)} ms in the last`,
@@ -635,7 +639,7 @@ export async function runLatencyBench(opts: {
       `The consumer, a worker thread, waits ${CALL_MICROS} µs per call plus ${ITEM_MICROS} µs per item (as I/O does: it sleeps), then acks; ` +
       `latency = when the ack reached the main thread − when the item was due. Batches of at most ${BATCH_ITEMS} items. ` +
       `Calls made while the consumer is busy queue in the worker, one at a time. ` +
-      `“behind”: the rate was not sustained (a backlog above ${BACKLOG_SECONDS * 1000} ms of arrivals, a drain over ${DRAIN_LIMIT_MS} ms after the end, or latencies growing through the run); ` +
+      `“behind”: the rate was not sustained (a backlog above ${BACKLOG_SECONDS} s of arrivals, the last items not acked ${DRAIN_LIMIT_MS / 1000} s after the end, or the last quarter's median latency above twice the second quarter's + ${GROWTH_SLACK_MS} ms); ` +
       `no percentiles are given for it, and higher rates are not run. At 1 M items/s the consumer's 1 µs per item alone is the whole time between arrivals: no variant can keep up. ` +
       durationNote,
   );

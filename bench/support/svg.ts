@@ -198,7 +198,7 @@ function renderLogPanel(panel: LatencyChartPanel, top: number): string {
     const ty = y(10 ** exponent).toFixed(1);
     parts.push(`<line x1="${MARGIN_LEFT}" x2="${WIDTH - MARGIN_RIGHT}" y1="${ty}" y2="${ty}" class="grid"/>`);
     parts.push(
-      `<text x="${MARGIN_LEFT - 6}" y="${ty}" dy="4" text-anchor="end" class="tick">${decadeLabel(exponent)} ms</text>`,
+      `<text x="${MARGIN_LEFT - 6}" y="${ty}" dy="4" text-anchor="end" class="tick">${exponent >= 3 ? `${10 ** (exponent - 3)} s` : `${decadeLabel(exponent)} ms`}</text>`,
     );
   }
   for (let exponent = xs.low; exponent <= xs.high; exponent++) {

@@ -9,7 +9,8 @@
  *                                      writes bench/results/quick/ (gitignored)
  *   --only=bytes,objects,memory        run some scenarios (also an extra bench's name:
  *                                      workers, latency)
- *   --variants=cork,batching-writable  run some variants (ids; baselines are kept)
+ *   --variants=cork,batching-writable  run some variants (ids; baselines are kept; also
+ *                                      the latency variants, e.g. cargo-queue)
  *   --producers=256 --sizes=64         run some producer counts / message sizes
  *   --reps=N --duration=MS --warmup=MS override the repetitions and run lengths
  *   --try-lib=DIR[,DIR2…]              also run the mwsr variants against copies of
@@ -74,6 +75,8 @@ export interface ExtraBenchOptions {
   build: Build;
   /** One line on the machine and date, for charts. */
   subtitle: string;
+  /** `--variants=`: the ids to run (null: all). */
+  variants: Set<string> | null;
 }
 
 export interface ExtraBenchReport {
@@ -102,8 +105,8 @@ const EXTRA_BENCHES: ExtraBench[] = [
   },
   {
     name: 'latency',
-    async run({ quick, build, outDir, subtitle }) {
-      const report = await runLatencyBench({ quick, build });
+    async run({ quick, build, outDir, subtitle, variants }) {
+      const report = await runLatencyBench({ quick, build, variants });
       mkdirSync(outDir, { recursive: true });
       writeFileSync(join(outDir, 'latency.svg'), latencyChart(report.data, subtitle));
       return report;
@@ -692,6 +695,7 @@ async function main(): Promise<number> {
         durationMs: options.durationMs,
         outDir: options.outDir,
         build,
+        variants: options.variants,
         subtitle: `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}`,
       });
       extraSections.push(report.markdown);

@@ -584,8 +584,12 @@ export function latencyChart(data: LatencyBenchData, subtitle: string): string {
 export async function runLatencyBench(opts: {
   quick: boolean;
   build: Build;
+  /** Variant ids to run (null: all). */
+  variants?: Set<string> | null;
 }): Promise<{ markdown: string; ok: boolean; data: LatencyBenchData }> {
   const rates = opts.quick ? QUICK_RATES : LATENCY_RATES;
+  const chosen = LATENCY_VARIANTS.filter((variant) => opts.variants?.has(variant.id) ?? true);
+  const variants = chosen.length > 0 ? chosen : LATENCY_VARIANTS;
   const warmupMs = opts.quick ? 0 : 300;
   const script = `${opts.build.dir}/bench/scenarios/latency.js`;
   const cells: LatencyCell[] = [];
@@ -593,8 +597,8 @@ export async function runLatencyBench(opts: {
   const started = performance.now();
   for (const [index, rate] of rates.entries()) {
     // Rotated each rate, so no variant always runs first.
-    for (let k = 0; k < LATENCY_VARIANTS.length; k++) {
-      const variant = LATENCY_VARIANTS[(k + index) % LATENCY_VARIANTS.length];
+    for (let k = 0; k < variants.length; k++) {
+      const variant = variants[(k + index) % variants.length];
       const lower = behindAt.get(variant.id);
       let cell: LatencyCell;
       if (lower !== undefined) {
@@ -648,7 +652,7 @@ export async function runLatencyBench(opts: {
   lines.push('');
   lines.push(`| Variant | ${rates.map((rate) => `${formatRate(rate)}/s`).join(' | ')} |`);
   lines.push(`| --- |${rates.map(() => ' ---: |').join('')}`);
-  for (const variant of LATENCY_VARIANTS) {
+  for (const variant of variants) {
     const row = rates.map((rate) =>
       cellText(cells.find((cell) => cell.variant === variant.id && cell.rate === rate)),
     );
@@ -687,7 +691,7 @@ export async function runLatencyBench(opts: {
   return {
     markdown: lines.join('\n'),
     ok: failed.length === 0,
-    data: { rates, variants: [...LATENCY_VARIANTS], cells, targets, durationNote },
+    data: { rates, variants: [...variants], cells, targets, durationNote },
   };
 }
 

@@ -7,8 +7,10 @@
  *   npm run bench -- --quick           tiny workloads, 1 repetition, checks only
  *                                      that every variant delivered its data intact;
  *                                      writes bench/results/quick/ (gitignored)
- *   --only=bytes,objects,memory        run some scenarios (also an extra bench's name)
- *   --variants=cork,batching-writable  run some variants (ids; baselines are kept)
+ *   --only=bytes,objects,memory        run some scenarios (also an extra bench's name:
+ *                                      workers, latency)
+ *   --variants=cork,batching-writable  run some variants (ids; baselines are kept; also
+ *                                      the latency variants, e.g. cargo-queue)
  *   --producers=256 --sizes=64         run some producer counts / message sizes
  *   --reps=N --duration=MS --warmup=MS override the repetitions and run lengths
  *   --try-lib=DIR[,DIR2…]              also run the mwsr variants against copies of
@@ -57,6 +59,7 @@ import {
 } from './support/summary';
 import { renderChart, type ChartPanel } from './support/svg';
 import { runWorkersBench } from './scenarios/workers';
+import { latencyChart, runLatencyBench } from './scenarios/latency';
 import { updateReadmeFigures } from '../scripts/render-readme-bench';
 
 // ---- Extra benches -----------------------------------------------------------
@@ -68,6 +71,12 @@ export interface ExtraBenchOptions {
   durationMs: number;
   /** Where this run writes its results; an extra bench may add its own files there. */
   outDir: string;
+  /** The compiled bench and library, for benches that start their own children. */
+  build: Build;
+  /** One line on the machine and date, for charts. */
+  subtitle: string;
+  /** `--variants=`: the ids to run (null: all). */
+  variants: Set<string> | null;
 }
 
 export interface ExtraBenchReport {
@@ -93,6 +102,15 @@ const EXTRA_BENCHES: ExtraBench[] = [
   {
     name: 'workers',
     run: ({ quick, reps, durationMs }) => runWorkersBench({ quick, reps, durationMs }),
+  },
+  {
+    name: 'latency',
+    async run({ quick, build, outDir, subtitle, variants }) {
+      const report = await runLatencyBench({ quick, build, variants });
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(join(outDir, 'latency.svg'), latencyChart(report.data, subtitle));
+      return report;
+    },
   },
 ];
 
@@ -171,6 +189,11 @@ const QUICK_OBJECT_ITEMS = 20_000;
 const BYTE_SIZES = [64, 512];
 const BYTE_PRODUCERS = [1, 16, 256];
 const OBJECT_PRODUCERS = [1, 256];
+/** The blocks of the async producer shape (see AsyncProducers). */
+const ASYNC_BYTES_GROUP = '64 B, async producers';
+const ASYNC_OBJECTS_GROUP = 'objects, async producers';
+/** Objects variants run in the async shape: ours, the minimal Transform, and the baseline. */
+const ASYNC_OBJECT_VARIANTS = new Set(['array-loop', 'transform', 'async-batch-stream', 'batching-writable']);
 
 interface PlannedCase {
   spec: CaseSpec;
@@ -243,6 +266,59 @@ function planCases(options: Options, build: Build, port: number): PlannedCase[] 
           });
         }
       }
+    }
+  }
+  // The async shape: 64 B × 256 producers, each an async function awaiting
+  // once per message and writing one reused buffer.
+  if (
+    wants(options, 'bytes') &&
+    (options.sizes?.has('64') ?? true) &&
+    (options.producers?.has('256') ?? true)
+  ) {
+    for (const variant of selectedVariants(BYTE_VARIANTS, BYTES_BASELINE, options, build)) {
+      planned.push({
+        spec: {
+          scenario: 'bytes',
+          group: ASYNC_BYTES_GROUP,
+          producers: 256,
+          variant: variant.id,
+          label: variant.label,
+        },
+        job: {
+          scenario: 'bytes',
+          shape: 'async',
+          variant: baseVariant(variant.id),
+          producers: 256,
+          messageSize: 64,
+          port,
+          libDir: libDirFor(variant.id, build),
+          ...budget,
+          maxMessages: options.quick ? QUICK_BYTES_MESSAGES : Infinity,
+        },
+      });
+    }
+  }
+  if (wants(options, 'objects') && (options.producers?.has('256') ?? true)) {
+    for (const variant of selectedVariants(OBJECT_VARIANTS, OBJECTS_BASELINE, options, build)) {
+      if (!ASYNC_OBJECT_VARIANTS.has(baseVariant(variant.id))) continue;
+      planned.push({
+        spec: {
+          scenario: 'objects',
+          group: ASYNC_OBJECTS_GROUP,
+          producers: 256,
+          variant: variant.id,
+          label: variant.label,
+        },
+        job: {
+          scenario: 'objects',
+          shape: 'async',
+          variant: baseVariant(variant.id),
+          producers: 256,
+          libDir: libDirFor(variant.id, build),
+          ...budget,
+          maxMessages: options.quick ? QUICK_OBJECT_ITEMS : Infinity,
+        },
+      });
     }
   }
   if (wants(options, 'objects')) {
@@ -429,8 +505,12 @@ async function measure(
 // ---- Targets -----------------------------------------------------------------
 
 function bytesTargets(rows: SummaryRow[]): TargetResult[] {
+  return ['64 B', ASYNC_BYTES_GROUP].flatMap((group) => bytesGroupTargets(rows, group));
+}
+
+function bytesGroupTargets(rows: SummaryRow[], group: string): TargetResult[] {
   const targets: TargetResult[] = [];
-  const row = (variant: string): SummaryRow | undefined => findRow(rows, 'bytes', '64 B', 256, variant);
+  const row = (variant: string): SummaryRow | undefined => findRow(rows, 'bytes', group, 256, variant);
   const rate = (variant: string): number => {
     const found = row(variant);
     return found !== undefined && found.intact === found.runs ? found.rate : NaN;
@@ -439,9 +519,9 @@ function bytesTargets(rows: SummaryRow[]): TargetResult[] {
     /^(batching-writable|async-batch-stream)(\+try\d+)?$/.test(variant),
   );
   const bounds: [string, number][] = [
-    ['hand-rolled', 0.8],
-    ['cork', 1.5],
-    ['bulk-write-stream', 1.5],
+    ['hand-rolled', 0.9],
+    ['cork', 1.2],
+    ['bulk-write-stream', 1.2],
     ['socket-write', 15],
   ];
   for (const variant of ours) {
@@ -450,7 +530,7 @@ function bytesTargets(rows: SummaryRow[]): TargetResult[] {
     for (const [other, min] of bounds) {
       const label = BYTE_VARIANTS.find((candidate) => candidate.id === other)?.label ?? other;
       targets.push(
-        evaluateTarget(`Bytes 64 B ×256: ${mine.label} / ${label}`, rate(variant) / rate(other), { min }),
+        evaluateTarget(`Bytes ${group} ×256: ${mine.label} / ${label}`, rate(variant) / rate(other), { min }),
       );
     }
   }
@@ -484,6 +564,20 @@ function objectsTargets(rows: SummaryRow[]): TargetResult[] {
       ),
     );
   }
+  const asyncRow = (variant: string): SummaryRow | undefined =>
+    intact(findRow(rows, 'objects', ASYNC_OBJECTS_GROUP, 256, variant));
+  for (const variant of ours) {
+    const mine = asyncRow(variant);
+    if (mine === undefined && findRow(rows, 'objects', ASYNC_OBJECTS_GROUP, 256, variant) === undefined)
+      continue;
+    targets.push(
+      evaluateTarget(
+        `Objects ${ASYNC_OBJECTS_GROUP} ×256: ${mine?.label ?? variant} / minimal Transform`,
+        (mine?.rate ?? NaN) / (asyncRow('transform')?.rate ?? NaN),
+        { min: 1.0 },
+      ),
+    );
+  }
   return targets;
 }
 
@@ -503,7 +597,9 @@ function chartPanels(rows: SummaryRow[]): ChartPanel[] {
   const blocks: [ScenarioName, string, string, string][] = [
     ['bytes', '64 B', 'Bytes into a loopback socket, 64-byte messages', 'M msgs/s'],
     ['bytes', '512 B', 'Bytes into a loopback socket, 512-byte messages', 'M msgs/s'],
+    ['bytes', ASYNC_BYTES_GROUP, 'Bytes, 64 B, async producers writing one reused buffer', 'M msgs/s'],
     ['objects', 'objects', 'Objects into arrays of up to 1000', 'M items/s'],
+    ['objects', ASYNC_OBJECTS_GROUP, 'Objects, async producers', 'M items/s'],
   ];
   for (const [scenario, group, title, unit] of blocks) {
     const blockRows = rows.filter((row) => row.scenario === scenario && row.group === group);
@@ -598,6 +694,9 @@ async function main(): Promise<number> {
         reps: options.reps,
         durationMs: options.durationMs,
         outDir: options.outDir,
+        build,
+        variants: options.variants,
+        subtitle: `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}`,
       });
       extraSections.push(report.markdown);
       extraData[extra.name] = report.data;
@@ -616,6 +715,8 @@ async function main(): Promise<number> {
       notes: [
         ...options.notes,
         'Producers are callbacks that write until `write()` returns false, then wait for `drain`; default highWaterMarks (16 KiB, 16 objects). Bytes: each message is a fresh Buffer; the server, a separate process, checks every message (producer, sequence, trailer). Objects: `{p, s}` items, every batch checked in order.',
+        'Blocks marked “async producers”: each producer is an async function that awaits once per message (the drain after a false `write()`, else a settled value), as request handlers write; for bytes each producer writes one reused buffer (the server counts those per producer and checks producer, alignment and trailer), so what is measured is the stream’s own cost. “stalls/1k” = producer writes that returned false per 1000 messages.',
+        'Socket writes per message, two counts: “msgs/write” is messages per `_write`/`_writev` call the socket received (one libuv write request each); “msgs/syscall” is messages per write-class system call of the client process over the run (`syscw` of /proc/self/io: write and writev, partial writes and IOV_MAX splits of a long writev included; nothing else in the process writes meanwhile).',
         'Ratios are medians over medians of the same run; “spread” is half the range of the repetitions over the median. The machine is shared: compare ratios, not absolute rates, across runs.',
       ],
       rows,

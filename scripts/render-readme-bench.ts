@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { MachineInfo } from '../bench/support/machine';
 import { formatCount, formatMB, formatRatio } from '../bench/support/stats';
 import type { SummaryRow } from '../bench/support/summary';
+import { cellText, type LatencyBenchData } from '../bench/scenarios/latency';
 import { PROJECT_ROOT as ROOT } from '../tools/support';
 
 export const README = join(ROOT, 'README.md');
@@ -25,6 +26,7 @@ export interface LatestBench {
   warmupMs: number;
   rows: SummaryRow[];
   memory: { row: SummaryRow; growth: number; tolerance: number }[];
+  extras?: { latency?: LatencyBenchData };
 }
 
 export function readLatest(file = LATEST): LatestBench {
@@ -102,6 +104,63 @@ const OBJECT_VARIANTS = [
   'stream-batch',
 ];
 
+/** Socket writes per message of every byte variant, 64 B × 256, both producer shapes. */
+function writesPerMessage(latest: LatestBench): string {
+  const groups = ['64 B', '64 B, async producers'];
+  const per = (value: number): string =>
+    Number.isFinite(value) && value > 0 ? (1 / value).toPrecision(2) : '–';
+  return table(
+    [
+      '64 B × 256 producers',
+      'socket writes / msg',
+      'write syscalls / msg',
+      'async shape: writes / msg',
+      'syscalls / msg',
+    ],
+    BYTE_VARIANTS.filter((variant) =>
+      latest.rows.some((row) => row.variant === variant && row.group === groups[0]),
+    ).map((variant) => {
+      const cells = groups.flatMap((group) => {
+        const row = latest.rows.find(
+          (candidate) =>
+            candidate.scenario === 'bytes' &&
+            candidate.group === group &&
+            candidate.variant === variant &&
+            candidate.producers === 256,
+        );
+        return row === undefined ? ['–', '–'] : [per(row.messagesPerWrite), per(row.messagesPerSyscall)];
+      });
+      const label = latest.rows.find((row) => row.variant === variant)?.label ?? variant;
+      return [label, ...cells];
+    }),
+  );
+}
+
+const LATENCY_RATE_LABEL = (rate: number): string =>
+  rate >= 1e6 ? `${rate / 1e6} M/s` : `${rate / 1e3} k/s`;
+
+/** The latency table: variants down, offered rates across. */
+function latencyTable(latency: LatencyBenchData | undefined): string {
+  if (latency === undefined) return '(latest.json holds no latency run)';
+  return [
+    `Items arrive open-loop at a fixed rate; the consumer, a worker thread, waits 200 µs per call plus 1 µs per item, then acks; latency = ack − the time the item was due. ` +
+      `Cells: p50 / p99 / p99.9 latency in ms (mean items per consumer call); “behind”: the rate was not sustained (the backlog kept growing), so no percentiles. ` +
+      latency.durationNote.replace(/ Took [\d.]+ min\.$/, ''),
+    '',
+    table(
+      ['Variant', ...latency.rates.map(LATENCY_RATE_LABEL)],
+      latency.variants.map((variant) => [
+        variant.id === 'batching-writable' || variant.id.startsWith('abs-')
+          ? `**${variant.label}**`
+          : variant.label,
+        ...latency.rates.map((rate) =>
+          cellText(latency.cells.find((cell) => cell.variant === variant.id && cell.rate === rate)),
+        ),
+      ]),
+    ),
+  ].join('\n');
+}
+
 /** Every figure the README shows, by marker name. */
 export function renderReadmeFigures(latest: LatestBench): Record<string, string> {
   if (latest.quick) throw new Error('latest.json holds a quick run, whose speeds mean nothing');
@@ -161,10 +220,23 @@ export function renderReadmeFigures(latest: LatestBench): Record<string, string>
         '',
         block(latest, 'bytes', '512 B', BYTE_VARIANTS),
         '',
+        '**Bytes, 64-byte messages, async producers** (each an async function awaiting once per message, writing one reused buffer):',
+        '',
+        block(latest, 'bytes', '64 B, async producers', BYTE_VARIANTS),
+        '',
+        '**Socket writes per message** (`_write`/`_writev` calls the socket got; write-class system calls of the process, from /proc/self/io):',
+        '',
+        writesPerMessage(latest),
+        '',
         '**Objects into arrays of up to 1000**, median items/s (× a plain array push loop, the limit):',
         '',
         block(latest, 'objects', 'objects', OBJECT_VARIANTS),
+        '',
+        '**Objects, async producers**:',
+        '',
+        block(latest, 'objects', 'objects, async producers', OBJECT_VARIANTS),
       ].join('\n') + memoryText,
+    latency: latencyTable(latest.extras?.latency),
   };
 }
 

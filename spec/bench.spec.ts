@@ -36,6 +36,8 @@ describe('bench (npm run bench -- --quick)', function () {
     ]);
     expect(code, `signal ${signal}, output:\n${output.slice(-4000)}`).to.equal(0);
     expect(output).to.match(/\[\d+\/\d+\] memory /);
+    expect(output).to.match(/\[\d+\/\d+\] bytes 64 B, async producers ×256 BatchingWritable /);
+    expect(output).to.match(/\[latency\] 1 k\/s BatchingWritable: [\d.]+ \/ /);
     expect(output).not.to.match(/FAILED|DATA CHECK FAILED/);
   });
 });

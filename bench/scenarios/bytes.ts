@@ -9,8 +9,15 @@ import { Writable } from 'node:stream';
 import bulkWriteStream from 'bulk-write-stream';
 import type { BytesJob, MemoryJob, RunResult } from '../support/jobs';
 import { collectGarbage, errorText, failureSignal, loadLib, type Mwsr } from '../support/lib';
-import { compareCounts, makeMessage, makePreamble, type ServerReport } from '../support/messages';
-import { HeapSampler, Producers } from '../support/producers';
+import { readFileSync } from 'node:fs';
+import {
+  compareCounts,
+  makeMessage,
+  makePreamble,
+  makeReusedMessage,
+  type ServerReport,
+} from '../support/messages';
+import { AsyncProducers, HeapSampler, Producers } from '../support/producers';
 
 /** Batch size of the coalescing variants, in bytes. */
 export const BATCH_BYTES = 64 * 1024;
@@ -244,6 +251,21 @@ function countSocketWrites(socket: Socket): { count: number } {
   return counter;
 }
 
+/**
+ * write-class system calls (write, writev, …) this process has made so far,
+ * from /proc/self/io; NaN where the kernel does not say. During a run only
+ * the socket writes, so the difference over the run is its syscalls,
+ * partial writes and IOV_MAX splits of a long writev included.
+ */
+function writeSyscallsSoFar(): number {
+  try {
+    const match = /^syscw:\s*(\d+)$/m.exec(readFileSync('/proc/self/io', 'latin1'));
+    return match === null ? NaN : Number(match[1]);
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resolves with the server's one-line report, sent once our side has ended. */
 function readReport(socket: Socket): Promise<ServerReport> {
   return new Promise((resolve, reject) => {
@@ -293,13 +315,23 @@ async function runOnce(job: BytesJob | MemoryJob, lib: Mwsr, measured: boolean):
     elapsedMs: 0,
     cpuUs: 0,
     socketWrites: 0,
+    writeSyscalls: NaN,
+    stalls: 0,
     startHeap: heap.sample(),
     peakHeap: 0,
     ...(job.scenario === 'memory' ? { checkpoints: [] } : {}),
   };
-  const producers = new Producers(
+  const reused =
+    job.shape === 'async'
+      ? Array.from({ length: job.producers }, (_, producer) => makeReusedMessage(size, producer))
+      : [];
+  const Shape = job.shape === 'async' ? AsyncProducers : Producers;
+  const producers = new Shape(
     {
-      write: (producer, seq) => sink.write(makeMessage(size, producer, seq)),
+      write:
+        job.shape === 'async'
+          ? (producer) => sink.write(reused[producer])
+          : (producer, seq) => sink.write(makeMessage(size, producer, seq)),
       onDrain: (listener) => sink.onDrain(listener),
     },
     {
@@ -325,12 +357,15 @@ async function runOnce(job: BytesJob | MemoryJob, lib: Mwsr, measured: boolean):
   );
 
   const startCpu = process.cpuUsage();
+  const startSyscalls = writeSyscallsSoFar();
   const start = performance.now();
   try {
     await Promise.race([producers.run(), failure.promise]);
     sink.finish();
     const verdict = await Promise.race([report, failure.promise]);
     result.elapsedMs = performance.now() - start;
+    result.writeSyscalls = writeSyscallsSoFar() - startSyscalls;
+    result.stalls = producers.stalls;
     const cpu = process.cpuUsage(startCpu);
     result.cpuUs = cpu.user + cpu.system;
     result.peakHeap = heap.peak;

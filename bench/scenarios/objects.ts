@@ -11,7 +11,7 @@ import through2Batch from 'through2-batch';
 import type { ObjectsJob, RunResult } from '../support/jobs';
 import { collectGarbage, errorText, failureSignal, loadLib, type Mwsr } from '../support/lib';
 import { ItemChecker, type Item } from '../support/messages';
-import { HeapSampler, Producers } from '../support/producers';
+import { AsyncProducers, HeapSampler, Producers } from '../support/producers';
 import type { VariantInfo } from './bytes';
 
 /** Most items per batch. */
@@ -178,6 +178,8 @@ async function runOnce(job: ObjectsJob, lib: Mwsr): Promise<RunResult> {
     elapsedMs: 0,
     cpuUs: 0,
     socketWrites: 0,
+    writeSyscalls: NaN,
+    stalls: 0,
     startHeap: heap.sample(),
     peakHeap: 0,
   };
@@ -191,7 +193,8 @@ async function runOnce(job: ObjectsJob, lib: Mwsr): Promise<RunResult> {
       const sinkFactory = SINKS[job.variant];
       if (sinkFactory === undefined) throw new Error(`unknown objects variant ${job.variant}`);
       const sink = sinkFactory(checker, heap, lib, failure.fail);
-      const producers = new Producers(
+      const Shape = job.shape === 'async' ? AsyncProducers : Producers;
+      const producers = new Shape(
         {
           write: (producer, seq) => sink.write({ p: producer, s: seq }),
           onDrain: (listener) => sink.onDrain(listener),
@@ -201,6 +204,7 @@ async function runOnce(job: ObjectsJob, lib: Mwsr): Promise<RunResult> {
       await Promise.race([producers.run(), failure.promise]);
       await Promise.race([sink.finish(), failure.promise]);
       sent = producers.sent;
+      result.stalls = producers.stalls;
     }
     result.elapsedMs = performance.now() - start;
     const cpu = process.cpuUsage(startCpu);

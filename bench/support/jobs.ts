@@ -20,7 +20,15 @@ interface BaseJob extends Budget {
   libDir: string;
   /** Unmeasured run of this many ms first, so the JIT has settled (0: none). */
   warmupMs: number;
+  /**
+   * How producers write: 'callback' (the default) writes until `write()`
+   * returns false; 'async' are async functions awaiting once per message and,
+   * for bytes, each writing one reused message buffer.
+   */
+  shape?: ProducerShape;
 }
+
+export type ProducerShape = 'callback' | 'async';
 
 export interface BytesJob extends BaseJob {
   scenario: 'bytes';
@@ -71,6 +79,14 @@ export interface RunResult {
   cpuUs: number;
   /** Writes handed to the socket (`_write`/`_writev` calls: one libuv write each). */
   socketWrites: number;
+  /**
+   * write/writev system calls the process made over the run (the `syscw`
+   * of /proc/self/io; NaN where there is none): the socket's, since nothing
+   * else writes meanwhile.
+   */
+  writeSyscalls: number;
+  /** Producer writes that returned false. */
+  stalls: number;
   /** heapUsed after the GC that precedes the run. */
   startHeap: number;
   /** Highest heapUsed sampled during the run. */
@@ -89,6 +105,8 @@ export function failedResult(error: string): RunResult {
     elapsedMs: 0,
     cpuUs: 0,
     socketWrites: 0,
+    writeSyscalls: NaN,
+    stalls: 0,
     startHeap: 0,
     peakHeap: 0,
   };

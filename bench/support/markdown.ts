@@ -81,10 +81,12 @@ function blockSection(
         'MB/s',
         'socket writes',
         'msgs/write',
+        'msgs/syscall',
+        'stalls/1k',
         'client CPU ns/msg',
         `× ${baselineLabel}`,
       ]
-    : ['Variant', 'Producers', unit, 'spread', 'peak heap MB', `× ${baselineLabel}`];
+    : ['Variant', 'Producers', unit, 'spread', 'peak heap MB', 'stalls/1k', `× ${baselineLabel}`];
   const detail = table(
     detailHeader,
     [...rows]
@@ -99,6 +101,8 @@ function blockSection(
               row.megabytesPerSecond.toFixed(0),
               formatCount(row.socketWrites),
               row.messagesPerWrite.toFixed(1),
+              Number.isFinite(row.messagesPerSyscall) ? row.messagesPerSyscall.toFixed(1) : '–',
+              (row.stallsPerThousand ?? NaN).toFixed(1),
               row.cpuNsPerMessage.toFixed(0),
               formatRatio(row.ratioToBaseline),
             ]
@@ -108,6 +112,7 @@ function blockSection(
               formatCount(row.rate),
               formatSpread(row.spread),
               formatMB(row.peakHeap),
+              (row.stallsPerThousand ?? NaN).toFixed(1),
               formatRatio(row.ratioToBaseline),
             ],
       ),

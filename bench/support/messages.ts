@@ -45,6 +45,22 @@ export function makeMessage(size: number, producer: number, seq: number): Buffer
   return message;
 }
 
+/**
+ * The sequence number of a reused message: a producer that writes the same
+ * buffer again and again cannot number its messages, so the receiver only
+ * counts them (still checking producer, alignment and trailer).
+ */
+export const REUSED_SEQ = 0xffffffff;
+
+/** The one message a producer of the reused-buffer shape writes over and over. */
+export function makeReusedMessage(size: number, producer: number): Buffer {
+  const message = Buffer.alloc(size);
+  storeU32(message, 0, producer);
+  storeU32(message, 4, REUSED_SEQ);
+  storeU32(message, size - 4, trailerOf(producer, REUSED_SEQ));
+  return message;
+}
+
 export function makePreamble(messageSize: number, producers: number): Buffer {
   const preamble = Buffer.allocUnsafe(PREAMBLE_SIZE);
   preamble.writeUInt32LE(PREAMBLE_MAGIC, 0);
@@ -143,12 +159,12 @@ export class ByteChecker {
     const expected = this.#expected;
     if (producer >= expected.length) {
       this.error = `message ${this.messages}: bad producer ${producer}`;
-    } else if (seq !== expected[producer]) {
+    } else if (seq !== expected[producer] && seq !== REUSED_SEQ) {
       this.error = `message ${this.messages}: producer ${producer} sent seq ${seq}, expected ${expected[producer]}`;
     } else if (view.getUint32(offset + this.#messageSize - 4, true) !== trailerOf(producer, seq)) {
       this.error = `message ${this.messages}: bad trailer (producer ${producer}, seq ${seq})`;
     } else {
-      expected[producer] = seq + 1;
+      expected[producer]++; // seq + 1, or one more reused message counted
       this.messages++;
       return true;
     }

@@ -68,6 +68,8 @@ export class Producers {
   readonly sent: Uint32Array;
   /** Messages written by all producers. */
   total = 0;
+  /** Writes that returned false (each one a wait for a whole drain). */
+  stalls = 0;
 
   readonly #target: ProducerTarget;
   readonly #options: ProducerOptions;
@@ -112,6 +114,7 @@ export class Producers {
       const seq = sent[producer]++;
       this.total++;
       if (!target.write(producer, seq)) {
+        this.stalls++;
         this.#waiting.push(producer);
         return;
       }
@@ -140,6 +143,88 @@ export class Producers {
     let next = Math.min(this.total + CHECK_EVERY, options.maxMessages);
     if (this.#checkpointIndex < checkpoints.length) next = Math.min(next, checkpoints[this.#checkpointIndex]);
     this.#nextCheck = next;
+    return false;
+  }
+}
+
+/** What a producer awaits when its write was accepted: one microtask turn. */
+const SETTLED = Promise.resolve();
+
+/**
+ * The other producer shape: `producers` async functions, each awaiting once
+ * per message as a request handler does (`await` the drain when `write()`
+ * returned false, else an already-settled value), so every message costs a
+ * microtask turn and producers interleave message by message. Same target,
+ * budget and backpressure contract as `Producers`.
+ */
+export class AsyncProducers {
+  readonly sent: Uint32Array;
+  total = 0;
+  /** Writes that returned false (each one a wait for a whole drain). */
+  stalls = 0;
+
+  readonly #target: ProducerTarget;
+  readonly #options: ProducerOptions;
+  readonly #deadline: number;
+  #nextCheck = 0;
+  #stopped = false;
+  /** Settles at the next drain; made when a producer first needs it. */
+  #drained: Promise<void> | null = null;
+  #resolveDrained: () => void = () => {};
+
+  constructor(target: ProducerTarget, options: ProducerOptions) {
+    this.#target = target;
+    this.#options = options;
+    this.sent = new Uint32Array(options.producers);
+    this.#deadline = performance.now() + options.durationMs;
+    target.onDrain(() => {
+      const resolve = this.#resolveDrained;
+      this.#drained = null;
+      resolve();
+    });
+  }
+
+  /** Starts every producer; resolves once all have stopped writing. */
+  async run(): Promise<void> {
+    const running: Promise<void>[] = [];
+    for (let producer = 0; producer < this.#options.producers; producer++) {
+      running.push(this.#produce(producer));
+    }
+    await Promise.all(running);
+  }
+
+  #nextDrain(): Promise<void> {
+    this.#drained ??= new Promise((resolve) => {
+      this.#resolveDrained = resolve;
+    });
+    return this.#drained;
+  }
+
+  async #produce(producer: number): Promise<void> {
+    const target = this.#target;
+    const sent = this.sent;
+    for (;;) {
+      if (this.total >= this.#nextCheck && this.#checkBudget()) return;
+      const seq = sent[producer]++;
+      this.total++;
+      if (target.write(producer, seq)) {
+        await SETTLED;
+      } else {
+        this.stalls++;
+        await this.#nextDrain();
+      }
+    }
+  }
+
+  #checkBudget(): boolean {
+    if (this.#stopped) return true;
+    const options = this.#options;
+    options.heap.sample();
+    if (this.total >= options.maxMessages || performance.now() >= this.#deadline) {
+      this.#stopped = true;
+      return true;
+    }
+    this.#nextCheck = Math.min(this.total + CHECK_EVERY, options.maxMessages);
     return false;
   }
 }

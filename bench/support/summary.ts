@@ -29,6 +29,10 @@ export interface SummaryRow extends CaseSpec {
   /** Median socket writes per run, and messages per socket write. */
   socketWrites: number;
   messagesPerWrite: number;
+  /** Median messages per write-class system call (NaN where /proc/self/io is missing). */
+  messagesPerSyscall: number;
+  /** Median producer writes that returned false, per 1000 messages. */
+  stallsPerThousand: number;
   /** Median client CPU per message, ns. */
   cpuNsPerMessage: number;
   /** Median peak heapUsed, bytes. */
@@ -55,6 +59,12 @@ export function summarize(spec: CaseSpec, results: RunResult[]): SummaryRow {
     megabytesPerSecond: median(intact.map((result) => perSecond(result.bytes, result) / 1e6)),
     socketWrites: median(intact.map((result) => result.socketWrites)),
     messagesPerWrite: median(intact.map((result) => result.messages / Math.max(1, result.socketWrites))),
+    messagesPerSyscall: median(
+      intact.map((result) => result.messages / Math.max(1, result.writeSyscalls ?? NaN)),
+    ),
+    stallsPerThousand: median(
+      intact.map((result) => ((result.stalls ?? 0) * 1000) / Math.max(1, result.messages)),
+    ),
     cpuNsPerMessage: median(intact.map((result) => (result.cpuUs * 1000) / Math.max(1, result.messages))),
     peakHeap: median(intact.map((result) => result.peakHeap)),
     ratioToBaseline: NaN,

@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   let lastPrint = started;
   let programs = 0;
   let loose = 0;
+  let heldUnderCork = 0;
   /** Programs that differ, of whatever kind (kinds past --max-kinds are counted here only). */
   let failed = 0;
   const failures = new Map<string, { count: number; seed: number; cls: ClassName }>();
@@ -108,7 +109,8 @@ async function main(): Promise<void> {
         args.canary ? withCanary(() => runProgram(p)) : runProgram(p);
       const outcome = await run(program);
       programs++;
-      if (outcome.loose) loose++;
+      if (outcome.heldUnderCork) heldUnderCork++;
+      else if (outcome.loose) loose++;
       if (outcome.differences.length > 0) {
         failed++;
         const kind = kindOf(outcome);
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
   console.log(
     `\nsummary: ${programs} programs in ${seconds.toFixed(1)} s (${(programs / seconds).toFixed(0)}/s);` +
       ` ${failed} differ from Node (${((100 * failed) / programs).toFixed(2)}%), ${failures.size} kinds shown;` +
-      ` ${loose} compared loosely (backpressure timing)`,
+      ` ${loose} compared loosely (backpressure timing), ${heldUnderCork} with a held write kept queued by cork()`,
   );
   for (const [kind, { count, seed }] of failures) console.log(`  ${count}x  seed ${seed}  ${kind}`);
   process.exitCode = failed > 0 ? 1 : 0;

@@ -202,6 +202,8 @@ export class BatchCore<B> {
    * a destroyed stream.
    */
   #endCallbacksDue: WriteCallback[] = [];
+  /** The `end()` callback endArguments took, until Node's end() has returned. */
+  #endTaken: WriteCallback | null = null;
   /**
    * True from a Node write whose callback we called at once until the tick
    * after Node's own callback tick. Node adds a later write with the same
@@ -432,11 +434,12 @@ export class BatchCore<B> {
   endArguments(chunk: unknown, encoding: unknown, callback: unknown): [unknown, unknown, unknown] {
     const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
     const stream = this.#host.stream;
+    this.#endTaken = null;
     if (typeof done !== 'function' || !stream.destroyed || stream.errored !== null || stream.writableEnded) {
       return [chunk, encoding, callback];
     }
-    if (this.#dueTicks > 0) this.#endCallbacksDue.push(done as WriteCallback);
-    else process.nextTick(done, streamDestroyed('end'));
+    // Failed once Node's end() has returned (endCalled): not if it throws.
+    this.#endTaken = done as WriteCallback;
     if (done === chunk) return [undefined, undefined, undefined];
     return done === encoding ? [chunk, undefined, undefined] : [chunk, encoding, undefined];
   }
@@ -663,6 +666,12 @@ export class BatchCore<B> {
    * waiting `ready()` fails as a write would.
    */
   endCalled(): void {
+    const taken = this.#endTaken;
+    if (taken !== null) {
+      this.#endTaken = null;
+      if (this.#dueTicks > 0) this.#endCallbacksDue.push(taken);
+      else process.nextTick(taken, streamDestroyed('end'));
+    }
     this.#erroredMaybe(); // end(chunk) after end()
     if (!this.#host.stream.writableEnded) return;
     this.#writeOpen = false;

@@ -441,6 +441,25 @@ for (const [name, make] of Object.entries(faces)) {
         }
       });
 
+      it('after destroy() are not called when end() throws, as on a plain Writable', async () => {
+        const run = async (s: Batcher): Promise<{ code: unknown; calls: unknown[] }> => {
+          const calls: unknown[] = [];
+          s.destroy();
+          let code: unknown;
+          try {
+            s.end('', 'buffer' as BufferEncoding, (error?: unknown) => void calls.push(error));
+          } catch (error) {
+            code = (error as NodeJS.ErrnoException).code;
+          }
+          await settled(s);
+          await nextTurn();
+          return { code, calls };
+        };
+        const node = await run(oracle().stream);
+        expect(node.code).to.equal('ERR_UNKNOWN_ENCODING');
+        expect(await run(make({ size: 1 }).stream)).to.deep.equal(node);
+      });
+
       it('are not called while an errored stream stays alive (autoDestroy: false)', async () => {
         const made = make({ size: 1, highWaterMark: 0, autoDestroy: false });
         const calls: unknown[] = [];

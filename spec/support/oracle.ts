@@ -1359,14 +1359,16 @@ export function compare(
 ): { differences: string[]; loose: boolean; heldUnderCork: boolean } {
   const differences: string[] = [];
   // Node's calls of end() callbacks made after destroy(), as a multiset:
-  // ours that Node never made are left out.
+  // ours that Node never made are left out (before failures are excused,
+  // which would rename them).
   const nodeEndsAfterDestroy = node.endsAfterDestroyAt.map((index) => node.trace[index]);
-  const excused = excuseHeldFailures(ours, node).filter((entry, index) => {
+  const kept = ours.trace.filter((entry, index) => {
     if (!ours.endsAfterDestroyAt.includes(index)) return true;
     const at = nodeEndsAfterDestroy.indexOf(entry);
     if (at >= 0) nodeEndsAfterDestroy.splice(at, 1);
     return at >= 0;
   });
+  const excused = excuseHeldFailures({ ...ours, trace: kept }, node);
   // Both sides from the first failure either saw (Node may fail an end()
   // callback before an earlier write's successful one).
   const start = Math.min(failureStart(ours.trace), failureStart(node.trace));

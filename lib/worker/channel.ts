@@ -113,10 +113,6 @@ export class WorkerChannel extends Readable {
   #demand = false;
   /** True while an `Atomics.waitAsync` on the doorbell is pending; never two. */
   #sleeping = false;
-  /** True if a batch went out since the last idle look: look once more next turn before sleeping. */
-  #busySinceIdle = false;
-  /** The next turn's look at the rings, before sleeping; null when none is due. */
-  #idleLook: NodeJS.Immediate | null = null;
   /** True while `#pump` runs: a nested call (from `push` or an event) is folded into it. */
   #pumping = false;
   /** True once `push(null)` was called. */
@@ -124,10 +120,6 @@ export class WorkerChannel extends Readable {
 
   // Bound once, so no write allocates a closure.
   readonly #onTick = (): void => this.#pump();
-  readonly #onIdleLook = (): void => {
-    this.#idleLook = null;
-    this.#pump();
-  };
   readonly #onDoorbell = (): void => {
     this.#sleeping = false;
     Atomics.store(this.#control, CONTROL_READER_SLEEPING, 0);
@@ -335,21 +327,15 @@ export class WorkerChannel extends Readable {
         return;
       }
       if (batch !== null) {
-        this.#busySinceIdle = true;
         // A _read nested in push() sets #demand again.
         this.#demand = false;
         if (this.push(batch)) this.#demand = true;
         continue;
       }
-      if (this.#sleeping || this.#idleLook !== null) return;
-      // While writers stream, the reader looks again next turn rather than
-      // sleeping at once: each sleep costs a writer an Atomics.notify (a
-      // cross-thread task), which under load cost writers ~20% of their time.
-      if (this.#busySinceIdle) {
-        this.#busySinceIdle = false;
-        this.#idleLook = setImmediate(this.#onIdleLook);
-        return;
-      }
+      if (this.#sleeping) return;
+      // Nothing complete: sleep until a writer rings (docs/workers.md,
+      // "Waking the reader"), rather than look again each turn: polling the
+      // rings costs CPU the writers need, and reads their head lines.
       if (this.#sleep()) return;
     }
   }
@@ -482,11 +468,9 @@ export class WorkerChannel extends Readable {
     return false;
   }
 
-  /** Settles this thread's own pending wait on the doorbell (no promise left dangling) and clears the idle look. */
+  /** Settles this thread's own pending wait on the doorbell (no promise left dangling). */
   #wakeSelf(): void {
     if (this.#sleeping) Atomics.notify(this.#control, CONTROL_DOORBELL);
-    if (this.#idleLook !== null) clearImmediate(this.#idleLook);
-    this.#idleLook = null;
   }
 }
 

@@ -113,6 +113,18 @@ export class RingWriter {
   #fillRecords: number;
   /** The number of this writer's last wait (`RING_WAITING`), never 0. */
   #waitNumber = 0;
+  /**
+   * The wake policy: a publish that finds the reader asleep rings at once
+   * when this many bytes (or more) wait in the ring, else at the end of
+   * this thread's event-loop turn. 0: at once, always (`wake: 'eager'`).
+   */
+  #wakeBytes = 0;
+  /** True while a turn-end ring is scheduled (`setImmediate`): at most one. */
+  #turnEndPending = false;
+  readonly #onTurnEnd = (): void => {
+    this.#turnEndPending = false;
+    this.#ringDoorbell(false);
+  };
 
   constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer) {
     const { words, index, data } = viewsOf(ring);
@@ -133,6 +145,15 @@ export class RingWriter {
     this.#publishedRecords = this.#records;
     this.#fillBytes = this.#head;
     this.#fillRecords = this.#records;
+  }
+
+  /**
+   * Sets the wake policy: 0 (the default) rings a sleeping reader at every
+   * publish; more defers the ring to the end of this thread's event-loop
+   * turn unless that many bytes wait in the ring.
+   */
+  setWakeBytes(bytes: number): void {
+    this.#wakeBytes = bytes;
   }
 
   /** Claims the ring for this writer; false if another writer has it (one handle, one stream). */
@@ -287,7 +308,8 @@ export class RingWriter {
   /**
    * Makes the reserved and placed records visible: the head is stored after
    * their bytes and index entries, so the reader can never see a record that
-   * is not all there. Then wakes the reader if it sleeps.
+   * is not all there. Then, if the reader sleeps, wakes it: at once if the
+   * policy is eager or enough bytes wait, else at the end of this turn.
    */
   publish(): void {
     this.place();
@@ -295,7 +317,18 @@ export class RingWriter {
     this.#publishedHead = this.#head;
     this.#publishedRecords = this.#records;
     Atomics.store(this.#words, RING_HEAD, this.#head | 0);
-    this.#ringDoorbell(false);
+    // The flag is loaded after the head is stored: a reader that set it
+    // before its last look either saw this head or is rung (now or at turn end).
+    if (Atomics.load(this.#control, CONTROL_READER_SLEEPING) === 0) return;
+    if (
+      this.#wakeBytes === 0 ||
+      (this.#head - Atomics.load(this.#words, RING_TAIL)) >>> 0 >= this.#wakeBytes
+    ) {
+      this.#ringDoorbell(false);
+    } else if (!this.#turnEndPending) {
+      this.#turnEndPending = true;
+      setImmediate(this.#onTurnEnd);
+    }
   }
 
   /**
@@ -345,12 +378,16 @@ export class RingWriter {
    * away), as does this thread's own `wakeOwnWait()`.
    */
   waitOnTailAsync(seen: number): Promise<'ok' | 'timed-out'> | null {
+    // A ring deferred to the turn's end must not wait behind this wait.
+    this.#ringDoorbell(false);
     const result = Atomics.waitAsync(this.#words, RING_WAKE, seen);
     return result.async ? result.value : null;
   }
 
   /** Blocks the thread until the wake counter moves from `seen` (blocking mode; workers only). */
   waitOnTail(seen: number): void {
+    // The turn does not end while this thread blocks: a deferred ring goes now.
+    this.#ringDoorbell(false);
     Atomics.wait(this.#words, RING_WAKE, seen);
   }
 

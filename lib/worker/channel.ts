@@ -320,7 +320,8 @@ export class WorkerChannel extends Readable {
       if (this.#ended || !this.#demand) return;
       let batch: Buffer | null;
       try {
-        batch = this.#gather();
+        // Records not worth taking yet (the wake policy) wait for a writer's ring.
+        batch = this.#canProceed() ? this.#gather() : null;
       } catch (error) {
         // A corrupt ring: a writer broke the protocol (RangeError ERR_OUT_OF_RANGE).
         this.destroy(error as Error);
@@ -458,12 +459,18 @@ export class WorkerChannel extends Readable {
    * `#pumpLoop` would do, or it would spin instead of sleeping.
    */
   #canProceed(): boolean {
+    let waiting = 0;
     for (const writer of this.#writers) {
       const ending = writer.closed || writer.ring.writerEnded();
-      writer.ring.refresh();
-      const pending = writer.ring.hasPending;
+      const ring = writer.ring;
+      ring.refresh();
+      const pending = ring.hasPending;
       if (ending && !pending) return true;
-      if (pending && (this.#sticky === null || this.#sticky === writer)) return true;
+      if (!pending || (this.#sticky !== null && this.#sticky !== writer)) continue;
+      // Taken now if ending, worth it by the writer's wake policy, or a full batch waits.
+      if (ending || ring.ready) return true;
+      waiting += ring.boundBytes;
+      if (waiting >= this.#size) return true;
     }
     return false;
   }

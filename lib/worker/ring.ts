@@ -18,7 +18,9 @@ import {
   RING_WAIT_BYTES,
   RING_WAIT_RECORDS,
   RING_WAITING,
+  RING_TURN_OPEN,
   RING_WAKE,
+  RING_WAKE_BYTES,
   RING_WRITER_STATE,
   WRITER_ATTACHED,
   WRITER_ENDED,
@@ -119,10 +121,12 @@ export class RingWriter {
    * this thread's event-loop turn. 0: at once, always (`wake: 'eager'`).
    */
   #wakeBytes = 0;
-  /** True while a turn-end ring is scheduled (`setImmediate`): at most one. */
-  #turnEndPending = false;
+  /** True from the first publish of a turn until its end (`RING_TURN_OPEN`); a `setImmediate` is due then. */
+  #turnOpen = false;
   readonly #onTurnEnd = (): void => {
-    this.#turnEndPending = false;
+    this.#turnOpen = false;
+    // Stored before the flag is loaded: a reader that slept on this turn's records is rung.
+    Atomics.store(this.#words, RING_TURN_OPEN, 0);
     this.#ringDoorbell(false);
   };
 
@@ -154,6 +158,7 @@ export class RingWriter {
    */
   setWakeBytes(bytes: number): void {
     this.#wakeBytes = bytes;
+    Atomics.store(this.#words, RING_WAKE_BYTES, bytes);
   }
 
   /** Claims the ring for this writer; false if another writer has it (one handle, one stream). */
@@ -317,17 +322,20 @@ export class RingWriter {
     this.#publishedHead = this.#head;
     this.#publishedRecords = this.#records;
     Atomics.store(this.#words, RING_HEAD, this.#head | 0);
-    // The flag is loaded after the head is stored: a reader that set it
-    // before its last look either saw this head or is rung (now or at turn end).
+    if (this.#wakeBytes !== 0 && !this.#turnOpen) {
+      this.#turnOpen = true;
+      Atomics.store(this.#words, RING_TURN_OPEN, 1);
+      setImmediate(this.#onTurnEnd);
+    }
+    // The flag is loaded after the head (and the turn) are stored: a reader
+    // that set it before its last look either saw them or is rung, now or at
+    // the turn's end.
     if (Atomics.load(this.#control, CONTROL_READER_SLEEPING) === 0) return;
     if (
       this.#wakeBytes === 0 ||
       (this.#head - Atomics.load(this.#words, RING_TAIL)) >>> 0 >= this.#wakeBytes
     ) {
       this.#ringDoorbell(false);
-    } else if (!this.#turnEndPending) {
-      this.#turnEndPending = true;
-      setImmediate(this.#onTurnEnd);
     }
   }
 
@@ -504,6 +512,24 @@ export class RingReader {
       ((this.#head - this.#readBytes) >>> 0) +
       (this.#assembled === null ? 0 : this.#assembled.length) +
       this.#fragmentBytes
+    );
+  }
+
+  /**
+   * True if the records pending (as of `refresh()`) are worth taking now by
+   * the writer's wake policy: it is eager, or they reach its threshold, or
+   * its turn is over, or it waits for the reader; also while a fragmented
+   * message is in progress (its fragments free the writer's ring).
+   */
+  get ready(): boolean {
+    if (this.#assembled !== null || this.#fragments.length > 0) return true;
+    const words = this.#words;
+    const wakeBytes = Atomics.load(words, RING_WAKE_BYTES);
+    return (
+      wakeBytes === 0 ||
+      (this.#head - this.#readBytes) >>> 0 >= wakeBytes ||
+      Atomics.load(words, RING_TURN_OPEN) === 0 ||
+      Atomics.load(words, RING_WAITING) !== 0
     );
   }
 

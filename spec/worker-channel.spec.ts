@@ -805,7 +805,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       await writer.end();
     });
 
-    it("'batched' wakes the reader at once when a batch's worth waits (size, or a quarter of the ring)", async () => {
+    it("'batched' wakes the reader at once when a quarter of the ring waits", async () => {
       const writer = await busyWriter('batched', 1024);
       // The writer is still in its turn: only the threshold can have woken the reader.
       while (writer.batches.length === 0) await once(writer.channel, 'data');

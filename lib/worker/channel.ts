@@ -30,7 +30,7 @@ export interface WorkerChannelOptions extends Omit<
   size: number;
   /**
    * Bytes of each writer's ring, rounded up to a power of two, from 1024 to
-   * 2^29 (512 MiB); default 65536. A write larger than the ring still goes through, in
+   * 2^29 (512 MiB); default 262144 (256 KiB). A write larger than the ring still goes through, in
    * fragments the reader puts back together.
    */
   ringSize?: number;
@@ -59,7 +59,7 @@ export interface WriterEndInfo {
 /** Node's listener type for events other than ours, as `Readable` declares it. */
 type NodeListener = Parameters<Readable['on']>[1];
 
-const DEFAULT_RING_SIZE = 65536;
+const DEFAULT_RING_SIZE = 262144;
 
 /** One attached writer, as the reader sees it. */
 interface WriterState {

@@ -51,8 +51,8 @@ export interface WorkerWritableOptions extends Omit<
   blocking?: boolean;
   /**
    * When this writer wakes a sleeping reader (docs/workers.md, "Waking the
-   * reader"). `'batched'` (default): once a quarter of the ring or the
-   * channel's `size` (the smaller) waits in the ring, at the end of this
+   * reader"). `'batched'` (default): once a quarter of the ring waits
+   * in it, at the end of this
    * thread's event-loop turn, or when this writer waits for the reader or
    * ends, whichever comes first: one wake-up per batch's worth, but a writer
    * that keeps its thread busy after a small write delays it by that long.
@@ -203,7 +203,7 @@ export class WorkerWritable extends Writable {
       destroy: undefined,
     });
     this.#ring = new RingWriter(handle.control, handle.ring);
-    if (wake === 'batched') this.#ring.setWakeBytes(Math.min(handle.size, this.#ring.capacity >>> 2));
+    if (wake === 'batched') this.#ring.setWakeBytes(this.#ring.capacity >>> 2);
     if (!this.#ring.claim()) {
       throw invalidState(`writer handle ${handle.id} was opened before: one handle feeds one WorkerWritable`);
     }

@@ -13,6 +13,7 @@ import {
   RING_TAIL,
   RING_TAIL_RECORDS,
   RING_WAIT_BYTES,
+  RING_WAKE_BYTES,
 } from '../lib/worker/layout';
 import { compileFixtures, type CompiledFixtures } from './fixtures/compile-fixtures';
 import type { BrokenWriterScript } from './fixtures/worker-broken-writer';
@@ -570,13 +571,16 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(expected));
     });
 
-    it('opens a handle only once: the second time is ERR_INVALID_STATE', () => {
+    it('opens a handle only once: the second time is ERR_INVALID_STATE, and leaves the first alone', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
-      new WorkerWritable(handle);
+      new WorkerWritable(handle, { wake: 'eager' });
+      const words = new Int32Array(handle.ring, 0, RING_WAKE_BYTES + 1);
+      expect(Atomics.load(words, RING_WAKE_BYTES), 'eager: 0 in the ring').to.equal(0);
       expect(() => new WorkerWritable(handle))
         .to.throw(Error, /^Invalid state: writer handle 0 was opened before/)
         .with.property('code', 'ERR_INVALID_STATE');
+      expect(Atomics.load(words, RING_WAKE_BYTES), "still the first writer's policy").to.equal(0);
       channel.destroy();
     });
   });

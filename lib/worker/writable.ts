@@ -51,11 +51,11 @@ export interface WorkerWritableOptions extends Omit<
   blocking?: boolean;
   /**
    * When this writer wakes a sleeping reader (docs/workers.md, "Waking the
-   * reader"). `'batched'` (default): once a quarter of the ring waits
-   * in it, at the end of this
-   * thread's event-loop turn, or when this writer waits for the reader or
-   * ends, whichever comes first: one wake-up per batch's worth, but a writer
-   * that keeps its thread busy after a small write delays it by that long.
+   * reader"). `'batched'` (default): once a quarter of the ring waits in
+   * it, at the end of this thread's event-loop turn, or when this writer
+   * waits for the reader or ends, whichever comes first: one wake-up per
+   * quarter ring while it streams, but a writer that keeps its thread busy
+   * after a small write delays that write by as long.
    * `'eager'`: at every publish (one cross-thread notify per write while the
    * reader is idle).
    */
@@ -203,10 +203,11 @@ export class WorkerWritable extends Writable {
       destroy: undefined,
     });
     this.#ring = new RingWriter(handle.control, handle.ring);
-    if (wake === 'batched') this.#ring.setWakeBytes(this.#ring.capacity >>> 2);
     if (!this.#ring.claim()) {
       throw invalidState(`writer handle ${handle.id} was opened before: one handle feeds one WorkerWritable`);
     }
+    // After the claim: a second opening must not change the first writer's policy.
+    if (wake === 'batched') this.#ring.setWakeBytes(this.#ring.capacity >>> 2);
     this.writerId = handle.id;
     this.#size = handle.size;
     this.#control = new Int32Array(handle.control);

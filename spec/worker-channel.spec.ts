@@ -74,6 +74,8 @@ interface Run {
   /** Run the deliberately broken writer fixture (publishes before copying) instead. */
   broken?: boolean;
   blocking?: boolean;
+  /** Writers with an odd index use `wake: 'eager'`, the others the default. */
+  mixWake?: boolean;
   initialCursor?: number;
   /** Hang this writer between copying and publishing message `at` (and later), then terminate it. */
   terminate?: { writer: number; at: number };
@@ -126,6 +128,7 @@ async function runWorkers(run: Run): Promise<RunResult> {
           stallMs: run.stallMs ?? 0,
           spin: run.spin ?? false,
           blocking: run.blocking ?? false,
+          wake: run.mixWake === true && i % 2 === 1 ? 'eager' : undefined,
           progress: shared,
         };
     const file = run.broken ? fixtures.brokenWriter : fixtures.writer;
@@ -204,8 +207,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       });
     }
 
-    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes', async () => {
+    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes, eager and batched writers mixed', async () => {
       const result = await runWorkers({
+        mixWake: true,
         writers: 3,
         count: 2000,
         size: 1024,

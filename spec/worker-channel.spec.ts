@@ -13,10 +13,12 @@ import {
   RING_TAIL,
   RING_TAIL_RECORDS,
   RING_WAIT_BYTES,
+  RING_WAKE_BYTES,
 } from '../lib/worker/layout';
 import { compileFixtures, type CompiledFixtures } from './fixtures/compile-fixtures';
 import type { BrokenWriterScript } from './fixtures/worker-broken-writer';
 import { SIGNAL, type RaceReport, type RaceScript } from './fixtures/worker-races';
+import { WAKE_SIGNAL, type WakeScript } from './fixtures/worker-wake';
 import type { WriterScript } from './fixtures/worker-writer';
 import { encodeMessage, MessageVerifier } from './fixtures/worker-messages';
 import { mustCall } from './support/helpers';
@@ -72,6 +74,8 @@ interface Run {
   /** Run the deliberately broken writer fixture (publishes before copying) instead. */
   broken?: boolean;
   blocking?: boolean;
+  /** Writers with an odd index use `wake: 'eager'`, the others the default. */
+  mixWake?: boolean;
   initialCursor?: number;
   /** Hang this writer between copying and publishing message `at` (and later), then terminate it. */
   terminate?: { writer: number; at: number };
@@ -124,6 +128,7 @@ async function runWorkers(run: Run): Promise<RunResult> {
           stallMs: run.stallMs ?? 0,
           spin: run.spin ?? false,
           blocking: run.blocking ?? false,
+          wake: run.mixWake === true && i % 2 === 1 ? 'eager' : undefined,
           progress: shared,
         };
     const file = run.broken ? fixtures.brokenWriter : fixtures.writer;
@@ -202,8 +207,9 @@ describe('WorkerChannel and WorkerWritable', () => {
       });
     }
 
-    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes', async () => {
+    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes, eager and batched writers mixed', async () => {
       const result = await runWorkers({
+        mixWake: true,
         writers: 3,
         count: 2000,
         size: 1024,
@@ -569,13 +575,16 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(expected));
     });
 
-    it('opens a handle only once: the second time is ERR_INVALID_STATE', () => {
+    it('opens a handle only once: the second time is ERR_INVALID_STATE, and leaves the first alone', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
-      new WorkerWritable(handle);
+      new WorkerWritable(handle, { wake: 'eager' });
+      const words = new Int32Array(handle.ring, 0, RING_WAKE_BYTES + 1);
+      expect(Atomics.load(words, RING_WAKE_BYTES), 'eager: 0 in the ring').to.equal(0);
       expect(() => new WorkerWritable(handle))
         .to.throw(Error, /^Invalid state: writer handle 0 was opened before/)
         .with.property('code', 'ERR_INVALID_STATE');
+      expect(Atomics.load(words, RING_WAKE_BYTES), "still the first writer's policy").to.equal(0);
       channel.destroy();
     });
   });
@@ -743,6 +752,93 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(writer.writerId).to.equal(0);
       channel.destroy();
       writer.destroy();
+    });
+  });
+
+  describe('waking the reader (the wake option)', () => {
+    /**
+     * Starts the wake fixture: once the reader sleeps, the writer writes
+     * `bytes` and stays busy in that turn until `release()`.
+     */
+    async function busyWriter(
+      wake: WakeScript['wake'],
+      bytes: number,
+    ): Promise<{
+      channel: WorkerChannel;
+      batches: Buffer[];
+      /** True while the writer is still in the turn of its write (not released, not timed out). */
+      busy(): boolean;
+      end(): Promise<unknown>;
+      release(): void;
+    }> {
+      const channel = openChannel({ size: 1024, ringSize: 4096 });
+      const batches = collect(channel);
+      const ended = once(channel, 'end');
+      const handle = channel.createWriter();
+      const signals = new Int32Array(new SharedArrayBuffer(12));
+      const script: WakeScript = { handle, wake, bytes, signals: signals.buffer };
+      const worker = new Worker(fixtures.wake, { workerData: script, transferList: [handle.port] });
+      opened.workers.push(worker);
+      worker.on('error', (error) => expect.fail(String(error)));
+      // Many turns after the reader found nothing: it sleeps on the doorbell.
+      await once(worker, 'message');
+      worker.postMessage('go');
+      const wait = Atomics.waitAsync(signals, WAKE_SIGNAL.written, 0, 10_000);
+      if (wait.async) expect(await wait.value).to.equal('ok');
+      return {
+        channel,
+        batches,
+        busy: () =>
+          Atomics.load(signals, WAKE_SIGNAL.release) === 0 &&
+          Atomics.load(signals, WAKE_SIGNAL.timedOut) === 0,
+        end: () => {
+          worker.postMessage('end');
+          return ended;
+        },
+        release: () => {
+          Atomics.store(signals, WAKE_SIGNAL.release, 1);
+          Atomics.notify(signals, WAKE_SIGNAL.release);
+        },
+      };
+    }
+
+    it("'batched' (the default) defers a small write's wake-up to the end of the writer's turn", async () => {
+      const writer = await busyWriter('batched', 64);
+      await turns(10);
+      expect(writer.batches, 'delivered while the writer was still in its turn').to.deep.equal([]);
+      const delivered = once(writer.channel, 'data');
+      writer.release(); // the turn ends; the writer has not ended, so only its turn end can wake the reader
+      const [batch] = (await delivered) as [Buffer];
+      expect(batch).to.deep.equal(Buffer.alloc(64, 7));
+      await writer.end();
+    });
+
+    it("'batched' wakes the reader at once when a quarter of the ring waits", async () => {
+      const writer = await busyWriter('batched', 1024);
+      // The writer is still in its turn: only the threshold can have woken the reader.
+      while (writer.batches.length === 0) await once(writer.channel, 'data');
+      expect(writer.busy(), 'delivered only once the writer had left its turn').to.equal(true);
+      expect(Buffer.concat(writer.batches)).to.deep.equal(Buffer.alloc(1024, 7));
+      writer.release();
+      await writer.end();
+    });
+
+    it("'eager' wakes the reader at every publish, even in the middle of the writer's turn", async () => {
+      const writer = await busyWriter('eager', 64);
+      while (writer.batches.length === 0) await once(writer.channel, 'data');
+      expect(writer.busy(), 'delivered only once the writer had left its turn').to.equal(true);
+      expect(writer.batches).to.deep.equal([Buffer.alloc(64, 7)]);
+      writer.release();
+      await writer.end();
+    });
+
+    it('refuses a wake other than batched or eager with TypeError ERR_INVALID_ARG_TYPE', () => {
+      const channel = openChannel({ size: 64 });
+      const handle = channel.createWriter();
+      expect(() => new WorkerWritable(handle, { wake: 'lazy' as never }))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      channel.destroy();
     });
   });
 

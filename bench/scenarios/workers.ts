@@ -20,7 +20,7 @@
  * messages per batch the reader received, the peak backlog (messages written
  * and not yet read) and the process's RSS growth. postMessage has no
  * backpressure, so its queue (and RSS) grows while the reader lags; mwsr's
- * rings bound the backlog (64 KiB per writer).
+ * rings bound the backlog (256 KiB per writer, the default).
  *
  * Each case runs in a fresh child process (compiled JavaScript, no ts-node),
  * repetitions interleaved with the variant order rotated, medians reported.

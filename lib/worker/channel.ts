@@ -30,7 +30,7 @@ export interface WorkerChannelOptions extends Omit<
   size: number;
   /**
    * Bytes of each writer's ring, rounded up to a power of two, from 1024 to
-   * 2^29 (512 MiB); default 65536. A write larger than the ring still goes through, in
+   * 2^29 (512 MiB); default 262144 (256 KiB). A write larger than the ring still goes through, in
    * fragments the reader puts back together.
    */
   ringSize?: number;
@@ -59,7 +59,7 @@ export interface WriterEndInfo {
 /** Node's listener type for events other than ours, as `Readable` declares it. */
 type NodeListener = Parameters<Readable['on']>[1];
 
-const DEFAULT_RING_SIZE = 65536;
+const DEFAULT_RING_SIZE = 262144;
 
 /** One attached writer, as the reader sees it. */
 interface WriterState {
@@ -113,10 +113,6 @@ export class WorkerChannel extends Readable {
   #demand = false;
   /** True while an `Atomics.waitAsync` on the doorbell is pending; never two. */
   #sleeping = false;
-  /** True if a batch went out since the last idle look: look once more next turn before sleeping. */
-  #busySinceIdle = false;
-  /** The next turn's look at the rings, before sleeping; null when none is due. */
-  #idleLook: NodeJS.Immediate | null = null;
   /** True while `#pump` runs: a nested call (from `push` or an event) is folded into it. */
   #pumping = false;
   /** True once `push(null)` was called. */
@@ -124,10 +120,6 @@ export class WorkerChannel extends Readable {
 
   // Bound once, so no write allocates a closure.
   readonly #onTick = (): void => this.#pump();
-  readonly #onIdleLook = (): void => {
-    this.#idleLook = null;
-    this.#pump();
-  };
   readonly #onDoorbell = (): void => {
     this.#sleeping = false;
     Atomics.store(this.#control, CONTROL_READER_SLEEPING, 0);
@@ -328,28 +320,23 @@ export class WorkerChannel extends Readable {
       if (this.#ended || !this.#demand) return;
       let batch: Buffer | null;
       try {
-        batch = this.#gather();
+        // Records not worth taking yet (the wake policy) wait for a writer's ring.
+        batch = this.#canProceed() ? this.#gather() : null;
       } catch (error) {
         // A corrupt ring: a writer broke the protocol (RangeError ERR_OUT_OF_RANGE).
         this.destroy(error as Error);
         return;
       }
       if (batch !== null) {
-        this.#busySinceIdle = true;
         // A _read nested in push() sets #demand again.
         this.#demand = false;
         if (this.push(batch)) this.#demand = true;
         continue;
       }
-      if (this.#sleeping || this.#idleLook !== null) return;
-      // While writers stream, the reader looks again next turn rather than
-      // sleeping at once: each sleep costs a writer an Atomics.notify (a
-      // cross-thread task), which under load cost writers ~20% of their time.
-      if (this.#busySinceIdle) {
-        this.#busySinceIdle = false;
-        this.#idleLook = setImmediate(this.#onIdleLook);
-        return;
-      }
+      if (this.#sleeping) return;
+      // Nothing complete: sleep until a writer rings (docs/workers.md,
+      // "Waking the reader"), rather than look again each turn: polling the
+      // rings costs CPU the writers need, and reads their head lines.
       if (this.#sleep()) return;
     }
   }
@@ -472,21 +459,25 @@ export class WorkerChannel extends Readable {
    * `#pumpLoop` would do, or it would spin instead of sleeping.
    */
   #canProceed(): boolean {
+    let waiting = 0;
     for (const writer of this.#writers) {
       const ending = writer.closed || writer.ring.writerEnded();
-      writer.ring.refresh();
-      const pending = writer.ring.hasPending;
+      const ring = writer.ring;
+      ring.refresh();
+      const pending = ring.hasPending;
       if (ending && !pending) return true;
-      if (pending && (this.#sticky === null || this.#sticky === writer)) return true;
+      if (!pending || (this.#sticky !== null && this.#sticky !== writer)) continue;
+      // Taken now if ending, worth it by the writer's wake policy, or a full batch waits.
+      if (ending || ring.ready) return true;
+      waiting += ring.boundBytes;
+      if (waiting >= this.#size) return true;
     }
     return false;
   }
 
-  /** Settles this thread's own pending wait on the doorbell (no promise left dangling) and clears the idle look. */
+  /** Settles this thread's own pending wait on the doorbell (no promise left dangling). */
   #wakeSelf(): void {
     if (this.#sleeping) Atomics.notify(this.#control, CONTROL_DOORBELL);
-    if (this.#idleLook !== null) clearImmediate(this.#idleLook);
-    this.#idleLook = null;
   }
 }
 

@@ -77,6 +77,15 @@ export const RING_CAPACITY = 1;
 /** Slots in the record index, a power of two; written once by the reader at creation. */
 export const RING_SLOTS = 2;
 /**
+ * The writer's wake policy (`WorkerWritableOptions.wake`): 0 for `'eager'`,
+ * else the bytes at which a `'batched'` writer wakes a sleeping reader at
+ * once. Written once by the writer when it opens the handle, before it
+ * publishes anything; read by the reader, which takes a ring's records when
+ * that many wait, or the writer's turn is over (`RING_TURN_OPEN`), or the
+ * writer waits or ends. On the header's line: written once, read often.
+ */
+export const RING_WAKE_BYTES = 3;
+/**
  * The published byte cursor, the one publish word: every record that ends at
  * or before it is complete, bytes and index entry. Written only by the
  * writer, with `Atomics.store` after the copy; read by the reader with
@@ -92,6 +101,15 @@ export const RING_HEAD = SLOTS_PER_LINE;
  * head is final.
  */
 export const RING_WRITER_STATE = SLOTS_PER_LINE + 1;
+/**
+ * 1 from a `'batched'` writer's first publish in an event-loop turn until
+ * the end of that turn (a `setImmediate`), else 0. Stored by the writer
+ * before it loads the reader's sleeping flag, at the turn's end too: a
+ * reader that stored its flag and then saw 1 may sleep on records below
+ * the threshold, as the writer's turn end will see its flag and ring. Same
+ * line as the head: the writer's, read with it.
+ */
+export const RING_TURN_OPEN = SLOTS_PER_LINE + 2;
 /**
  * Records consumed (a cursor into the index). Written only by the reader,
  * with `Atomics.store`, before `RING_TAIL`; the writer reads it for free
@@ -143,8 +161,8 @@ export function ringDataOffset(capacity: number): number {
   return RING_INDEX_OFFSET + (capacity / BYTES_PER_SLOT) * 4;
 }
 
-/** 'mwR3': layout version 3 (the wake counter). */
-export const RING_MAGIC_VALUE = 0x6d775233;
+/** 'mwR4': layout version 4 (the wake policy words). */
+export const RING_MAGIC_VALUE = 0x6d775234;
 
 export const WRITER_UNCLAIMED = 0;
 export const WRITER_ATTACHED = 1;

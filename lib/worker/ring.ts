@@ -18,7 +18,9 @@ import {
   RING_WAIT_BYTES,
   RING_WAIT_RECORDS,
   RING_WAITING,
+  RING_TURN_OPEN,
   RING_WAKE,
+  RING_WAKE_BYTES,
   RING_WRITER_STATE,
   WRITER_ATTACHED,
   WRITER_ENDED,
@@ -113,6 +115,20 @@ export class RingWriter {
   #fillRecords: number;
   /** The number of this writer's last wait (`RING_WAITING`), never 0. */
   #waitNumber = 0;
+  /**
+   * The wake policy: a publish that finds the reader asleep rings at once
+   * when this many bytes (or more) wait in the ring, else at the end of
+   * this thread's event-loop turn. 0: at once, always (`wake: 'eager'`).
+   */
+  #wakeBytes = 0;
+  /** True from the first publish of a turn until its end (`RING_TURN_OPEN`); a `setImmediate` is due then. */
+  #turnOpen = false;
+  readonly #onTurnEnd = (): void => {
+    this.#turnOpen = false;
+    // Stored before the flag is loaded: a reader that slept on this turn's records is rung.
+    Atomics.store(this.#words, RING_TURN_OPEN, 0);
+    this.#ringDoorbell(false);
+  };
 
   constructor(control: SharedArrayBuffer, ring: SharedArrayBuffer) {
     const { words, index, data } = viewsOf(ring);
@@ -133,6 +149,16 @@ export class RingWriter {
     this.#publishedRecords = this.#records;
     this.#fillBytes = this.#head;
     this.#fillRecords = this.#records;
+  }
+
+  /**
+   * Sets the wake policy: 0 (the default) rings a sleeping reader at every
+   * publish; more defers the ring to the end of this thread's event-loop
+   * turn unless that many bytes wait in the ring.
+   */
+  setWakeBytes(bytes: number): void {
+    this.#wakeBytes = bytes;
+    Atomics.store(this.#words, RING_WAKE_BYTES, bytes);
   }
 
   /** Claims the ring for this writer; false if another writer has it (one handle, one stream). */
@@ -287,7 +313,8 @@ export class RingWriter {
   /**
    * Makes the reserved and placed records visible: the head is stored after
    * their bytes and index entries, so the reader can never see a record that
-   * is not all there. Then wakes the reader if it sleeps.
+   * is not all there. Then, if the reader sleeps, wakes it: at once if the
+   * policy is eager or enough bytes wait, else at the end of this turn.
    */
   publish(): void {
     this.place();
@@ -295,7 +322,21 @@ export class RingWriter {
     this.#publishedHead = this.#head;
     this.#publishedRecords = this.#records;
     Atomics.store(this.#words, RING_HEAD, this.#head | 0);
-    this.#ringDoorbell(false);
+    if (this.#wakeBytes !== 0 && !this.#turnOpen) {
+      this.#turnOpen = true;
+      Atomics.store(this.#words, RING_TURN_OPEN, 1);
+      setImmediate(this.#onTurnEnd);
+    }
+    // The flag is loaded after the head (and the turn) are stored: a reader
+    // that set it before its last look either saw them or is rung, now or at
+    // the turn's end.
+    if (Atomics.load(this.#control, CONTROL_READER_SLEEPING) === 0) return;
+    if (
+      this.#wakeBytes === 0 ||
+      (this.#head - Atomics.load(this.#words, RING_TAIL)) >>> 0 >= this.#wakeBytes
+    ) {
+      this.#ringDoorbell(false);
+    }
   }
 
   /**
@@ -345,12 +386,16 @@ export class RingWriter {
    * away), as does this thread's own `wakeOwnWait()`.
    */
   waitOnTailAsync(seen: number): Promise<'ok' | 'timed-out'> | null {
+    // A ring deferred to the turn's end must not wait behind this wait.
+    this.#ringDoorbell(false);
     const result = Atomics.waitAsync(this.#words, RING_WAKE, seen);
     return result.async ? result.value : null;
   }
 
   /** Blocks the thread until the wake counter moves from `seen` (blocking mode; workers only). */
   waitOnTail(seen: number): void {
+    // The turn does not end while this thread blocks: a deferred ring goes now.
+    this.#ringDoorbell(false);
     Atomics.wait(this.#words, RING_WAKE, seen);
   }
 
@@ -467,6 +512,24 @@ export class RingReader {
       ((this.#head - this.#readBytes) >>> 0) +
       (this.#assembled === null ? 0 : this.#assembled.length) +
       this.#fragmentBytes
+    );
+  }
+
+  /**
+   * True if the records pending (as of `refresh()`) are worth taking now by
+   * the writer's wake policy: it is eager, or they reach its threshold, or
+   * its turn is over, or it waits for the reader; also while a fragmented
+   * message is in progress (its fragments free the writer's ring).
+   */
+  get ready(): boolean {
+    if (this.#assembled !== null || this.#fragments.length > 0) return true;
+    const words = this.#words;
+    const wakeBytes = Atomics.load(words, RING_WAKE_BYTES);
+    return (
+      wakeBytes === 0 ||
+      (this.#head - this.#readBytes) >>> 0 >= wakeBytes ||
+      Atomics.load(words, RING_TURN_OPEN) === 0 ||
+      Atomics.load(words, RING_WAITING) !== 0
     );
   }
 

@@ -49,6 +49,17 @@ export interface WorkerWritableOptions extends Omit<
    * elsewhere. Default false.
    */
   blocking?: boolean;
+  /**
+   * When this writer wakes a sleeping reader (docs/workers.md, "Waking the
+   * reader"). `'batched'` (default): once a quarter of the ring waits in
+   * it, at the end of this thread's event-loop turn, or when this writer
+   * waits for the reader or ends, whichever comes first: one wake-up per
+   * quarter ring while it streams, but a writer that keeps its thread busy
+   * after a small write delays that write by as long.
+   * `'eager'`: at every publish (one cross-thread notify per write while the
+   * reader is idle).
+   */
+  wake?: 'batched' | 'eager';
 }
 
 /** A write waiting for ring space: Node's entries from `index` on, and Node's callback. */
@@ -167,8 +178,11 @@ export class WorkerWritable extends Writable {
     if (options === null || typeof options !== 'object') {
       throw invalidArgType('options', 'of type object', options);
     }
-    const { blocking = false } = options;
+    const { blocking = false, wake = 'batched' } = options;
     if (typeof blocking !== 'boolean') throw invalidArgType('options.blocking', 'of type boolean', blocking);
+    if (wake !== 'batched' && wake !== 'eager') {
+      throw invalidArgType('options.wake', "'batched' or 'eager'", wake);
+    }
     // Atomics.wait would freeze the main thread's event loop, and on the
     // reader's thread deadlock: the reader could never free the space.
     if (blocking && isMainThread) throw outOfRange('options.blocking', 'false on the main thread', blocking);
@@ -192,6 +206,8 @@ export class WorkerWritable extends Writable {
     if (!this.#ring.claim()) {
       throw invalidState(`writer handle ${handle.id} was opened before: one handle feeds one WorkerWritable`);
     }
+    // After the claim: a second opening must not change the first writer's policy.
+    if (wake === 'batched') this.#ring.setWakeBytes(this.#ring.capacity >>> 2);
     this.writerId = handle.id;
     this.#size = handle.size;
     this.#control = new Int32Array(handle.control);

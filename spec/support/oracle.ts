@@ -1407,9 +1407,15 @@ export function compare(
       });
       if (extra.length > 0) differences.push(`callbacks Node did not call: ${extra.join(', ')}`);
     } else {
-      const i = firstDifference(a, b);
+      // A call made inside a moved callback may land where its own callback
+      // is never called (Node leaves end() callbacks of an errored stream
+      // kept alive waiting): those are compared only where both called them.
+      const moved = (name: string): boolean => name.includes('-cb/');
+      const a2 = a.filter((name) => !moved(name) || b.includes(name));
+      const b2 = b.filter((name) => !moved(name) || a.includes(name));
+      const i = firstDifference(a2, b2);
       if (i >= 0)
-        differences.push(`callbacks called differ (as multisets, timing aside):\n${sideBySide(a, b, i)}`);
+        differences.push(`callbacks called differ (as multisets, timing aside):\n${sideBySide(a2, b2, i)}`);
     }
   }
   // Calls made by callbacks or the sink run when those do: in order among

@@ -52,6 +52,16 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
   );
 }
 
+/** `TypeError [ERR_INVALID_ARG_VALUE]` for a value outside a set, worded as Node's validateOneOf words it. */
+export function invalidArgValue(name: string, reason: string, actual: unknown): CodedError<TypeError> {
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return coded(
+    new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(actual)}`),
+    'ERR_INVALID_ARG_VALUE',
+    invalidArgValue,
+  );
+}
+
 /** `RangeError [ERR_OUT_OF_RANGE]`, worded as Node words it. */
 export function outOfRange(name: string, range: string, actual: unknown): CodedError<RangeError> {
   return coded(

@@ -832,12 +832,15 @@ describe('WorkerChannel and WorkerWritable', () => {
       await writer.end();
     });
 
-    it('refuses a wake other than batched or eager with TypeError ERR_INVALID_ARG_TYPE', () => {
+    it('refuses a wake other than batched or eager with TypeError ERR_INVALID_ARG_VALUE, as Node refuses a value outside a set', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
       expect(() => new WorkerWritable(handle, { wake: 'lazy' as never }))
-        .to.throw(TypeError)
-        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+        .to.throw(
+          TypeError,
+          "The property 'options.wake' must be one of: 'batched', 'eager'. Received 'lazy'",
+        )
+        .with.property('code', 'ERR_INVALID_ARG_VALUE');
       channel.destroy();
     });
   });

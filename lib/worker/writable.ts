@@ -3,7 +3,14 @@ import process from 'node:process';
 import { finished, Writable, type WritableOptions } from 'node:stream';
 import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from '../batch-core';
-import { invalidArgType, invalidState, outOfRange, streamDestroyed, writeAfterEnd } from '../errors';
+import {
+  invalidArgType,
+  invalidArgValue,
+  invalidState,
+  outOfRange,
+  streamDestroyed,
+  writeAfterEnd,
+} from '../errors';
 import {
   CONTROL_READER_STATE,
   CONTROL_READER_THREAD,
@@ -168,6 +175,8 @@ export class WorkerWritable extends Writable {
    * @param handle - from `WorkerChannel.createWriter()`, received by this thread.
    * @throws TypeError `ERR_INVALID_ARG_TYPE` for a handle that is not one,
    *   or a non-boolean `blocking`.
+   * @throws TypeError `ERR_INVALID_ARG_VALUE` for a `wake` other than
+   *   `'batched'` or `'eager'`.
    * @throws Error `ERR_INVALID_STATE` for a handle opened before (one handle
    *   feeds one writable).
    * @throws RangeError `ERR_OUT_OF_RANGE` for `blocking: true` on the main
@@ -181,7 +190,7 @@ export class WorkerWritable extends Writable {
     const { blocking = false, wake = 'batched' } = options;
     if (typeof blocking !== 'boolean') throw invalidArgType('options.blocking', 'of type boolean', blocking);
     if (wake !== 'batched' && wake !== 'eager') {
-      throw invalidArgType('options.wake', "'batched' or 'eager'", wake);
+      throw invalidArgValue('options.wake', "must be one of: 'batched', 'eager'", wake);
     }
     // Atomics.wait would freeze the main thread's event loop, and on the
     // reader's thread deadlock: the reader could never free the space.

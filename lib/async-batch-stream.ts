@@ -28,9 +28,11 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` / RangeError `ERR_OUT_OF_RANGE`
-   *   for a bad `size` or `maxDelay`, as `BatchingWritable`.
+   *   for a bad `size`, `maxDelay`, `maxBytes` or `sizeOf`, and
+   *   `ERR_MISSING_ARGS` / `ERR_INVALID_ARG_VALUE` for `maxBytes` and `sizeOf`,
+   *   as `BatchingWritable`.
    */
-  constructor(options: AsyncBatchStreamOptions) {
+  constructor(options: AsyncBatchStreamOptions<never>) {
     const settings = checkBatchSettings(options);
     const { highWaterMark, writableHighWaterMark, readableHighWaterMark } = options;
     super({

@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Writable } from 'node:stream';
 import { type Accumulator, ByteAccumulator, hasExactByteLength, ItemAccumulator } from './accumulators';
-import { asError, streamDestroyed, writeAfterEnd } from './errors';
+import { asError, invalidReturnValue, streamDestroyed, writeAfterEnd } from './errors';
 import { checkGroup, groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
 import type { BatchSettings } from './options';
 
@@ -64,6 +64,14 @@ export interface BatchStats {
   readonly maxBusyMs: number;
   /** The last such wait, in ms. */
   readonly lastBusyMs: number;
+  /**
+   * Bytes of the batches' items not handed over yet, as `sizeOf` weighs them
+   * (object mode with `maxBytes`; 0 in object mode without it). In byte mode
+   * the same as `pendingUnits`.
+   */
+  readonly pendingBytes: number;
+  /** Bytes of the heaviest batch so far, as `pendingBytes` counts them. */
+  readonly largestBatchBytes: number;
 }
 
 /** What a waiting `flush()` needs: the count it waits for and its promise's ends. */
@@ -83,6 +91,8 @@ interface FullBatch<B> {
   readonly length: number;
   /** Its count, as Node counts it (object-mode group markers included). */
   readonly count: number;
+  /** Its bytes as `sizeOf` weighs them (0 without `maxBytes`). */
+  readonly bytes: number;
 }
 
 /** Milliseconds rounded to whole microseconds: finer digits of performance.now() are noise. */
@@ -171,6 +181,30 @@ export class BatchCore<B> {
   #fullLength = 0;
   /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
   readonly #groupUnits: number[] = [];
+
+  // Object mode's byte limit (docs/semantics.md 22): off the byte hot path,
+  // and one null test on the object path (#tryAdmit, write, writev) when unset.
+
+  /** Weighs an item for `#maxBytes`; null without `maxBytes`. */
+  readonly #sizeOf: ((item: unknown) => number) | null;
+  /** Most bytes a batch holds as `#sizeOf` weighs them; Infinity without. */
+  readonly #maxBytes: number;
+  /** Bytes of the open batch, and of the full batches, as `#sizeOf` weighs them. */
+  #openBytes = 0;
+  #fullBytes = 0;
+  /** Heaviest batch handed over (BatchStats). */
+  #largestBatchBytes = 0;
+  /**
+   * The byte backlog at which write() returns false, as `#limit` for items:
+   * `maxBytes × (size + highWaterMark) / size`, rounded up; Infinity without
+   * `maxBytes`.
+   */
+  readonly #bytesLimit: number;
+  /**
+   * `#limit`, or 0 with a byte limit too: the inline test of
+   * #fastWriteResult then always falls through to #okOrOweDrain, which tests both.
+   */
+  readonly #quickLimit: number;
 
   // Backpressure and held callbacks.
 
@@ -305,7 +339,7 @@ export class BatchCore<B> {
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
     this.#releaseHeld();
-    if (!this.#needDrain || this.#phase !== 'open' || this.#backlog() >= this.#limit) return;
+    if (!this.#needDrain || this.#phase !== 'open' || !this.#belowLimit(0)) return;
     this.#needDrain = false;
     // Node emits its own 'drain' once its queue empties: one is enough.
     if (!nodeNeedsDrain(stream)) stream.emit('drain');
@@ -322,6 +356,11 @@ export class BatchCore<B> {
     this.defaultEncoding = defaultEncoding;
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#limit = settings.size + stream.writableHighWaterMark;
+    this.#sizeOf = settings.sizeOf;
+    this.#maxBytes = settings.maxBytes;
+    this.#bytesLimit =
+      settings.sizeOf === null ? Infinity : Math.ceil((settings.maxBytes * this.#limit) / settings.size);
+    this.#quickLimit = settings.sizeOf === null ? this.#limit : 0;
     this.#writeOpen = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
     this.#refreshFastPath();
   }
@@ -341,6 +380,8 @@ export class BatchCore<B> {
       busyMs: toMicroseconds(this.#busyMs),
       maxBusyMs: toMicroseconds(this.#maxBusyMs),
       lastBusyMs: toMicroseconds(this.#lastBusyMs),
+      pendingBytes: this.#objectMode ? this.#fullBytes + this.#openBytes : this.#backlog(),
+      largestBatchBytes: this.#objectMode ? this.#largestBatchBytes : this.#largestBatch,
     };
   }
 
@@ -390,6 +431,7 @@ export class BatchCore<B> {
     if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;
     const units = this.#fastUnitsOf(chunk, encoding);
     if (units < 0) return undefined;
+    if (this.#sizeOf !== null) return this.#tryAdmitWeighed(chunk, callback);
     this.#admit(chunk, units);
     return this.#fastWriteResult(callback);
   }
@@ -414,7 +456,7 @@ export class BatchCore<B> {
   /** A fast-path write is in: arrange the hand-over, and give write()'s result. */
   #fastWriteResult(callback: unknown): boolean {
     if (!this.#busy) this.#scheduleMaybe();
-    const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();
+    const ok = this.#backlog() < this.#quickLimit || this.#okOrOweDrain();
     if (callback !== undefined) this.#callbackFast(callback, ok);
     return ok;
   }
@@ -506,6 +548,10 @@ export class BatchCore<B> {
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
+    if (!marker && this.#sizeOf !== null) {
+      this.#writeWeighed(chunk, callback);
+      return;
+    }
     const count = marker ? this.#markerCount() : this.#accumulator.unitsOf(chunk);
     if (marker) this.#countEmptyGroup();
     else this.#admit(chunk, count);
@@ -516,7 +562,11 @@ export class BatchCore<B> {
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
     const countBefore = this.#admittedCount;
-    this.#admitAll(entries);
+    if (this.#sizeOf !== null) {
+      if (!this.#admitAllWeighed(entries, callback)) return;
+    } else {
+      this.#admitAll(entries);
+    }
     this.#scheduleMaybe();
     this.#callbackNode(callback, this.#admittedCount - countBefore);
   }
@@ -740,6 +790,7 @@ export class BatchCore<B> {
    */
   #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {
     if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;
+    if (this.#sizeOf !== null) return this.#tryAdmitGroupWeighed(chunks, callback);
     const units = this.#groupUnits;
     units.length = 0;
     let total = 0;
@@ -782,6 +833,11 @@ export class BatchCore<B> {
       if (length + units <= this.#size) return;
       this.#shelve();
     }
+    this.#startDelay();
+  }
+
+  /** A new batch's first write starts its maxDelay timer. */
+  #startDelay(): void {
     if (this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
       this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
     }
@@ -799,8 +855,11 @@ export class BatchCore<B> {
   /** Moves the open batch to the full ones, behind the consumer: it goes next. */
   #shelve(): void {
     const length = this.#accumulator.length;
-    this.#fullBatches.push({ batch: this.#accumulator.take(), length, count: this.#openCount });
+    const bytes = this.#openBytes;
+    this.#fullBatches.push({ batch: this.#accumulator.take(), length, count: this.#openCount, bytes });
     this.#fullLength += length;
+    this.#fullBytes += bytes;
+    this.#openBytes = 0;
     this.#openCount = 0;
     this.#clearDelay();
   }
@@ -865,6 +924,15 @@ export class BatchCore<B> {
     return this.#fullLength + this.#accumulator.length;
   }
 
+  /**
+   * True while the backlog, with `nodeQueued` more items or bytes Node still
+   * queues, is below the limit: `#limit` units, and with `maxBytes` also
+   * `#bytesLimit` bytes as `sizeOf` weighs them (docs/semantics.md 12, 22).
+   */
+  #belowLimit(nodeQueued: number): boolean {
+    return this.#backlog() + nodeQueued < this.#limit && this.#fullBytes + this.#openBytes < this.#bytesLimit;
+  }
+
   /** The count Node queues and we have not admitted (while corked, or behind a held write). */
   #nodeQueued(): number {
     return this.#host.stream.writableLength - this.#nodeHeldCount;
@@ -876,7 +944,7 @@ export class BatchCore<B> {
    * above the limit.
    */
   #okOrOweDrain(nodeQueued = 0): boolean {
-    if (this.#backlog() + nodeQueued < this.#limit) return true;
+    if (this.#belowLimit(nodeQueued)) return true;
     this.#needDrain = true;
     return false;
   }
@@ -889,7 +957,7 @@ export class BatchCore<B> {
    */
   #callbackNode(callback: WriteCallback, count: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
-    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
+    if (this.#belowLimit(0) && this.#heldCallbacks.length === 0) {
       const first = !this.#nodeTickPending;
       this.#nodeTickPending = true;
       callback(); // Node queues its callback tick here
@@ -904,7 +972,7 @@ export class BatchCore<B> {
 
   /** Below the limit again: held callbacks and the owed 'drain' go out on the next tick. */
   #drainMaybe(): void {
-    if (this.#phase === 'destroyed' || this.#backlog() >= this.#limit) return;
+    if (this.#phase === 'destroyed' || !this.#belowLimit(0)) return;
     const held = this.#heldCallbacks;
     if (this.#releasing !== null) {
       // A drain tick is queued: these go out with it, after the older ones.
@@ -996,6 +1064,7 @@ export class BatchCore<B> {
     return (
       this.#fullBatches.length > 0 ||
       this.#accumulator.length >= this.#size ||
+      this.#openBytes >= this.#maxBytes ||
       this.#flushTarget > this.#handedOverCount ||
       this.#phase === 'ending'
     );
@@ -1043,18 +1112,23 @@ export class BatchCore<B> {
   #handOver(): void {
     let batch: B;
     let length: number;
+    let bytes: number;
     const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;
     if (full !== undefined) {
-      ({ batch, length } = full);
+      ({ batch, length, bytes } = full);
       this.#busyCount = full.count;
       this.#fullLength -= length;
+      this.#fullBytes -= bytes;
     } else {
       length = this.#accumulator.length;
+      bytes = this.#openBytes;
       batch = this.#accumulator.take();
       this.#busyCount = this.#openCount;
       this.#openCount = 0;
+      this.#openBytes = 0;
       this.#clearDelay();
     }
+    if (bytes > this.#largestBatchBytes) this.#largestBatchBytes = bytes;
     this.#handedOverCount += this.#busyCount;
     this.#batches++;
     this.#batchedUnits += length;
@@ -1141,6 +1215,141 @@ export class BatchCore<B> {
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     this.#immediate = null;
     this.#clearDelay();
+  }
+
+  // ---- Object mode's byte limit (docs/semantics.md 22) ---------------------
+
+  /**
+   * The bytes `sizeOf` gives an item, or -1 once it threw or gave anything
+   * but a non-negative safe integer: the stream is then destroyed with that
+   * error (the item is in no batch), and `callback`, the write's, is held so
+   * that destroy() fails it with the error, after earlier callbacks.
+   */
+  #weigh(item: unknown, callback: unknown): number {
+    let weight: unknown;
+    let error: Error | null = null;
+    try {
+      weight = (this.#sizeOf as (item: unknown) => number)(item);
+    } catch (thrown) {
+      error = asError(thrown);
+    }
+    if (error === null) {
+      if (typeof weight === 'number' && Number.isSafeInteger(weight) && weight >= 0) return weight;
+      error = invalidReturnValue('a non-negative safe integer', 'options.sizeOf', weight);
+    }
+    if (typeof callback === 'function') {
+      this.#dueCallbacks = null;
+      this.#heldCallbacks.push(callback as WriteCallback);
+    }
+    this.#fail(error);
+    return -1;
+  }
+
+  /** #tryAdmit with `maxBytes`: weighs the item first. */
+  #tryAdmitWeighed(item: unknown, callback: unknown): boolean {
+    const weight = this.#weigh(item, callback);
+    if (weight < 0) return false;
+    this.#admitWeighed(item, weight);
+    return this.#fastWriteResult(callback);
+  }
+
+  /** `_write` with `maxBytes`. */
+  #writeWeighed(item: unknown, callback: WriteCallback): void {
+    const weight = this.#weigh(item, callback);
+    if (weight < 0) return;
+    this.#admitWeighed(item, weight);
+    this.#scheduleMaybe();
+    this.#callbackNode(callback, 1);
+  }
+
+  /**
+   * An item into the open batch, which is shelved first when the item would
+   * take it past `size` items or `maxBytes` bytes; an item heavier than
+   * `maxBytes` goes alone.
+   */
+  #admitWeighed(item: unknown, weight: number): void {
+    const length = this.#accumulator.length;
+    if (length === 0) {
+      this.#startDelay();
+    } else if (length + 1 > this.#size || this.#openBytes + weight > this.#maxBytes) {
+      this.#shelve();
+      this.#startDelay();
+    }
+    this.#accumulator.add(item);
+    this.#openBytes += weight;
+    this.#openCount++;
+    this.#admittedCount++;
+  }
+
+  /**
+   * docs/semantics.md 7 with `maxBytes`: a group that fits in one batch by
+   * both limits, but not in the open one's room, starts a new batch.
+   */
+  #makeRoomForGroupWeighed(items: number, bytes: number): void {
+    const length = this.#accumulator.length;
+    if (items > this.#size || bytes > this.#maxBytes || length === 0) return;
+    if (length + items > this.#size || this.#openBytes + bytes > this.#maxBytes) this.#shelve();
+  }
+
+  /** Weighs a group's items into `#groupUnits`; false once one failed (see #weigh). */
+  #weighGroup(items: readonly unknown[], from: number, to: number, callback: unknown): boolean {
+    const weights = this.#groupUnits;
+    weights.length = 0;
+    for (let i = from; i < to; i++) {
+      const weight = this.#weigh(items[i], callback);
+      if (weight < 0) return false;
+      weights.push(weight);
+    }
+    return true;
+  }
+
+  /** #tryAdmitGroup with `maxBytes`: every item is weighed before any goes in. */
+  #tryAdmitGroupWeighed(items: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {
+    if (!this.#weighGroup(items, 0, items.length, callback)) return false;
+    const weights = this.#groupUnits;
+    let total = 0;
+    for (const weight of weights) total += weight;
+    this.#makeRoomForGroupWeighed(items.length, total);
+    for (let i = 0; i < items.length; i++) this.#admitWeighed(items[i], weights[i]);
+    return this.#fastWriteResult(callback);
+  }
+
+  /**
+   * #admitAll with `maxBytes`: every entry is weighed before any goes in, so a
+   * bad weight leaves no part of Node's batch of writes in a batch. False
+   * when one failed (the stream is destroyed).
+   */
+  #admitAllWeighed(entries: readonly WritevEntry[], callback: WriteCallback): boolean {
+    const items: unknown[] = [];
+    for (const entry of entries) items.push(entry.chunk);
+    const weights: number[] = [];
+    for (const item of items) {
+      if (this.#groupCountOf(item) >= 0) {
+        weights.push(0);
+        continue;
+      }
+      const weight = this.#weigh(item, callback);
+      if (weight < 0) return false;
+      weights.push(weight);
+    }
+    for (let index = 0; index < items.length; index++) {
+      const count = this.#groupCountOf(items[index]);
+      if (count < 0) {
+        this.#admitWeighed(items[index], weights[index]);
+        continue;
+      }
+      if (count === 0) {
+        this.#countEmptyGroup();
+        continue;
+      }
+      const end = Math.min(items.length, index + 1 + count);
+      let total = 0;
+      for (let i = index + 1; i < end; i++) total += weights[i];
+      this.#makeRoomForGroupWeighed(end - index - 1, total);
+      this.#openCount += this.#markerCount();
+      this.#admittedCount += this.#markerCount();
+    }
+    return true;
   }
 
   // ---- writeV helpers ----------------------------------------------------

@@ -38,10 +38,12 @@ export class BatchingWritable<T = ByteMode> extends Writable {
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` for a missing or mistyped `size`,
-   *   `onBatch` or `maxDelay`.
-   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size` that is not a positive
-   *   safe integer, or a `maxDelay` that is negative, NaN or above 2147483647
-   *   (Infinity is allowed).
+   *   `onBatch`, `maxDelay`, `maxBytes` or `sizeOf`.
+   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size` or `maxBytes` that is
+   *   not a positive safe integer, or a `maxDelay` that is negative, NaN or
+   *   above 2147483647 (Infinity is allowed).
+   * @throws TypeError `ERR_MISSING_ARGS` for `maxBytes` without `sizeOf`, or
+   *   the other way round; `ERR_INVALID_ARG_VALUE` for either in byte mode.
    */
   constructor(options: BatchingWritableOptions<T>) {
     const settings = checkBatchSettings(options);

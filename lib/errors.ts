@@ -64,6 +64,37 @@ export function outOfRange(name: string, range: string, actual: unknown): CodedE
 }
 
 /**
+ * `TypeError [ERR_INVALID_ARG_VALUE]`, worded as Node words it: an option of
+ * the right type that this stream does not take.
+ */
+export function invalidArgValue(name: string, reason: string, actual: unknown): CodedError<TypeError> {
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return coded(
+    new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(actual, { depth: 0 })}`),
+    'ERR_INVALID_ARG_VALUE',
+    invalidArgValue,
+  );
+}
+
+/** `TypeError [ERR_MISSING_ARGS]`, worded as Node words it: `The "name" argument must be specified`. */
+export function missingArgs(name: string): CodedError<TypeError> {
+  return coded(new TypeError(`The "${name}" argument must be specified`), 'ERR_MISSING_ARGS', missingArgs);
+}
+
+/**
+ * `TypeError [ERR_INVALID_RETURN_VALUE]`, as Node words it, with the value
+ * itself: a user function returned what the stream cannot use.
+ */
+export function invalidReturnValue(expected: string, name: string, actual: unknown): CodedError<TypeError> {
+  const got = describeReceived(actual).replace(/^Received /, '');
+  return coded(
+    new TypeError(`Expected ${expected} to be returned from the "${name}" function but got ${got}.`),
+    'ERR_INVALID_RETURN_VALUE',
+    invalidReturnValue,
+  );
+}
+
+/**
  * The error a plain `Writable` throws for a chunk of the wrong type in byte
  * mode, rebuilt here so `writeV()` rejects a chunk exactly as `write()` does.
  */

@@ -131,7 +131,7 @@ export interface AsyncBatchStreamConstructor {
    *
    * @throws As in byte mode.
    */
-  new <T>(options: ObjectAsyncBatchStreamOptions): AsyncBatchStream<T>;
+  new <T>(options: ObjectAsyncBatchStreamOptions<T>): AsyncBatchStream<T>;
   /** For `instanceof`. */
   readonly prototype: AsyncBatchStream<unknown>;
 }
@@ -151,6 +151,7 @@ export type {
   ByteChunk,
   ByteMode,
   Chunk,
+  ItemWeightOptions,
   ObjectAsyncBatchStreamOptions,
   ObjectBatchingWritableOptions,
 } from './options';

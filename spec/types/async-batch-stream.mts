@@ -123,3 +123,35 @@ async function readAnything(): Promise<void> {
   }
 }
 void readAnything;
+
+// ---- maxBytes and sizeOf (docs/semantics.md 22) ----------------------------
+
+const weighed = new AsyncBatchStream<Row>({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  sizeOf: (item) => {
+    type _i = Expect<Equal<typeof item, Row>>;
+    return item.user.length;
+  },
+});
+type _weighed = Expect<Equal<typeof weighed, AsyncBatchStream<Row>>>;
+// The item type is inferred from sizeOf.
+const inferred = new AsyncBatchStream({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  sizeOf: (item: Row) => 1,
+});
+type _inferred = Expect<Equal<typeof inferred, AsyncBatchStream<Row>>>;
+// @ts-expect-error maxBytes is for object mode only
+new AsyncBatchStream({ size: 1024, maxBytes: 10 });
+// @ts-expect-error sizeOf is for object mode only
+new AsyncBatchStream({ size: 1024, sizeOf: () => 1 });
+new AsyncBatchStream<Row>({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  // @ts-expect-error sizeOf takes a Row, not a string
+  sizeOf: (item: string) => item.length,
+});

@@ -56,7 +56,8 @@ export interface BatchStats {
   readonly pendingUnits: number;
   /**
    * Milliseconds the consumer held the stream back, summed over all batches:
-   * from each hand-over until `onBatch` settled (BatchingWritable), or until
+   * from each hand-over until `onBatch` settled (BatchingWritable; with
+   * `concurrency` > 1, while at least one call runs), or until
    * downstream read again after the readable side filled (AsyncBatchStream).
    */
   readonly busyMs: number;
@@ -64,6 +65,11 @@ export interface BatchStats {
   readonly maxBusyMs: number;
   /** The last such wait, in ms. */
   readonly lastBusyMs: number;
+  /**
+   * `onBatch` calls running now: at most `concurrency` (BatchingWritable). An
+   * AsyncBatchStream's hand-over is a `push()`, done at once: 0.
+   */
+  readonly inFlight: number;
   /**
    * Bytes of the batches' items not handed over yet, as `sizeOf` weighs them
    * (object mode with `maxBytes`; 0 in object mode without it). In byte mode
@@ -83,6 +89,14 @@ interface FlushWaiter {
 }
 
 type Phase = 'open' | 'ending' | 'ended' | 'destroyed';
+
+/** A batch handed over, until it and every batch before it settled (docs/semantics.md 23). */
+interface OutBatch {
+  /** Its count, plus empty groups' markers counted after it was handed over. */
+  count: number;
+  /** True once its onBatch call settled (before an earlier one, with concurrency > 1). */
+  settled: boolean;
+}
 
 /** A full batch waiting behind the consumer. */
 interface FullBatch<B> {
@@ -155,15 +169,28 @@ export class BatchCore<B> {
 
   /** Lifecycle: 'ending' from `_final` until the last batch settled; 'destroyed' is final. */
   #phase: Phase = 'open';
-  /** True while a handed-over batch has not settled; never two at once (docs/semantics.md 4). */
+  /**
+   * True while `#concurrency` handed-over batches have not settled: with the
+   * default of 1, never two at once (docs/semantics.md 4, 23).
+   */
   #busy = false;
+  /** Most batches out with the consumer at once: `concurrency` (docs/semantics.md 23). */
+  readonly #concurrency: number;
+  /** Hand-overs not settled yet: at most `#concurrency`. */
+  #inFlight = 0;
+  /**
+   * Batches handed over whose counts are not settled yet, oldest first: a
+   * batch's count settles once it and every batch before it have settled, so
+   * a `flush()` resolves only when all that it waits for went through.
+   */
+  #out: OutBatch[] = [];
+  /** `_destroy`'s go-ahead, held while onBatch calls still run (concurrency > 1). */
+  #afterCalls: (() => void) | null = null;
   /** The first error; sticky (docs/semantics.md 10). */
   #error: Error | null = null;
 
   /** Count admitted into the open batch, object-mode group markers included. */
   #openCount = 0;
-  /** Count of the batch out with the consumer; settled when it settles. */
-  #busyCount = 0;
   /** Counts ever admitted, handed over and settled: `flush()` targets are taken on these. */
   #admittedCount = 0;
   #handedOverCount = 0;
@@ -293,13 +320,12 @@ export class BatchCore<B> {
 
   // Callbacks handed to timers, ticks and promises are bound once, here: no
   // closure per write or per batch.
+  // (With concurrency 1 only one batch is out: it is `#out[0]`.)
   readonly #onSettled = (): void => {
-    if (this.#phase === 'destroyed') return;
-    this.#settle();
-    this.#pump();
+    this.#callEnded(this.#out[0]);
   };
   readonly #onFailed = (reason: unknown): void => {
-    if (this.#phase !== 'destroyed') this.#fail(reason);
+    this.#callFailed(reason);
   };
   readonly #onTick = (): void => {
     this.#tickQueued = false;
@@ -356,6 +382,7 @@ export class BatchCore<B> {
     this.defaultEncoding = defaultEncoding;
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#limit = settings.size + stream.writableHighWaterMark;
+    this.#concurrency = settings.concurrency;
     this.#sizeOf = settings.sizeOf;
     this.#maxBytes = settings.maxBytes;
     this.#bytesLimit =
@@ -380,6 +407,7 @@ export class BatchCore<B> {
       busyMs: toMicroseconds(this.#busyMs),
       maxBusyMs: toMicroseconds(this.#maxBusyMs),
       lastBusyMs: toMicroseconds(this.#lastBusyMs),
+      inFlight: this.#inFlight,
       pendingBytes: this.#objectMode ? this.#fullBytes + this.#openBytes : this.#backlog(),
       largestBatchBytes: this.#objectMode ? this.#largestBatchBytes : this.#largestBatch,
     };
@@ -905,8 +933,9 @@ export class BatchCore<B> {
       this.#openCount += count;
     } else {
       this.#handedOverCount += count;
-      if (this.#busy) {
-        this.#busyCount += count;
+      const out = this.#out;
+      if (out.length > 0) {
+        out[out.length - 1].count += count;
       } else {
         this.#settledCount += count;
         this.#resolveFlushWaiters();
@@ -1104,7 +1133,7 @@ export class BatchCore<B> {
     }
     // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
     // settlement or _read will pump again. (A destroyed core is not 'ending'.)
-    if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;
+    if (this.#inFlight > 0 || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;
     if (this.#phase === 'ending' && this.#finalCallback !== null) this.#finish();
   }
 
@@ -1113,28 +1142,31 @@ export class BatchCore<B> {
     let batch: B;
     let length: number;
     let bytes: number;
+    let count: number;
     const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;
     if (full !== undefined) {
-      ({ batch, length, bytes } = full);
-      this.#busyCount = full.count;
+      ({ batch, length, bytes, count } = full);
       this.#fullLength -= length;
       this.#fullBytes -= bytes;
     } else {
       length = this.#accumulator.length;
       bytes = this.#openBytes;
       batch = this.#accumulator.take();
-      this.#busyCount = this.#openCount;
+      count = this.#openCount;
       this.#openCount = 0;
       this.#openBytes = 0;
       this.#clearDelay();
     }
     if (bytes > this.#largestBatchBytes) this.#largestBatchBytes = bytes;
-    this.#handedOverCount += this.#busyCount;
+    this.#handedOverCount += count;
+    const out: OutBatch = { count, settled: false };
+    this.#out.push(out);
     this.#batches++;
     this.#batchedUnits += length;
     if (length > this.#largestBatch) this.#largestBatch = length;
     if (this.#busySince < 0) this.#busySince = performance.now();
-    this.#busy = true;
+    this.#inFlight++;
+    this.#busy = this.#inFlight >= this.#concurrency;
     // Everything that touches what the consumer returned is inside the try:
     // a `then` getter may throw too. Promise.resolve() returns a native
     // promise as it is, and makes a foreign thenable safe: settled once, a
@@ -1144,19 +1176,82 @@ export class BatchCore<B> {
       const result = this.#host.deliver(batch);
       settled = isThenable(result) ? Promise.resolve(result) : null;
     } catch (error) {
+      this.#inFlight--;
       this.#fail(error);
       return;
     }
-    if (settled !== null) settled.then(this.#onSettled, this.#onFailed);
-    else this.#settle();
+    if (settled === null) this.#settle(out);
+    else if (this.#concurrency === 1) settled.then(this.#onSettled, this.#onFailed);
+    else this.#awaitCall(settled, out);
   }
 
-  /** The batch out with the consumer settled: release waiters whose data is all through. */
-  #settle(): void {
-    this.#busy = false;
+  /** With concurrency > 1 a settlement must know its batch: one pair of closures per batch. */
+  #awaitCall(settled: Promise<unknown>, out: OutBatch): void {
+    settled.then(
+      () => this.#callEnded(out),
+      (reason: unknown) => this.#callFailed(reason),
+    );
+  }
+
+  /** An onBatch call settled: count it, and go on unless the stream is destroyed. */
+  #callEnded(out: OutBatch): void {
+    if (this.#phase === 'destroyed') {
+      this.#callGone();
+      return;
+    }
+    this.#settle(out);
+    this.#pump();
+  }
+
+  /**
+   * An onBatch call failed: the first failure destroys the stream; once it
+   * is destroyed, a failure is only a call that ended (its error is ignored:
+   * the stream's error is the first).
+   */
+  #callFailed(reason: unknown): void {
+    if (this.#phase === 'destroyed') {
+      this.#callGone();
+      return;
+    }
+    this.#inFlight--;
+    this.#fail(reason);
+  }
+
+  /** A call that ended after destroy: `_destroy` may go on once none runs. */
+  #callGone(): void {
+    this.#inFlight--;
+    if (this.#inFlight > 0 || this.#afterCalls === null) return;
+    const goOn = this.#afterCalls;
+    this.#afterCalls = null;
+    goOn();
+  }
+
+  /**
+   * `_destroy`'s go-ahead: at once, or, with concurrency > 1, once the onBatch
+   * calls still running have settled (docs/semantics.md 23), so that 'error'
+   * and 'close' come when none runs any more. With concurrency 1 it is
+   * always at once, as before the option existed.
+   */
+  afterCalls(goOn: () => void): void {
+    if (this.#concurrency === 1 || this.#inFlight === 0) goOn();
+    else this.#afterCalls = goOn;
+  }
+
+  /**
+   * A batch settled: counts settle in hand-over order, so those of the
+   * batches up to the oldest not settled yet do; release waiters whose data
+   * is all through.
+   */
+  #settle(out: OutBatch): void {
+    out.settled = true;
+    this.#inFlight--;
+    this.#busy = this.#inFlight >= this.#concurrency;
     this.#freeMaybe();
-    this.#settledCount += this.#busyCount;
-    this.#busyCount = 0;
+    const queue = this.#out;
+    let done = 0;
+    while (done < queue.length && queue[done].settled) this.#settledCount += queue[done++].count;
+    if (done === queue.length) queue.length = 0;
+    else if (done > 0) queue.splice(0, done);
     this.#resolveFlushWaiters();
   }
 
@@ -1173,7 +1268,7 @@ export class BatchCore<B> {
 
   /** Closes the busy period once the consumer is settled and can take a batch again (BatchStats). */
   #freeMaybe(): void {
-    if (this.#busySince < 0 || this.#busy || !this.#host.canTakeBatch()) return;
+    if (this.#busySince < 0 || this.#inFlight > 0 || !this.#host.canTakeBatch()) return;
     const elapsed = performance.now() - this.#busySince;
     this.#busySince = -1;
     this.#busyMs += elapsed;

@@ -80,6 +80,8 @@ export interface ByteBatchingWritableOptions
   maxBytes?: never;
   /** Object mode only, with `maxBytes`. */
   sizeOf?: never;
+  /** See {@link ObjectBatchingWritableOptions.concurrency}. */
+  concurrency?: number;
   /**
    * Receives each batch, one at a time: it is not called again before the
    * promise it returned has settled (or, if it returned no promise, before it
@@ -106,6 +108,18 @@ export interface ObjectBatchingWritableOptions<T>
   maxBytes?: number;
   /** See {@link ItemWeightOptions.sizeOf}. */
   sizeOf?: (item: T) => number;
+  /**
+   * How many `onBatch` calls may run at once: a positive safe integer, default
+   * 1 (one at a time: `onBatch` is not called again before the last call
+   * settled). With `n` > 1, up to `n` calls run at once, started in write
+   * order; while all `n` are busy the next batch keeps growing. `flush()`
+   * resolves once every batch holding earlier writes has settled, and
+   * `'finish'` comes after the last. The first failure destroys the stream
+   * with its error; `'error'` and `'close'` then wait until the calls still
+   * running have settled, and what they return is ignored
+   * (docs/semantics.md 23).
+   */
+  concurrency?: number;
 }
 
 /**
@@ -150,6 +164,8 @@ interface AsyncBatchStreamCommonOptions
   readableHighWaterMark?: number;
   /** Not here: an `AsyncBatchStream` pushes its batches downstream; read them there. */
   onBatch?: never;
+  /** Not here: downstream reads one batch at a time, as fast as it can. */
+  concurrency?: never;
 }
 
 /** `AsyncBatchStream` in byte mode: bytes in, coalesced `Buffer`s out. */
@@ -188,6 +204,8 @@ export interface BatchSettings {
   readonly maxBytes: number;
   /** Weighs an item for `maxBytes`; null without it. */
   readonly sizeOf: ((item: unknown) => number) | null;
+  /** Most `onBatch` calls at once (1 for AsyncBatchStream). */
+  readonly concurrency: number;
 }
 
 /** The most `setTimeout` can wait; Node clamps anything above to 1 ms. */
@@ -231,7 +249,7 @@ export function checkBatchSettings(options: unknown): BatchSettings {
   }
   const checkedSize = checkSize(size);
   const { maxBytes, sizeOf } = checkItemWeight(options, objectMode);
-  return { size: checkedSize, maxDelay, objectMode, maxBytes, sizeOf };
+  return { size: checkedSize, maxDelay, objectMode, maxBytes, sizeOf, concurrency: 1 };
 }
 
 /** A positive safe integer, as `size`: the wording of the range error. */
@@ -264,4 +282,35 @@ function checkItemWeight(
   if (sizeOf === undefined) throw missingArgs('options.sizeOf');
   if (typeof sizeOf !== 'function') throw invalidArgType('options.sizeOf', 'of type function', sizeOf);
   return { maxBytes, sizeOf };
+}
+
+/**
+ * Checks `BatchingWritable`'s `concurrency` (docs/semantics.md 23): a
+ * positive safe integer, default 1.
+ * @internal
+ */
+export function checkConcurrency(concurrency: unknown): number {
+  if (concurrency === undefined) return 1;
+  if (typeof concurrency !== 'number') {
+    throw invalidArgType('options.concurrency', 'of type number', concurrency);
+  }
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw outOfRange('options.concurrency', POSITIVE_SAFE_INTEGER, concurrency);
+  }
+  return concurrency;
+}
+
+/**
+ * `AsyncBatchStream` has no `concurrency`: its downstream reads one batch at a
+ * time (docs/semantics.md 23).
+ * @internal
+ */
+export function refuseConcurrency(concurrency: unknown): void {
+  if (concurrency !== undefined) {
+    throw invalidArgValue(
+      'options.concurrency',
+      'is for BatchingWritable only (downstream reads an AsyncBatchStream one batch at a time)',
+      concurrency,
+    );
+  }
 }

@@ -266,6 +266,39 @@ const weightRows: BadInputRow[] = [
   },
 ];
 
+/** `concurrency` (docs/semantics.md 23): BatchingWritable only. */
+const concurrencyRows: BadInputRow[] = [
+  ...[
+    ["a string, `'4'`", '4'],
+    ['`null`', null],
+  ].map(([input, concurrency]) => ({
+    where: 'options.concurrency',
+    input: input as string,
+    faces: ['BatchingWritable'] as const,
+    expect: { throws: typeError() },
+    act: (c: ActContext) => void c.construct({ concurrency }),
+  })),
+  ...[
+    ['`0`', 0],
+    ['fractional, `1.5`', 1.5],
+    ['`Infinity`', Infinity],
+  ].map(([input, concurrency]) => ({
+    where: 'options.concurrency',
+    input: input as string,
+    faces: ['BatchingWritable'] as const,
+    expect: { throws: rangeError },
+    act: (c: ActContext) => void c.construct({ concurrency }),
+  })),
+  {
+    where: 'options.concurrency',
+    input: 'any, even `1`',
+    faces: ['AsyncBatchStream'],
+    expect: { throws: typeError('ERR_INVALID_ARG_VALUE') },
+    note: 'Downstream reads an AsyncBatchStream one batch at a time.',
+    act: (c) => void c.construct({ concurrency: 1 }),
+  },
+];
+
 const optionsRows: BadInputRow[] = [
   ...[
     ['missing: `new X()`', undefined],
@@ -302,6 +335,7 @@ const optionsRows: BadInputRow[] = [
     act: (c: ActContext) => void c.construct({ objectMode }),
   })),
   ...weightRows,
+  ...concurrencyRows,
   ...[
     ['missing', MISSING],
     ['`null`', null],

@@ -124,7 +124,7 @@ async function readAnything(): Promise<void> {
 }
 void readAnything;
 
-// ---- maxBytes and sizeOf (docs/semantics.md 22) ----------------------------
+// ---- maxBytes, sizeOf and concurrency (docs/semantics.md 22, 23) ------------
 
 const weighed = new AsyncBatchStream<Row>({
   objectMode: true,
@@ -155,3 +155,7 @@ new AsyncBatchStream<Row>({
   // @ts-expect-error sizeOf takes a Row, not a string
   sizeOf: (item: string) => item.length,
 });
+// @ts-expect-error concurrency is BatchingWritable's: downstream reads one batch at a time
+new AsyncBatchStream({ size: 1024, concurrency: 2 });
+// @ts-expect-error nor in object mode
+new AsyncBatchStream({ objectMode: true, size: 10, concurrency: 2 });

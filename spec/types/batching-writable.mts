@@ -273,7 +273,7 @@ const partly = new BatchingWritable({
 });
 type _partly = Expect<Equal<typeof partly, BatchingWritable<Row>>>;
 
-// ---- maxBytes and sizeOf (docs/semantics.md 22) ----------------------------
+// ---- maxBytes, sizeOf and concurrency (docs/semantics.md 22, 23) ------------
 
 new BatchingWritable<Row>({
   objectMode: true,
@@ -283,6 +283,7 @@ new BatchingWritable<Row>({
     type _i = Expect<Equal<typeof item, Row>>;
     return item.user.length;
   },
+  concurrency: 4,
   onBatch: async () => {},
 });
 // sizeOf's item type is inferred from onBatch's batch type, and picks it too.
@@ -295,6 +296,7 @@ new BatchingWritable({
     type _b = Expect<Equal<typeof batch, Row[]>>;
   },
 });
+new BatchingWritable({ size: 1024, concurrency: 2, onBatch: () => {} });
 // @ts-expect-error maxBytes is for object mode only
 new BatchingWritable({ size: 1024, maxBytes: 10, onBatch: () => {} });
 // @ts-expect-error sizeOf is for object mode only
@@ -323,3 +325,5 @@ new BatchingWritable<Row>({
   sizeOf: () => 1,
   onBatch: () => {},
 });
+// @ts-expect-error concurrency is a number
+new BatchingWritable({ size: 1024, concurrency: '4', onBatch: () => {} });

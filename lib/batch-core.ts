@@ -1093,7 +1093,6 @@ export class BatchCore<B> {
     return (
       this.#fullBatches.length > 0 ||
       this.#accumulator.length >= this.#size ||
-      this.#openBytes >= this.#maxBytes ||
       this.#flushTarget > this.#handedOverCount ||
       this.#phase === 'ending'
     );
@@ -1101,7 +1100,9 @@ export class BatchCore<B> {
 
   /** The open batch may go now: with maxDelay 0 always, else once urgent or lingered. */
   #isDue(): boolean {
-    return this.#maxDelay === 0 || this.#delayElapsed || this.#isUrgent();
+    return (
+      this.#maxDelay === 0 || this.#delayElapsed || this.#isUrgent() || this.#openBytes >= this.#maxBytes
+    );
   }
 
   #queueTick(): void {
@@ -1374,6 +1375,9 @@ export class BatchCore<B> {
     this.#openBytes += weight;
     this.#openCount++;
     this.#admittedCount++;
+    // Full by bytes: due this turn, as a batch full by items (docs/semantics.md
+    // 5). Tested here, not in #isUrgent, which write() reaches on every call.
+    if (this.#openBytes >= this.#maxBytes && !this.#busy) this.#queueTick();
   }
 
   /**

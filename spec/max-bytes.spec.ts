@@ -116,6 +116,18 @@ describe('maxBytes and sizeOf (docs/semantics.md 22)', () => {
         ]);
       });
 
+      it('hands a batch full by bytes over at once, without waiting for maxDelay (docs/semantics.md 5)', async () => {
+        const { stream, batches } = make(face, { size: 100, maxBytes: 10, maxDelay: 60_000 });
+        stream.write({ id: 0, w: 4 });
+        stream.write({ id: 1, w: 6 });
+        await new Promise(setImmediate);
+        expect(batches.map((batch) => batch.map((item) => item.id))).to.deep.equal([[0, 1]]);
+        stream.write({ id: 2, w: 1 }); // not full: waits for maxDelay
+        await new Promise(setImmediate);
+        expect(batches).to.have.length(1);
+        stream.destroy();
+      });
+
       it('calls sizeOf once per item, with the item', async () => {
         const seen: Item[] = [];
         const items = [1, 2, 3].map((id) => ({ id, w: id }));

@@ -57,6 +57,7 @@ import {
 } from './support/summary';
 import { renderChart, type ChartPanel } from './support/svg';
 import { runWorkersBench } from './scenarios/workers';
+import { runConcurrencyBench } from './scenarios/concurrency';
 import { updateReadmeFigures } from '../scripts/render-readme-bench';
 
 // ---- Extra benches -----------------------------------------------------------
@@ -93,6 +94,10 @@ const EXTRA_BENCHES: ExtraBench[] = [
   {
     name: 'workers',
     run: ({ quick, reps, durationMs }) => runWorkersBench({ quick, reps, durationMs }),
+  },
+  {
+    name: 'concurrency',
+    run: ({ quick, reps, durationMs }) => runConcurrencyBench({ quick, reps, durationMs }),
   },
 ];
 

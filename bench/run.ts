@@ -60,6 +60,7 @@ import {
 import { renderChart, type ChartPanel } from './support/svg';
 import { runWorkersBench } from './scenarios/workers';
 import { latencyChart, runLatencyBench } from './scenarios/latency';
+import { runConcurrencyBench } from './scenarios/concurrency';
 import { updateReadmeFigures } from '../scripts/render-readme-bench';
 
 // ---- Extra benches -----------------------------------------------------------
@@ -111,6 +112,10 @@ const EXTRA_BENCHES: ExtraBench[] = [
       writeFileSync(join(outDir, 'latency.svg'), latencyChart(report.data, subtitle));
       return report;
     },
+  },
+  {
+    name: 'concurrency',
+    run: ({ quick, reps, durationMs }) => runConcurrencyBench({ quick, reps, durationMs }),
   },
 ];
 

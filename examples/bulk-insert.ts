@@ -11,7 +11,9 @@
  * of this repository, not of the package). The same rows are then inserted the
  * naive way, one `INSERT` per row, into a second table; both tables are
  * checked row for row (every row once, nothing else) and the rows per second
- * of both ways are printed.
+ * of both ways are printed. A second part caps each INSERT's payload
+ * (`maxBytes`, `sizeOf`) and runs the batched way against a simulated server
+ * round trip with one and with four INSERTs in flight (`concurrency`).
  *
  *   npx ts-node examples/bulk-insert.ts            # 50 handlers x 400 rows, timed both ways
  *   npx ts-node examples/bulk-insert.ts --quick    # 50 x 20, size 100: checks both tables, no speeds
@@ -20,6 +22,7 @@
  */
 import os from 'node:os';
 import { finished } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { BatchingWritable, type BatchStats } from 'mwsr';
 
@@ -95,7 +98,29 @@ export interface BulkInsertOptions {
   size?: number;
   /** The two tables, created afresh. Default `events_batched`, `events_single`. */
   tables?: { batched: string; single: string };
+  /** The most payload bytes one batched `INSERT` takes (`maxBytes`); default: no limit. */
+  maxBytes?: number;
+  /** Batched `INSERT`s in flight at once (`concurrency`). Default 1. */
+  concurrency?: number;
+  /**
+   * A network round trip, in ms, added before each batched `INSERT`, as to a
+   * server (PGlite runs in this process and has none). Default 0.
+   */
+  roundTripMs?: number;
+  /** Skip the one-`INSERT`-per-row way (its result is then empty). */
+  batchedOnly?: boolean;
 }
+
+/** How the batched way runs: the BatchingWritable's options, and the simulated network. */
+interface BatchedSettings {
+  size: number;
+  maxBytes?: number;
+  concurrency: number;
+  roundTripMs: number;
+}
+
+/** A row's weight for `maxBytes`: its payload's bytes, as PostgreSQL receives them. */
+export const payloadBytes = (row: Row): number => Buffer.byteLength(row.payload);
 
 export interface WayResult {
   table: string;
@@ -121,7 +146,7 @@ async function insertBatched(
   table: string,
   handlers: number,
   rowsPerHandler: number,
-  size: number,
+  { size, maxBytes, concurrency, roundTripMs }: BatchedSettings,
 ): Promise<{ statements: number; elapsedMs: number; stats: BatchStats }> {
   let statements = 0;
   const started = performance.now();
@@ -129,17 +154,17 @@ async function insertBatched(
   const inserter = new BatchingWritable<Row>({
     objectMode: true,
     size, // at most `size` rows per INSERT
-    // Not called again until the INSERT settles: rows written meanwhile
-    // gather into the next batch. The array is ours to keep.
+    // and, if given, at most `maxBytes` of payload per INSERT
+    ...(maxBytes === undefined ? {} : { maxBytes, sizeOf: payloadBytes }),
+    // INSERTs in flight at once (default 1: not called again until the
+    // INSERT settles). Rows written while all are busy gather into the
+    // next batch. The array is ours to keep.
+    concurrency,
     onBatch: async (rows) => {
       statements++;
+      if (roundTripMs > 0) await sleep(roundTripMs);
       await insertRows(db, table, rows);
     },
-    // The place for two options still to come: a payload limit per INSERT
-    // (`maxBytes`, with `sizeOf: (row) => Buffer.byteLength(row.payload)`),
-    // and several INSERTs in flight over a pool of connections
-    // (`concurrency`; PGlite has one connection and runs one statement at a
-    // time in this thread, so it would gain nothing from it).
   });
 
   // Each handler writes its rows as its requests come in; when write()
@@ -185,13 +210,21 @@ export async function runBulkInsert(db: PGlite, options: BulkInsertOptions = {})
   const rowsPerHandler = options.rowsPerHandler ?? 400;
   const size = options.size ?? 1000;
   const tables = options.tables ?? { batched: 'events_batched', single: 'events_single' };
+  const settings: BatchedSettings = {
+    size,
+    maxBytes: options.maxBytes,
+    concurrency: options.concurrency ?? 1,
+    roundTripMs: options.roundTripMs ?? 0,
+  };
   const rows = handlers * rowsPerHandler;
   const rate = (elapsedMs: number): number => rows / (elapsedMs / 1000);
 
   await createTable(db, tables.batched);
   await createTable(db, tables.single);
-  const batched = await insertBatched(db, tables.batched, handlers, rowsPerHandler, size);
-  const single = await insertOneByOne(db, tables.single, handlers, rowsPerHandler);
+  const batched = await insertBatched(db, tables.batched, handlers, rowsPerHandler, settings);
+  const single = options.batchedOnly
+    ? { statements: 0, elapsedMs: NaN }
+    : await insertOneByOne(db, tables.single, handlers, rowsPerHandler);
   return {
     size,
     batched: {
@@ -206,7 +239,7 @@ export async function runBulkInsert(db: PGlite, options: BulkInsertOptions = {})
       rows,
       ...single,
       rowsPerSecond: rate(single.elapsedMs),
-      problems: await checkTable(db, tables.single, handlers, rowsPerHandler),
+      problems: options.batchedOnly ? [] : await checkTable(db, tables.single, handlers, rowsPerHandler),
     },
   };
 }
@@ -262,8 +295,37 @@ async function main(): Promise<void> {
       `one INSERT per row: ${count(single.rowsPerSecond)} rows/s (${(single.elapsedMs / 1000).toFixed(2)} s); ` +
       `${(batched.rowsPerSecond / single.rowsPerSecond).toFixed(1)}x`,
   );
+
+  // A payload limit per INSERT and several INSERTs in flight, against a
+  // server ROUND_TRIP_MS away (simulated: PGlite has no network, and one
+  // connection that runs one statement at a time in this thread, so without
+  // a round trip to overlap `concurrency` would gain nothing here).
+  const db2 = new PGlite();
+  await db2.waitReady;
+  const limited = { handlers, rowsPerHandler, size, maxBytes: MAX_PAYLOAD, roundTripMs: ROUND_TRIP_MS };
+  await runBulkInsert(db2, { ...limited, rowsPerHandler: 40, concurrency: 4, batchedOnly: true }); // warm-up
+  for (const concurrency of [1, 4]) {
+    const run = await runBulkInsert(db2, { ...limited, concurrency, batchedOnly: true });
+    if (run.batched.problems.length > 0) {
+      for (const problem of run.batched.problems) console.log(`PROBLEM: ${problem}`);
+      process.exitCode = 1;
+    }
+    const { stats } = run.batched;
+    console.log(
+      `maxBytes ${count(MAX_PAYLOAD)}, ${ROUND_TRIP_MS} ms round trip, concurrency ${concurrency}: ` +
+        `${count(run.batched.rowsPerSecond)} rows/s, ${count(run.batched.statements)} INSERTs ` +
+        `(mean ${(stats.units / stats.batches).toFixed(1)} rows), payload per INSERT at most ` +
+        `${count(stats.largestBatchBytes)} bytes`,
+    );
+  }
+  await db2.close();
   console.log(loadLine);
 }
+
+/** The payload limit of the second part: 32 KiB of JSON per INSERT. */
+const MAX_PAYLOAD = 32 * 1024;
+/** The simulated network round trip of the second part, in ms. */
+const ROUND_TRIP_MS = 5;
 
 if (require.main === module) {
   main().catch((error: unknown) => {

@@ -1,7 +1,13 @@
 import { addAbortSignal, Transform, type TransformCallback } from 'node:stream';
 import { BatchCore, type WriteCallback } from './batch-core';
 import { installBatchFace, type BatchFace } from './face';
-import { checkBatchSettings, type AsyncBatchStreamOptions, type ByteMode, type Chunk } from './options';
+import {
+  checkBatchSettings,
+  refuseConcurrency,
+  type AsyncBatchStreamOptions,
+  type ByteMode,
+  type Chunk,
+} from './options';
 
 // The class merges BatchFace, which installBatchFace defines on its prototype.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -28,10 +34,13 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` / RangeError `ERR_OUT_OF_RANGE`
-   *   for a bad `size` or `maxDelay`, as `BatchingWritable`.
+   *   for a bad `size`, `maxDelay`, `maxBytes` or `sizeOf`, and
+   *   `ERR_MISSING_ARGS` / `ERR_INVALID_ARG_VALUE` for `maxBytes` and `sizeOf`,
+   *   as `BatchingWritable`; `ERR_INVALID_ARG_VALUE` for any `concurrency`.
    */
-  constructor(options: AsyncBatchStreamOptions) {
+  constructor(options: AsyncBatchStreamOptions<never>) {
     const settings = checkBatchSettings(options);
+    refuseConcurrency((options as { concurrency?: unknown }).concurrency);
     const { highWaterMark, writableHighWaterMark, readableHighWaterMark } = options;
     super({
       ...options,

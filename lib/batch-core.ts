@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { Writable } from 'node:stream';
 import { type Accumulator, ByteAccumulator, hasExactByteLength, ItemAccumulator } from './accumulators';
-import { asError, streamDestroyed, writeAfterEnd } from './errors';
+import { asError, invalidReturnValue, streamDestroyed, writeAfterEnd } from './errors';
 import { checkGroup, groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
 import type { BatchSettings } from './options';
 
@@ -56,7 +56,8 @@ export interface BatchStats {
   readonly pendingUnits: number;
   /**
    * Milliseconds the consumer held the stream back, summed over all batches:
-   * from each hand-over until `onBatch` settled (BatchingWritable), or until
+   * from each hand-over until `onBatch` settled (BatchingWritable; with
+   * `concurrency` > 1, while at least one call runs), or until
    * downstream read again after the readable side filled (AsyncBatchStream).
    */
   readonly busyMs: number;
@@ -64,6 +65,19 @@ export interface BatchStats {
   readonly maxBusyMs: number;
   /** The last such wait, in ms. */
   readonly lastBusyMs: number;
+  /**
+   * `onBatch` calls running now: at most `concurrency` (BatchingWritable). An
+   * AsyncBatchStream's hand-over is a `push()`, done at once: 0.
+   */
+  readonly inFlight: number;
+  /**
+   * Bytes of the batches' items not handed over yet, as `sizeOf` weighs them
+   * (object mode with `maxBytes`; 0 in object mode without it). In byte mode
+   * the same as `pendingUnits`.
+   */
+  readonly pendingBytes: number;
+  /** Bytes of the heaviest batch so far, as `pendingBytes` counts them. */
+  readonly largestBatchBytes: number;
 }
 
 /** What a waiting `flush()` needs: the count it waits for and its promise's ends. */
@@ -76,6 +90,14 @@ interface FlushWaiter {
 
 type Phase = 'open' | 'ending' | 'ended' | 'destroyed';
 
+/** A batch handed over, until it and every batch before it settled (docs/semantics.md 23). */
+interface OutBatch {
+  /** Its count, plus empty groups' markers counted after it was handed over. */
+  count: number;
+  /** True once its onBatch call settled (before an earlier one, with concurrency > 1). */
+  settled: boolean;
+}
+
 /** A full batch waiting behind the consumer. */
 interface FullBatch<B> {
   readonly batch: B;
@@ -83,6 +105,8 @@ interface FullBatch<B> {
   readonly length: number;
   /** Its count, as Node counts it (object-mode group markers included). */
   readonly count: number;
+  /** Its bytes as `sizeOf` weighs them (0 without `maxBytes`). */
+  readonly bytes: number;
 }
 
 /** Milliseconds rounded to whole microseconds: finer digits of performance.now() are noise. */
@@ -145,15 +169,28 @@ export class BatchCore<B> {
 
   /** Lifecycle: 'ending' from `_final` until the last batch settled; 'destroyed' is final. */
   #phase: Phase = 'open';
-  /** True while a handed-over batch has not settled; never two at once (docs/semantics.md 4). */
+  /**
+   * True while `#concurrency` handed-over batches have not settled: with the
+   * default of 1, never two at once (docs/semantics.md 4, 23).
+   */
   #busy = false;
+  /** Most batches out with the consumer at once: `concurrency` (docs/semantics.md 23). */
+  readonly #concurrency: number;
+  /** Hand-overs not settled yet: at most `#concurrency`. */
+  #inFlight = 0;
+  /**
+   * Batches handed over whose counts are not settled yet, oldest first: a
+   * batch's count settles once it and every batch before it have settled, so
+   * a `flush()` resolves only when all that it waits for went through.
+   */
+  #out: OutBatch[] = [];
+  /** `_destroy`'s go-ahead, held while onBatch calls still run (concurrency > 1). */
+  #afterCalls: (() => void) | null = null;
   /** The first error; sticky (docs/semantics.md 10). */
   #error: Error | null = null;
 
   /** Count admitted into the open batch, object-mode group markers included. */
   #openCount = 0;
-  /** Count of the batch out with the consumer; settled when it settles. */
-  #busyCount = 0;
   /** Counts ever admitted, handed over and settled: `flush()` targets are taken on these. */
   #admittedCount = 0;
   #handedOverCount = 0;
@@ -171,6 +208,30 @@ export class BatchCore<B> {
   #fullLength = 0;
   /** Scratch for #tryAdmitGroup: each chunk's units (reused, not one array a group). */
   readonly #groupUnits: number[] = [];
+
+  // Object mode's byte limit (docs/semantics.md 22): off the byte hot path,
+  // and one null test on the object path (#tryAdmit, write, writev) when unset.
+
+  /** Weighs an item for `#maxBytes`; null without `maxBytes`. */
+  readonly #sizeOf: ((item: unknown) => number) | null;
+  /** Most bytes a batch holds as `#sizeOf` weighs them; Infinity without. */
+  readonly #maxBytes: number;
+  /** Bytes of the open batch, and of the full batches, as `#sizeOf` weighs them. */
+  #openBytes = 0;
+  #fullBytes = 0;
+  /** Heaviest batch handed over (BatchStats). */
+  #largestBatchBytes = 0;
+  /**
+   * The byte backlog at which write() returns false, as `#limit` for items:
+   * `maxBytes × (size + highWaterMark) / size`, rounded up; Infinity without
+   * `maxBytes`.
+   */
+  readonly #bytesLimit: number;
+  /**
+   * `#limit`, or 0 with a byte limit too: the inline test of
+   * #fastWriteResult then always falls through to #okOrOweDrain, which tests both.
+   */
+  readonly #quickLimit: number;
 
   // Backpressure and held callbacks.
 
@@ -261,13 +322,12 @@ export class BatchCore<B> {
 
   // Callbacks handed to timers, ticks and promises are bound once, here: no
   // closure per write or per batch.
+  // (With concurrency 1 only one batch is out: it is `#out[0]`.)
   readonly #onSettled = (): void => {
-    if (this.#phase === 'destroyed') return;
-    this.#settle();
-    this.#pump();
+    this.#callEnded(this.#out[0]);
   };
   readonly #onFailed = (reason: unknown): void => {
-    if (this.#phase !== 'destroyed') this.#fail(reason);
+    this.#callFailed(reason);
   };
   readonly #onTick = (): void => {
     this.#tickQueued = false;
@@ -307,7 +367,7 @@ export class BatchCore<B> {
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
     this.#releaseHeld();
-    if (!this.#needDrain || this.#phase !== 'open' || this.#backlog() >= this.#limit) return;
+    if (!this.#needDrain || this.#phase !== 'open' || !this.#belowLimit(0)) return;
     this.#needDrain = false;
     // Node emits its own 'drain' once its queue empties: one is enough.
     if (!nodeNeedsDrain(stream)) stream.emit('drain');
@@ -324,6 +384,12 @@ export class BatchCore<B> {
     this.defaultEncoding = defaultEncoding;
     const stream = host.stream as Writable & { _construct?: unknown };
     this.#limit = settings.size + stream.writableHighWaterMark;
+    this.#concurrency = settings.concurrency;
+    this.#sizeOf = settings.sizeOf;
+    this.#maxBytes = settings.maxBytes;
+    this.#bytesLimit =
+      settings.sizeOf === null ? Infinity : Math.ceil((settings.maxBytes * this.#limit) / settings.size);
+    this.#quickLimit = settings.sizeOf === null ? this.#limit : 0;
     this.#writeOpen = typeof stream._construct !== 'function' && stream.writableHighWaterMark > 0;
     this.#refreshFastPath();
   }
@@ -343,6 +409,9 @@ export class BatchCore<B> {
       busyMs: toMicroseconds(this.#busyMs),
       maxBusyMs: toMicroseconds(this.#maxBusyMs),
       lastBusyMs: toMicroseconds(this.#lastBusyMs),
+      inFlight: this.#inFlight,
+      pendingBytes: this.#objectMode ? this.#fullBytes + this.#openBytes : this.#backlog(),
+      largestBatchBytes: this.#objectMode ? this.#largestBatchBytes : this.#largestBatch,
     };
   }
 
@@ -392,6 +461,7 @@ export class BatchCore<B> {
     if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;
     const units = this.#fastUnitsOf(chunk, encoding);
     if (units < 0) return undefined;
+    if (this.#sizeOf !== null) return this.#tryAdmitWeighed(chunk, callback);
     this.#admit(chunk, units);
     return this.#fastWriteResult(callback);
   }
@@ -416,7 +486,7 @@ export class BatchCore<B> {
   /** A fast-path write is in: arrange the hand-over, and give write()'s result. */
   #fastWriteResult(callback: unknown): boolean {
     if (!this.#busy) this.#scheduleMaybe();
-    const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();
+    const ok = this.#backlog() < this.#quickLimit || this.#okOrOweDrain();
     if (callback !== undefined) this.#callbackFast(callback, ok);
     return ok;
   }
@@ -509,6 +579,10 @@ export class BatchCore<B> {
     // A marker comes alone only for an empty group (writeV corks a group's
     // marker with its chunks, so Node hands those to writev).
     const marker = this.#groupCountOf(chunk) >= 0;
+    if (!marker && this.#sizeOf !== null) {
+      this.#writeWeighed(chunk, callback);
+      return;
+    }
     const count = marker ? this.#markerCount() : this.#accumulator.unitsOf(chunk);
     if (marker) this.#countEmptyGroup();
     else this.#admit(chunk, count);
@@ -519,7 +593,11 @@ export class BatchCore<B> {
   /** `_writev`: admits every entry, in order; the callback as for `write`. */
   writev(entries: readonly WritevEntry[], callback: WriteCallback): void {
     const countBefore = this.#admittedCount;
-    this.#admitAll(entries);
+    if (this.#sizeOf !== null) {
+      if (!this.#admitAllWeighed(entries, callback)) return;
+    } else {
+      this.#admitAll(entries);
+    }
     this.#scheduleMaybe();
     this.#callbackNode(callback, this.#admittedCount - countBefore);
   }
@@ -749,6 +827,7 @@ export class BatchCore<B> {
    */
   #tryAdmitGroup(chunks: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {
     if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;
+    if (this.#sizeOf !== null) return this.#tryAdmitGroupWeighed(chunks, callback);
     const units = this.#groupUnits;
     units.length = 0;
     let total = 0;
@@ -791,6 +870,11 @@ export class BatchCore<B> {
       if (length + units <= this.#size) return;
       this.#shelve();
     }
+    this.#startDelay();
+  }
+
+  /** A new batch's first write starts its maxDelay timer. */
+  #startDelay(): void {
     if (this.#maxDelay > 0 && this.#maxDelay !== Infinity) {
       this.#timer = setTimeout(this.#onDelayElapsed, this.#maxDelay);
     }
@@ -808,8 +892,11 @@ export class BatchCore<B> {
   /** Moves the open batch to the full ones, behind the consumer: it goes next. */
   #shelve(): void {
     const length = this.#accumulator.length;
-    this.#fullBatches.push({ batch: this.#accumulator.take(), length, count: this.#openCount });
+    const bytes = this.#openBytes;
+    this.#fullBatches.push({ batch: this.#accumulator.take(), length, count: this.#openCount, bytes });
     this.#fullLength += length;
+    this.#fullBytes += bytes;
+    this.#openBytes = 0;
     this.#openCount = 0;
     this.#clearDelay();
   }
@@ -855,8 +942,9 @@ export class BatchCore<B> {
       this.#openCount += count;
     } else {
       this.#handedOverCount += count;
-      if (this.#busy) {
-        this.#busyCount += count;
+      const out = this.#out;
+      if (out.length > 0) {
+        out[out.length - 1].count += count;
       } else {
         this.#settledCount += count;
         this.#resolveFlushWaiters();
@@ -874,6 +962,15 @@ export class BatchCore<B> {
     return this.#fullLength + this.#accumulator.length;
   }
 
+  /**
+   * True while the backlog, with `nodeQueued` more items or bytes Node still
+   * queues, is below the limit: `#limit` units, and with `maxBytes` also
+   * `#bytesLimit` bytes as `sizeOf` weighs them (docs/semantics.md 12, 22).
+   */
+  #belowLimit(nodeQueued: number): boolean {
+    return this.#backlog() + nodeQueued < this.#limit && this.#fullBytes + this.#openBytes < this.#bytesLimit;
+  }
+
   /** The count Node queues and we have not admitted (while corked, or behind a held write). */
   #nodeQueued(): number {
     return this.#host.stream.writableLength - this.#nodeHeldCount;
@@ -885,7 +982,7 @@ export class BatchCore<B> {
    * above the limit.
    */
   #okOrOweDrain(nodeQueued = 0): boolean {
-    if (this.#backlog() + nodeQueued < this.#limit) return true;
+    if (this.#belowLimit(nodeQueued)) return true;
     this.#needDrain = true;
     return false;
   }
@@ -898,7 +995,7 @@ export class BatchCore<B> {
    */
   #callbackNode(callback: WriteCallback, count: number): void {
     this.#dueCallbacks = null; // Node queues its own callback tick
-    if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {
+    if (this.#belowLimit(0) && this.#heldCallbacks.length === 0) {
       const first = !this.#nodeTickPending;
       this.#nodeTickPending = true;
       callback(); // Node queues its callback tick here
@@ -913,7 +1010,7 @@ export class BatchCore<B> {
 
   /** Below the limit again: held callbacks and the owed 'drain' go out on the next tick. */
   #drainMaybe(): void {
-    if (this.#phase === 'destroyed' || this.#backlog() >= this.#limit) return;
+    if (this.#phase === 'destroyed' || !this.#belowLimit(0)) return;
     const held = this.#heldCallbacks;
     if (this.#releasing !== null) {
       // A drain tick is queued: these go out with it, after the older ones.
@@ -1012,7 +1109,9 @@ export class BatchCore<B> {
 
   /** The open batch may go now: with maxDelay 0 always, else once urgent or lingered. */
   #isDue(): boolean {
-    return this.#maxDelay === 0 || this.#delayElapsed || this.#isUrgent();
+    return (
+      this.#maxDelay === 0 || this.#delayElapsed || this.#isUrgent() || this.#openBytes >= this.#maxBytes
+    );
   }
 
   #queueTick(): void {
@@ -1044,7 +1143,7 @@ export class BatchCore<B> {
     }
     // Not due yet (maxDelay), or the consumer is busy or full: a timer, a
     // settlement or _read will pump again. (A destroyed core is not 'ending'.)
-    if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;
+    if (this.#inFlight > 0 || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;
     if (this.#phase === 'ending' && this.#finalCallback !== null) this.#finish();
   }
 
@@ -1052,24 +1151,32 @@ export class BatchCore<B> {
   #handOver(): void {
     let batch: B;
     let length: number;
+    let bytes: number;
+    let count: number;
     const full = this.#fullBatches.length > 0 ? this.#fullBatches.shift() : undefined;
     if (full !== undefined) {
-      ({ batch, length } = full);
-      this.#busyCount = full.count;
+      ({ batch, length, bytes, count } = full);
       this.#fullLength -= length;
+      this.#fullBytes -= bytes;
     } else {
       length = this.#accumulator.length;
+      bytes = this.#openBytes;
       batch = this.#accumulator.take();
-      this.#busyCount = this.#openCount;
+      count = this.#openCount;
       this.#openCount = 0;
+      this.#openBytes = 0;
       this.#clearDelay();
     }
-    this.#handedOverCount += this.#busyCount;
+    if (bytes > this.#largestBatchBytes) this.#largestBatchBytes = bytes;
+    this.#handedOverCount += count;
+    const out: OutBatch = { count, settled: false };
+    this.#out.push(out);
     this.#batches++;
     this.#batchedUnits += length;
     if (length > this.#largestBatch) this.#largestBatch = length;
     if (this.#busySince < 0) this.#busySince = performance.now();
-    this.#busy = true;
+    this.#inFlight++;
+    this.#busy = this.#inFlight >= this.#concurrency;
     // Everything that touches what the consumer returned is inside the try:
     // a `then` getter may throw too. Promise.resolve() returns a native
     // promise as it is, and makes a foreign thenable safe: settled once, a
@@ -1079,19 +1186,82 @@ export class BatchCore<B> {
       const result = this.#host.deliver(batch);
       settled = isThenable(result) ? Promise.resolve(result) : null;
     } catch (error) {
+      this.#inFlight--;
       this.#fail(error);
       return;
     }
-    if (settled !== null) settled.then(this.#onSettled, this.#onFailed);
-    else this.#settle();
+    if (settled === null) this.#settle(out);
+    else if (this.#concurrency === 1) settled.then(this.#onSettled, this.#onFailed);
+    else this.#awaitCall(settled, out);
   }
 
-  /** The batch out with the consumer settled: release waiters whose data is all through. */
-  #settle(): void {
-    this.#busy = false;
+  /** With concurrency > 1 a settlement must know its batch: one pair of closures per batch. */
+  #awaitCall(settled: Promise<unknown>, out: OutBatch): void {
+    settled.then(
+      () => this.#callEnded(out),
+      (reason: unknown) => this.#callFailed(reason),
+    );
+  }
+
+  /** An onBatch call settled: count it, and go on unless the stream is destroyed. */
+  #callEnded(out: OutBatch): void {
+    if (this.#phase === 'destroyed') {
+      this.#callGone();
+      return;
+    }
+    this.#settle(out);
+    this.#pump();
+  }
+
+  /**
+   * An onBatch call failed: the first failure destroys the stream; once it
+   * is destroyed, a failure is only a call that ended (its error is ignored:
+   * the stream's error is the first).
+   */
+  #callFailed(reason: unknown): void {
+    if (this.#phase === 'destroyed') {
+      this.#callGone();
+      return;
+    }
+    this.#inFlight--;
+    this.#fail(reason);
+  }
+
+  /** A call that ended after destroy: `_destroy` may go on once none runs. */
+  #callGone(): void {
+    this.#inFlight--;
+    if (this.#inFlight > 0 || this.#afterCalls === null) return;
+    const goOn = this.#afterCalls;
+    this.#afterCalls = null;
+    goOn();
+  }
+
+  /**
+   * `_destroy`'s go-ahead: at once, or, with concurrency > 1, once the onBatch
+   * calls still running have settled (docs/semantics.md 23), so that 'error'
+   * and 'close' come when none runs any more. With concurrency 1 it is
+   * always at once, as before the option existed.
+   */
+  afterCalls(goOn: () => void): void {
+    if (this.#concurrency === 1 || this.#inFlight === 0) goOn();
+    else this.#afterCalls = goOn;
+  }
+
+  /**
+   * A batch settled: counts settle in hand-over order, so those of the
+   * batches up to the oldest not settled yet do; release waiters whose data
+   * is all through.
+   */
+  #settle(out: OutBatch): void {
+    out.settled = true;
+    this.#inFlight--;
+    this.#busy = this.#inFlight >= this.#concurrency;
     this.#freeMaybe();
-    this.#settledCount += this.#busyCount;
-    this.#busyCount = 0;
+    const queue = this.#out;
+    let done = 0;
+    while (done < queue.length && queue[done].settled) this.#settledCount += queue[done++].count;
+    if (done === queue.length) queue.length = 0;
+    else if (done > 0) queue.splice(0, done);
     this.#resolveFlushWaiters();
   }
 
@@ -1108,7 +1278,7 @@ export class BatchCore<B> {
 
   /** Closes the busy period once the consumer is settled and can take a batch again (BatchStats). */
   #freeMaybe(): void {
-    if (this.#busySince < 0 || this.#busy || !this.#host.canTakeBatch()) return;
+    if (this.#busySince < 0 || this.#inFlight > 0 || !this.#host.canTakeBatch()) return;
     const elapsed = performance.now() - this.#busySince;
     this.#busySince = -1;
     this.#busyMs += elapsed;
@@ -1150,6 +1320,144 @@ export class BatchCore<B> {
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     this.#immediate = null;
     this.#clearDelay();
+  }
+
+  // ---- Object mode's byte limit (docs/semantics.md 22) ---------------------
+
+  /**
+   * The bytes `sizeOf` gives an item, or -1 once it threw or gave anything
+   * but a non-negative safe integer: the stream is then destroyed with that
+   * error (the item is in no batch), and `callback`, the write's, is held so
+   * that destroy() fails it with the error, after earlier callbacks.
+   */
+  #weigh(item: unknown, callback: unknown): number {
+    let weight: unknown;
+    let error: Error | null = null;
+    try {
+      weight = (this.#sizeOf as (item: unknown) => number)(item);
+    } catch (thrown) {
+      error = asError(thrown);
+    }
+    if (error === null) {
+      if (typeof weight === 'number' && Number.isSafeInteger(weight) && weight >= 0) return weight;
+      error = invalidReturnValue('a non-negative safe integer', 'options.sizeOf', weight);
+    }
+    if (typeof callback === 'function') {
+      this.#dueCallbacks = null;
+      this.#heldCallbacks.push(callback as WriteCallback);
+    }
+    this.#fail(error);
+    return -1;
+  }
+
+  /** #tryAdmit with `maxBytes`: weighs the item first. */
+  #tryAdmitWeighed(item: unknown, callback: unknown): boolean {
+    const weight = this.#weigh(item, callback);
+    if (weight < 0) return false;
+    this.#admitWeighed(item, weight);
+    return this.#fastWriteResult(callback);
+  }
+
+  /** `_write` with `maxBytes`. */
+  #writeWeighed(item: unknown, callback: WriteCallback): void {
+    const weight = this.#weigh(item, callback);
+    if (weight < 0) return;
+    this.#admitWeighed(item, weight);
+    this.#scheduleMaybe();
+    this.#callbackNode(callback, 1);
+  }
+
+  /**
+   * An item into the open batch, which is shelved first when the item would
+   * take it past `size` items or `maxBytes` bytes; an item heavier than
+   * `maxBytes` goes alone.
+   */
+  #admitWeighed(item: unknown, weight: number): void {
+    const length = this.#accumulator.length;
+    if (length === 0) {
+      this.#startDelay();
+    } else if (length + 1 > this.#size || this.#openBytes + weight > this.#maxBytes) {
+      this.#shelve();
+      this.#startDelay();
+    }
+    this.#accumulator.add(item);
+    this.#openBytes += weight;
+    this.#openCount++;
+    this.#admittedCount++;
+    // Full by bytes: due this turn, as a batch full by items (docs/semantics.md
+    // 5). Tested here, not in #isUrgent, which write() reaches on every call.
+    if (this.#openBytes >= this.#maxBytes && !this.#busy) this.#queueTick();
+  }
+
+  /**
+   * docs/semantics.md 7 with `maxBytes`: a group that fits in one batch by
+   * both limits, but not in the open one's room, starts a new batch.
+   */
+  #makeRoomForGroupWeighed(items: number, bytes: number): void {
+    const length = this.#accumulator.length;
+    if (items > this.#size || bytes > this.#maxBytes || length === 0) return;
+    if (length + items > this.#size || this.#openBytes + bytes > this.#maxBytes) this.#shelve();
+  }
+
+  /** Weighs a group's items into `#groupUnits`; false once one failed (see #weigh). */
+  #weighGroup(items: readonly unknown[], from: number, to: number, callback: unknown): boolean {
+    const weights = this.#groupUnits;
+    weights.length = 0;
+    for (let i = from; i < to; i++) {
+      const weight = this.#weigh(items[i], callback);
+      if (weight < 0) return false;
+      weights.push(weight);
+    }
+    return true;
+  }
+
+  /** #tryAdmitGroup with `maxBytes`: every item is weighed before any goes in. */
+  #tryAdmitGroupWeighed(items: readonly unknown[], callback: WriteCallback | undefined): boolean | undefined {
+    if (!this.#weighGroup(items, 0, items.length, callback)) return false;
+    const weights = this.#groupUnits;
+    let total = 0;
+    for (const weight of weights) total += weight;
+    this.#makeRoomForGroupWeighed(items.length, total);
+    for (let i = 0; i < items.length; i++) this.#admitWeighed(items[i], weights[i]);
+    return this.#fastWriteResult(callback);
+  }
+
+  /**
+   * #admitAll with `maxBytes`: every entry is weighed before any goes in, so a
+   * bad weight leaves no part of Node's batch of writes in a batch. False
+   * when one failed (the stream is destroyed).
+   */
+  #admitAllWeighed(entries: readonly WritevEntry[], callback: WriteCallback): boolean {
+    const items: unknown[] = [];
+    for (const entry of entries) items.push(entry.chunk);
+    const weights: number[] = [];
+    for (const item of items) {
+      if (this.#groupCountOf(item) >= 0) {
+        weights.push(0);
+        continue;
+      }
+      const weight = this.#weigh(item, callback);
+      if (weight < 0) return false;
+      weights.push(weight);
+    }
+    for (let index = 0; index < items.length; index++) {
+      const count = this.#groupCountOf(items[index]);
+      if (count < 0) {
+        this.#admitWeighed(items[index], weights[index]);
+        continue;
+      }
+      if (count === 0) {
+        this.#countEmptyGroup();
+        continue;
+      }
+      const end = Math.min(items.length, index + 1 + count);
+      let total = 0;
+      for (let i = index + 1; i < end; i++) total += weights[i];
+      this.#makeRoomForGroupWeighed(end - index - 1, total);
+      this.#openCount += this.#markerCount();
+      this.#admittedCount += this.#markerCount();
+    }
+    return true;
   }
 
   // ---- writeV helpers ----------------------------------------------------

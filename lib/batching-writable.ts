@@ -4,6 +4,7 @@ import { installBatchFace, type BatchFace } from './face';
 import { asError, invalidArgType, multipleCallback } from './errors';
 import {
   checkBatchSettings,
+  checkConcurrency,
   type BatchConsumer,
   type BatchDone,
   type BatchingWritableOptions,
@@ -22,8 +23,10 @@ export interface BatchingWritable<T = ByteMode> extends BatchFace<T> {}
  *
  * Byte mode (the default) copies the bytes of many writes into one contiguous
  * `Buffer` of at most `size` bytes; object mode (`objectMode: true`) gathers
- * items into arrays of at most `size`. Data written while `onBatch` is busy is
- * handed over, as one batch, the moment it settles.
+ * items into arrays of at most `size` (and of at most `maxBytes` bytes, as
+ * `sizeOf` weighs them). Data written while `onBatch` is busy is handed over,
+ * as one batch, the moment it settles; `concurrency` lets several calls run
+ * at once.
  *
  * The write callback fires once the chunk has been copied into a batch (the
  * writer may then reuse it), not once it was delivered: `flush()`, `end()` and
@@ -38,13 +41,18 @@ export class BatchingWritable<T = ByteMode> extends Writable {
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` for a missing or mistyped `size`,
-   *   `onBatch` or `maxDelay`.
-   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size` that is not a positive
-   *   safe integer, or a `maxDelay` that is negative, NaN or above 2147483647
-   *   (Infinity is allowed).
+   *   `onBatch`, `maxDelay`, `maxBytes`, `sizeOf` or `concurrency`.
+   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size`, `maxBytes` or
+   *   `concurrency` that is not a positive safe integer, or a `maxDelay` that
+   *   is negative, NaN or above 2147483647 (Infinity is allowed).
+   * @throws TypeError `ERR_MISSING_ARGS` for `maxBytes` without `sizeOf`, or
+   *   the other way round; `ERR_INVALID_ARG_VALUE` for either in byte mode.
    */
   constructor(options: BatchingWritableOptions<T>) {
-    const settings = checkBatchSettings(options);
+    const settings = {
+      ...checkBatchSettings(options),
+      concurrency: checkConcurrency((options as { concurrency?: unknown }).concurrency),
+    };
     const onBatch = (options as ObjectBatchingWritableOptions<T>).onBatch as unknown;
     if (typeof onBatch !== 'function') throw invalidArgType('options.onBatch', 'of type function', onBatch);
     super({

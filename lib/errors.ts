@@ -52,16 +52,6 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
   );
 }
 
-/** `TypeError [ERR_INVALID_ARG_VALUE]` for a value outside a set, worded as Node's validateOneOf words it. */
-export function invalidArgValue(name: string, reason: string, actual: unknown): CodedError<TypeError> {
-  const kind = name.includes('.') ? 'property' : 'argument';
-  return coded(
-    new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(actual)}`),
-    'ERR_INVALID_ARG_VALUE',
-    invalidArgValue,
-  );
-}
-
 /** `RangeError [ERR_OUT_OF_RANGE]`, worded as Node words it. */
 export function outOfRange(name: string, range: string, actual: unknown): CodedError<RangeError> {
   return coded(
@@ -70,6 +60,37 @@ export function outOfRange(name: string, range: string, actual: unknown): CodedE
     ),
     'ERR_OUT_OF_RANGE',
     outOfRange,
+  );
+}
+
+/**
+ * `TypeError [ERR_INVALID_ARG_VALUE]`, worded as Node words it: an option of
+ * the right type that this stream does not take, or a value outside a set.
+ */
+export function invalidArgValue(name: string, reason: string, actual: unknown): CodedError<TypeError> {
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return coded(
+    new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(actual, { depth: 0 })}`),
+    'ERR_INVALID_ARG_VALUE',
+    invalidArgValue,
+  );
+}
+
+/** `TypeError [ERR_MISSING_ARGS]`, worded as Node words it: `The "name" argument must be specified`. */
+export function missingArgs(name: string): CodedError<TypeError> {
+  return coded(new TypeError(`The "${name}" argument must be specified`), 'ERR_MISSING_ARGS', missingArgs);
+}
+
+/**
+ * `TypeError [ERR_INVALID_RETURN_VALUE]`, as Node words it, with the value
+ * itself: a user function returned what the stream cannot use.
+ */
+export function invalidReturnValue(expected: string, name: string, actual: unknown): CodedError<TypeError> {
+  const got = describeReceived(actual).replace(/^Received /, '');
+  return coded(
+    new TypeError(`Expected ${expected} to be returned from the "${name}" function but got ${got}.`),
+    'ERR_INVALID_RETURN_VALUE',
+    invalidReturnValue,
   );
 }
 

@@ -44,7 +44,10 @@ export interface BatchFace<T> {
    */
   ready(): Promise<void>;
 
-  /** Batching figures, always on: batches, units, largest batch, pending units, consumer busy time. */
+  /**
+   * Batching figures, always on: batches, units, largest batch, pending units,
+   * consumer busy time, calls in flight, and bytes as `sizeOf` weighs them.
+   */
   readonly stats: BatchStats;
 
   /**
@@ -150,9 +153,11 @@ export function installBatchFace<S extends Writable>(
     _writev(this: S, entries: WritevEntry[], callback: WriteCallback): void {
       coreOf(this).writev(entries, callback);
     },
+    /** 'error' and 'close' wait for onBatch calls still running (concurrency > 1). */
     _destroy(this: S, error: Error | null, callback: (error?: Error | null) => void): void {
-      coreOf(this).destroy(error);
-      callback(error);
+      const core = coreOf(this);
+      core.destroy(error);
+      core.afterCalls(() => callback(error));
     },
   };
   for (const key of Reflect.ownKeys(methods)) {

@@ -50,17 +50,21 @@ export interface BatchingWritableConstructor {
    * gets one `Buffer` at a time.
    *
    * @throws TypeError `ERR_INVALID_ARG_TYPE` for a missing or mistyped `size`,
-   *   `onBatch` or `maxDelay`.
-   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size` that is not a positive
-   *   safe integer, or a `maxDelay` that is negative, NaN or above 2147483647
-   *   (Infinity is allowed).
+   *   `onBatch`, `maxDelay` or `concurrency`.
+   * @throws RangeError `ERR_OUT_OF_RANGE` for a `size` or `concurrency` that
+   *   is not a positive safe integer, or a `maxDelay` that is negative, NaN or
+   *   above 2147483647 (Infinity is allowed).
+   * @throws TypeError `ERR_INVALID_ARG_VALUE` for `maxBytes` or `sizeOf`
+   *   (object mode only).
    */
   new (options: ByteBatchingWritableOptions): BatchingWritable;
   /**
    * Object mode: items of type `T` (`unknown` unless given, or inferred from
    * `onBatch`), and `onBatch` gets a `T[]` at a time.
    *
-   * @throws As in byte mode.
+   * @throws As in byte mode, and for a bad `maxBytes` or `sizeOf` as there for
+   *   `size` and `onBatch`; TypeError `ERR_MISSING_ARGS` for one without the
+   *   other.
    */
   new <T>(options: ObjectBatchingWritableOptions<T>): BatchingWritable<T>;
   /** For `instanceof`. */
@@ -123,7 +127,8 @@ export interface AsyncBatchStreamConstructor {
    * Byte mode: bytes in, coalesced `Buffer`s out.
    *
    * @throws TypeError `ERR_INVALID_ARG_TYPE` / RangeError `ERR_OUT_OF_RANGE`
-   *   for a bad `size` or `maxDelay`, as `BatchingWritable`.
+   *   for a bad `size` or `maxDelay`, as `BatchingWritable`; TypeError
+   *   `ERR_INVALID_ARG_VALUE` for any `concurrency`, `maxBytes` or `sizeOf`.
    */
   new (options: ByteAsyncBatchStreamOptions): AsyncBatchStream;
   /**
@@ -131,7 +136,7 @@ export interface AsyncBatchStreamConstructor {
    *
    * @throws As in byte mode.
    */
-  new <T>(options: ObjectAsyncBatchStreamOptions): AsyncBatchStream<T>;
+  new <T>(options: ObjectAsyncBatchStreamOptions<T>): AsyncBatchStream<T>;
   /** For `instanceof`. */
   readonly prototype: AsyncBatchStream<unknown>;
 }
@@ -151,6 +156,7 @@ export type {
   ByteChunk,
   ByteMode,
   Chunk,
+  ItemWeightOptions,
   ObjectAsyncBatchStreamOptions,
   ObjectBatchingWritableOptions,
 } from './options';

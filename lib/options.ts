@@ -1,5 +1,5 @@
 import type { TransformOptions, WritableOptions } from 'node:stream';
-import { invalidArgType, outOfRange } from './errors';
+import { invalidArgType, invalidArgValue, missingArgs, outOfRange } from './errors';
 
 /** What one `write()` takes in byte mode. */
 export type ByteChunk = Buffer | Uint8Array | string;
@@ -76,6 +76,12 @@ export interface ByteBatchingWritableOptions
    * `Uint8Array` or strings; each batch is one `Buffer` of at most `size` bytes.
    */
   objectMode?: false;
+  /** Object mode only: a byte batch is bounded by `size` already. */
+  maxBytes?: never;
+  /** Object mode only, with `maxBytes`. */
+  sizeOf?: never;
+  /** See {@link ObjectBatchingWritableOptions.concurrency}. */
+  concurrency?: number;
   /**
    * Receives each batch, one at a time: it is not called again before the
    * promise it returned has settled (or, if it returned no promise, before it
@@ -98,6 +104,44 @@ export interface ObjectBatchingWritableOptions<T>
   objectMode: true;
   /** As in byte mode, with an array of the items written, in write order. */
   onBatch: BatchConsumer<T[]>;
+  /** See {@link ItemWeightOptions.maxBytes}. */
+  maxBytes?: number;
+  /** See {@link ItemWeightOptions.sizeOf}. */
+  sizeOf?: (item: T) => number;
+  /**
+   * How many `onBatch` calls may run at once: a positive safe integer, default
+   * 1 (one at a time: `onBatch` is not called again before the last call
+   * settled). With `n` > 1, up to `n` calls run at once, started in write
+   * order; while all `n` are busy the next batch keeps growing. `flush()`
+   * resolves once every batch holding earlier writes has settled, and
+   * `'finish'` comes after the last. The first failure destroys the stream
+   * with its error; `'error'` and `'close'` then wait until the calls still
+   * running have settled, and what they return is ignored
+   * (docs/semantics.md 23).
+   */
+  concurrency?: number;
+}
+
+/**
+ * The byte limit of object mode (docs/semantics.md 22), described once for
+ * both classes: their object-mode options carry these two.
+ */
+export interface ItemWeightOptions<T> {
+  /**
+   * The most bytes a batch holds, as `sizeOf` weighs its items: a positive
+   * safe integer. A batch closes at `size` items or at `maxBytes`, whichever
+   * comes first; an item heavier than `maxBytes` goes alone. Needs `sizeOf`.
+   */
+  maxBytes?: number;
+  /**
+   * The bytes an item weighs, for `maxBytes` (which it needs): called once per
+   * item, synchronously, as the item is written (or, for writes Node queued
+   * while corked, when Node hands them over). It must return a non-negative
+   * safe integer. A throw, or any other value, destroys the stream (with the
+   * error thrown, or `ERR_INVALID_RETURN_VALUE`); that item is in no batch,
+   * and its write callback gets the error.
+   */
+  sizeOf?: (item: T) => number;
 }
 
 /**
@@ -120,22 +164,33 @@ interface AsyncBatchStreamCommonOptions
   readableHighWaterMark?: number;
   /** Not here: an `AsyncBatchStream` pushes its batches downstream; read them there. */
   onBatch?: never;
+  /** Not here: downstream reads one batch at a time, as fast as it can. */
+  concurrency?: never;
 }
 
 /** `AsyncBatchStream` in byte mode: bytes in, coalesced `Buffer`s out. */
 export interface ByteAsyncBatchStreamOptions extends AsyncBatchStreamCommonOptions {
   /** `false` or left out (the default): byte mode. */
   objectMode?: false;
+  /** Object mode only: a byte batch is bounded by `size` already. */
+  maxBytes?: never;
+  /** Object mode only, with `maxBytes`. */
+  sizeOf?: never;
 }
 
 /** `AsyncBatchStream` in object mode: items in, arrays of items out. */
-export interface ObjectAsyncBatchStreamOptions extends AsyncBatchStreamCommonOptions {
+export interface ObjectAsyncBatchStreamOptions<T = unknown> extends AsyncBatchStreamCommonOptions {
   /** `true`: object mode. Any value but `null` is an item. */
   objectMode: true;
+  /** See {@link ItemWeightOptions.maxBytes}. */
+  maxBytes?: number;
+  /** See {@link ItemWeightOptions.sizeOf}. */
+  sizeOf?: (item: T) => number;
 }
 
 /** Options of `new AsyncBatchStream()`: byte mode unless `objectMode: true`. */
-export type AsyncBatchStreamOptions = ByteAsyncBatchStreamOptions | ObjectAsyncBatchStreamOptions;
+export type AsyncBatchStreamOptions<T = unknown> =
+  ByteAsyncBatchStreamOptions | ObjectAsyncBatchStreamOptions<T>;
 
 /** The batching settings, checked and resolved once at construction. */
 export interface BatchSettings {
@@ -145,6 +200,12 @@ export interface BatchSettings {
   readonly maxDelay: number;
   /** Items (true) or bytes (false). */
   readonly objectMode: boolean;
+  /** Most bytes per batch as `sizeOf` weighs items; Infinity without `maxBytes`. */
+  readonly maxBytes: number;
+  /** Weighs an item for `maxBytes`; null without it. */
+  readonly sizeOf: ((item: unknown) => number) | null;
+  /** Most `onBatch` calls at once (1 for AsyncBatchStream). */
+  readonly concurrency: number;
 }
 
 /** The most `setTimeout` can wait; Node clamps anything above to 1 ms. */
@@ -186,5 +247,70 @@ export function checkBatchSettings(options: unknown): BatchSettings {
   if (typeof objectMode !== 'boolean') {
     throw invalidArgType('options.objectMode', 'of type boolean', objectMode);
   }
-  return { size: checkSize(size), maxDelay, objectMode };
+  const checkedSize = checkSize(size);
+  const { maxBytes, sizeOf } = checkItemWeight(options, objectMode);
+  return { size: checkedSize, maxDelay, objectMode, maxBytes, sizeOf, concurrency: 1 };
+}
+
+/** A positive safe integer, as `size`: the wording of the range error. */
+const POSITIVE_SAFE_INTEGER = `a positive safe integer (>= 1 && <= ${Number.MAX_SAFE_INTEGER})`;
+
+/**
+ * Checks `maxBytes` and `sizeOf` (docs/semantics.md 22): object mode only
+ * (ERR_INVALID_ARG_VALUE in byte mode), each needing the other
+ * (ERR_MISSING_ARGS).
+ */
+function checkItemWeight(
+  options: ItemWeightOptions<unknown>,
+  objectMode: boolean,
+): Pick<BatchSettings, 'maxBytes' | 'sizeOf'> {
+  const { maxBytes, sizeOf } = options;
+  if (maxBytes === undefined && sizeOf === undefined) return { maxBytes: Infinity, sizeOf: null };
+  if (!objectMode) {
+    const name = maxBytes === undefined ? 'options.sizeOf' : 'options.maxBytes';
+    throw invalidArgValue(
+      name,
+      'is for object mode only (a byte batch is bounded by size)',
+      maxBytes ?? sizeOf,
+    );
+  }
+  if (maxBytes === undefined) throw missingArgs('options.maxBytes');
+  if (typeof maxBytes !== 'number') throw invalidArgType('options.maxBytes', 'of type number', maxBytes);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw outOfRange('options.maxBytes', POSITIVE_SAFE_INTEGER, maxBytes);
+  }
+  if (sizeOf === undefined) throw missingArgs('options.sizeOf');
+  if (typeof sizeOf !== 'function') throw invalidArgType('options.sizeOf', 'of type function', sizeOf);
+  return { maxBytes, sizeOf };
+}
+
+/**
+ * Checks `BatchingWritable`'s `concurrency` (docs/semantics.md 23): a
+ * positive safe integer, default 1.
+ * @internal
+ */
+export function checkConcurrency(concurrency: unknown): number {
+  if (concurrency === undefined) return 1;
+  if (typeof concurrency !== 'number') {
+    throw invalidArgType('options.concurrency', 'of type number', concurrency);
+  }
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw outOfRange('options.concurrency', POSITIVE_SAFE_INTEGER, concurrency);
+  }
+  return concurrency;
+}
+
+/**
+ * `AsyncBatchStream` has no `concurrency`: its downstream reads one batch at a
+ * time (docs/semantics.md 23).
+ * @internal
+ */
+export function refuseConcurrency(concurrency: unknown): void {
+  if (concurrency !== undefined) {
+    throw invalidArgValue(
+      'options.concurrency',
+      'is for BatchingWritable only (downstream reads an AsyncBatchStream one batch at a time)',
+      concurrency,
+    );
+  }
 }

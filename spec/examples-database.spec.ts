@@ -77,6 +77,30 @@ describe('examples against a real PostgreSQL (PGlite)', () => {
       expect(stats.batches).to.be.below(expected.length / 2);
       expect(result.single.statements).to.equal(expected.length);
     });
+
+    it('with maxBytes and concurrency 4: every row once, no INSERT over the payload limit', async () => {
+      const maxBytes = 2048;
+      const result = await runBulkInsert(db, {
+        handlers: HANDLERS,
+        rowsPerHandler: PER_HANDLER,
+        size: 100,
+        maxBytes,
+        concurrency: 4,
+        roundTripMs: 1,
+        batchedOnly: true,
+        tables: { batched: 'spec_limited', single: 'spec_unused' },
+      });
+      const { rows } = await db.query<Row>(
+        'SELECT handler, seq, payload FROM spec_limited ORDER BY handler, seq',
+      );
+      expect(rows).to.deep.equal(allOf(rowOf));
+      expect(result.batched.problems).to.deep.equal([]);
+      const { stats } = result.batched;
+      // Every payload is below maxBytes, so no batch goes over it.
+      expect(stats.largestBatchBytes).to.be.within(1, maxBytes);
+      expect(stats.largestBatch).to.be.below(100);
+      expect(stats.inFlight).to.equal(0);
+    });
   });
 
   describe('retry-with-backoff.ts', () => {

@@ -20,6 +20,7 @@
 import { runDestroy } from './scenarios/destroy';
 import { runExit } from './scenarios/exit';
 import { runFailures } from './scenarios/failures';
+import { runLimits } from './scenarios/limits';
 import { runLoad } from './scenarios/load';
 import { runRaces } from './scenarios/races';
 import { runReset } from './scenarios/reset';
@@ -28,6 +29,7 @@ import { Report, formatMs, watchProcessErrors, type StressOptions } from './supp
 
 const SCENARIOS: Record<string, (options: StressOptions) => Promise<Report>> = {
   load: runLoad,
+  limits: runLimits,
   soak: runSoak,
   failures: runFailures,
   reset: runReset,

@@ -201,6 +201,104 @@ const maxDelayRows: BadInputRow[] = [
   },
 ];
 
+/** `maxBytes` and `sizeOf` (docs/semantics.md 22): object mode only, each needing the other. */
+const weigh = (item: unknown): number => String(item).length;
+const weightRows: BadInputRow[] = [
+  {
+    where: 'options.maxBytes',
+    input: 'in byte mode, `100` (with `sizeOf`)',
+    expect: { throws: typeError('ERR_INVALID_ARG_VALUE') },
+    note: 'Object mode only: a byte batch is bounded by size already.',
+    act: (c) => void c.construct({ maxBytes: 100, sizeOf: weigh }),
+  },
+  {
+    where: 'options.maxBytes',
+    input: 'without `sizeOf`',
+    modes: ['objects'],
+    expect: { throws: typeError('ERR_MISSING_ARGS') },
+    act: (c) => void c.construct({ maxBytes: 100 }),
+  },
+  ...[
+    ["a string, `'100'`", '100'],
+    ['`null`', null],
+  ].map(([input, maxBytes]) => ({
+    where: 'options.maxBytes',
+    input: input as string,
+    modes: ['objects'] as const,
+    expect: { throws: typeError() },
+    act: (c: ActContext) => void c.construct({ maxBytes, sizeOf: weigh }),
+  })),
+  ...[
+    ['`0`', 0],
+    ['fractional, `1.5`', 1.5],
+    ['`Infinity`', Infinity],
+  ].map(([input, maxBytes]) => ({
+    where: 'options.maxBytes',
+    input: input as string,
+    modes: ['objects'] as const,
+    expect: { throws: rangeError },
+    act: (c: ActContext) => void c.construct({ maxBytes, sizeOf: weigh }),
+  })),
+  {
+    where: 'options.sizeOf',
+    input: 'without `maxBytes`',
+    modes: ['objects'],
+    expect: { throws: typeError('ERR_MISSING_ARGS') },
+    act: (c) => void c.construct({ sizeOf: weigh }),
+  },
+  {
+    where: 'options.sizeOf',
+    input: 'not a function, `1`',
+    modes: ['objects'],
+    expect: { throws: typeError() },
+    act: (c) => void c.construct({ maxBytes: 100, sizeOf: 1 }),
+  },
+  {
+    where: 'options.sizeOf',
+    input: 'returns `-1` for an item written',
+    modes: ['objects'],
+    expect: { callback: typeError('ERR_INVALID_RETURN_VALUE'), error: true },
+    note: 'The stream is destroyed with that error; the item is in no batch.',
+    act: (c) => {
+      const stream = c.make({ maxBytes: 100, sizeOf: () => -1 });
+      stream.write(c.chunk(), c.callback());
+    },
+  },
+];
+
+/** `concurrency` (docs/semantics.md 23): BatchingWritable only. */
+const concurrencyRows: BadInputRow[] = [
+  ...[
+    ["a string, `'4'`", '4'],
+    ['`null`', null],
+  ].map(([input, concurrency]) => ({
+    where: 'options.concurrency',
+    input: input as string,
+    faces: ['BatchingWritable'] as const,
+    expect: { throws: typeError() },
+    act: (c: ActContext) => void c.construct({ concurrency }),
+  })),
+  ...[
+    ['`0`', 0],
+    ['fractional, `1.5`', 1.5],
+    ['`Infinity`', Infinity],
+  ].map(([input, concurrency]) => ({
+    where: 'options.concurrency',
+    input: input as string,
+    faces: ['BatchingWritable'] as const,
+    expect: { throws: rangeError },
+    act: (c: ActContext) => void c.construct({ concurrency }),
+  })),
+  {
+    where: 'options.concurrency',
+    input: 'any, even `1`',
+    faces: ['AsyncBatchStream'],
+    expect: { throws: typeError('ERR_INVALID_ARG_VALUE') },
+    note: 'Downstream reads an AsyncBatchStream one batch at a time.',
+    act: (c) => void c.construct({ concurrency: 1 }),
+  },
+];
+
 const optionsRows: BadInputRow[] = [
   ...[
     ['missing: `new X()`', undefined],
@@ -236,6 +334,8 @@ const optionsRows: BadInputRow[] = [
     expect: { throws: typeError() },
     act: (c: ActContext) => void c.construct({ objectMode }),
   })),
+  ...weightRows,
+  ...concurrencyRows,
   ...[
     ['missing', MISSING],
     ['`null`', null],

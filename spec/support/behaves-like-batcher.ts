@@ -34,10 +34,17 @@ function paceConsumer(harness: Harness): { delivered(): number; stop(): void } {
  * "downstream not reading" for AsyncBatchStream.
  */
 export function behavesLikeBatcher(factory: HarnessFactory): void {
-  for (const mode of MODES) {
-    describe(`the shared contract (${mode})`, () => {
+  // Object mode once more with maxBytes and sizeOf set (docs/semantics.md 22),
+  // weighing every item 1 byte against a limit never reached: the weighing
+  // paths must keep every rule.
+  const variants = [
+    ...MODES.map((mode) => ({ mode, weighed: false })),
+    { mode: 'objects' as const, weighed: true },
+  ];
+  for (const { mode, weighed } of variants) {
+    describe(`the shared contract (${mode}${weighed ? ', weighed by sizeOf' : ''})`, () => {
       const make = (size: number, extra: { maxDelay?: number; highWaterMark?: number } = {}): Harness =>
-        factory({ size, mode, ...extra });
+        factory({ size, mode, weighed, ...extra });
 
       describe('semantics 2: order', () => {
         it('delivers the writes, concatenated, in write order', async () => {

@@ -16,6 +16,17 @@ export interface HarnessOptions {
   mode: Mode;
   maxDelay?: number;
   highWaterMark?: number;
+  /**
+   * Object mode only: weigh every item 1 byte against a `maxBytes` that never
+   * binds, so the items take the weighing paths (docs/semantics.md 22) and
+   * must behave exactly as without them.
+   */
+  weighed?: boolean;
+}
+
+/** `maxBytes` and `sizeOf` of a weighed harness: a limit items never reach. */
+function weighing(options: HarnessOptions): { maxBytes?: number; sizeOf?: (item: unknown) => number } {
+  return options.weighed ? { maxBytes: Number.MAX_SAFE_INTEGER, sizeOf: () => 1 } : {};
 }
 
 /**
@@ -112,7 +123,7 @@ class WritableHarness extends BaseHarness {
     this.stream =
       options.mode === 'bytes'
         ? new BatchingWritable({ ...common, onBatch })
-        : new BatchingWritable<unknown>({ ...common, objectMode: true, onBatch });
+        : new BatchingWritable<unknown>({ ...common, ...weighing(options), objectMode: true, onBatch });
   }
 
   release(): void {
@@ -141,6 +152,7 @@ class TransformHarness extends BaseHarness {
         return super.push(chunk, encoding);
       }
     })({
+      ...weighing(options),
       size: options.size,
       maxDelay: options.maxDelay,
       highWaterMark: options.highWaterMark,

@@ -123,3 +123,39 @@ async function readAnything(): Promise<void> {
   }
 }
 void readAnything;
+
+// ---- maxBytes, sizeOf and concurrency (docs/semantics.md 22, 23) ------------
+
+const weighed = new AsyncBatchStream<Row>({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  sizeOf: (item) => {
+    type _i = Expect<Equal<typeof item, Row>>;
+    return item.user.length;
+  },
+});
+type _weighed = Expect<Equal<typeof weighed, AsyncBatchStream<Row>>>;
+// The item type is inferred from sizeOf.
+const inferred = new AsyncBatchStream({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  sizeOf: (item: Row) => 1,
+});
+type _inferred = Expect<Equal<typeof inferred, AsyncBatchStream<Row>>>;
+// @ts-expect-error maxBytes is for object mode only
+new AsyncBatchStream({ size: 1024, maxBytes: 10 });
+// @ts-expect-error sizeOf is for object mode only
+new AsyncBatchStream({ size: 1024, sizeOf: () => 1 });
+new AsyncBatchStream<Row>({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  // @ts-expect-error sizeOf takes a Row, not a string
+  sizeOf: (item: string) => item.length,
+});
+// @ts-expect-error concurrency is BatchingWritable's: downstream reads one batch at a time
+new AsyncBatchStream({ size: 1024, concurrency: 2 });
+// @ts-expect-error nor in object mode
+new AsyncBatchStream({ objectMode: true, size: 10, concurrency: 2 });

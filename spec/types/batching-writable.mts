@@ -272,3 +272,58 @@ const partly = new BatchingWritable({
   },
 });
 type _partly = Expect<Equal<typeof partly, BatchingWritable<Row>>>;
+
+// ---- maxBytes, sizeOf and concurrency (docs/semantics.md 22, 23) ------------
+
+new BatchingWritable<Row>({
+  objectMode: true,
+  size: 500,
+  maxBytes: 4_000_000,
+  sizeOf: (item) => {
+    type _i = Expect<Equal<typeof item, Row>>;
+    return item.user.length;
+  },
+  concurrency: 4,
+  onBatch: async () => {},
+});
+// sizeOf's item type is inferred from onBatch's batch type, and picks it too.
+new BatchingWritable({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  sizeOf: (item: Row) => item.user.length,
+  onBatch: (batch) => {
+    type _b = Expect<Equal<typeof batch, Row[]>>;
+  },
+});
+new BatchingWritable({ size: 1024, concurrency: 2, onBatch: () => {} });
+// @ts-expect-error maxBytes is for object mode only
+new BatchingWritable({ size: 1024, maxBytes: 10, onBatch: () => {} });
+// @ts-expect-error sizeOf is for object mode only
+new BatchingWritable({ size: 1024, sizeOf: () => 1, onBatch: () => {} });
+new BatchingWritable<Row>({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  // @ts-expect-error sizeOf takes a Row, not a string
+  sizeOf: (item: string) => item.length,
+  onBatch: () => {},
+});
+new BatchingWritable<Row>({
+  objectMode: true,
+  size: 10,
+  maxBytes: 100,
+  // @ts-expect-error sizeOf returns a number
+  sizeOf: (item) => item.user,
+  onBatch: () => {},
+});
+new BatchingWritable<Row>({
+  objectMode: true,
+  size: 10,
+  // @ts-expect-error maxBytes is a number
+  maxBytes: '100',
+  sizeOf: () => 1,
+  onBatch: () => {},
+});
+// @ts-expect-error concurrency is a number
+new BatchingWritable({ size: 1024, concurrency: '4', onBatch: () => {} });

@@ -81,10 +81,24 @@ interface Run {
   terminate?: { writer: number; at: number };
 }
 
+/** A writer thread's error, with where that writer and the channel stood when it came. */
+interface WorkerFailure {
+  writer: number;
+  /** Code (or name), message and the first frames of the stack, from the writer's thread. */
+  error: string;
+  /** That writer's messages published (write callback fired) and received by the reader by then. */
+  published: number;
+  received: number;
+  /** The channel then: writers attached, and its stream state. */
+  channel: { writerCount: number; destroyed: boolean; ended: boolean; errored: string | null };
+  /** Every `'writerEnd'` so far, in order. */
+  ends: WriterEndInfo[];
+}
+
 interface RunResult {
   verifier: MessageVerifier;
   ends: WriterEndInfo[];
-  workerErrors: Error[];
+  workerErrors: WorkerFailure[];
   channelError: Error | null;
   /** Per writer: messages whose write callback fired (published, at least). */
   published: number[];
@@ -97,7 +111,7 @@ async function runWorkers(run: Run): Promise<RunResult> {
   const channel = openChannel({ size: run.size, ringSize: run.ringSize });
   const verifier = new MessageVerifier(run.size);
   const ends: WriterEndInfo[] = [];
-  const workerErrors: Error[] = [];
+  const workerErrors: WorkerFailure[] = [];
   const progress: Int32Array[] = [];
   const workers: Worker[] = [];
   channel.on('writerEnd', (info) => ends.push(info));
@@ -133,7 +147,26 @@ async function runWorkers(run: Run): Promise<RunResult> {
         };
     const file = run.broken ? fixtures.brokenWriter : fixtures.writer;
     const worker = new Worker(file, { workerData: script, transferList: [handle.port] });
-    worker.on('error', (error) => workerErrors.push(error));
+    worker.on('error', (error: NodeJS.ErrnoException) =>
+      workerErrors.push({
+        writer: i,
+        error: [
+          `${error.code ?? error.name}: ${error.message}`,
+          ...(error.stack ?? '').split('\n').slice(1, 6),
+        ]
+          .map((line) => line.trim())
+          .join(' | '),
+        published: Atomics.load(progress[i], 0),
+        received: verifier.received.get(i) ?? 0,
+        channel: {
+          writerCount: channel.writerCount,
+          destroyed: channel.destroyed,
+          ended: channel.readableEnded,
+          errored: channel.errored === null ? null : String(channel.errored),
+        },
+        ends: [...ends],
+      }),
+    );
     workers.push(worker);
     opened.workers.push(worker);
   }
@@ -168,8 +201,11 @@ async function runWorkers(run: Run): Promise<RunResult> {
 }
 
 function expectAllDelivered(result: RunResult, writers: number, count: number): void {
-  expect(result.workerErrors).to.deep.equal([]);
-  expect(result.channelError).to.equal(null);
+  // Together, so a writer's failure caused by the channel's (or the reverse) shows both.
+  expect({ workerErrors: result.workerErrors, channelError: result.channelError }).to.deep.equal({
+    workerErrors: [],
+    channelError: null,
+  });
   result.verifier.expectCounts(new Map(Array.from({ length: writers }, (_, i) => [i, count])));
   expect(result.verifier.problems).to.deep.equal([]);
   expect(result.ends.map((end) => end.id).sort()).to.deep.equal(Array.from({ length: writers }, (_, i) => i));
@@ -948,6 +984,36 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(finished, 'the writer was never woken again').to.deep.equal({ finished: true });
       await ended;
       const expected = Buffer.concat(Array.from({ length: 48 }, (_, i) => Buffer.alloc(64, i & 0xff)));
+      expect(Buffer.concat(batches)).to.deep.equal(expected);
+    });
+
+    it('finishes a writer whose end() was all taken while it armed its wait, even though the reader has closed since (autoEnd)', async () => {
+      const channel = openChannel({ size: 4096, ringSize: 4096 });
+      const handle = channel.createWriter();
+      const signals = new Int32Array(new SharedArrayBuffer(32));
+      const ends: WriterEndInfo[] = [];
+      channel.on('writerEnd', (info) => ends.push(info));
+      const { report } = race(
+        {
+          scenario: 'end-while-reader-closes',
+          handle,
+          signals: signals.buffer,
+          messageBytes: 64,
+          messages: 8, // fit in the ring: no wait before end()
+        },
+        [handle.port],
+      );
+      // Nothing is read until the writer has ended and armed its wait.
+      await signaled(signals, SIGNAL.writerAtWait);
+      const closed = once(channel, 'close');
+      const batches = collect(channel);
+      await closed; // every record taken, the writer retired, the stream ended and destroyed
+      Atomics.store(signals, SIGNAL.specDone, 1);
+      Atomics.notify(signals, SIGNAL.specDone);
+      const result = await report;
+      expect(result).to.deep.equal({ finished: true, stopped: true, error: null });
+      expect(ends).to.deep.equal([{ id: 0, clean: true }]);
+      const expected = Buffer.concat(Array.from({ length: 8 }, (_, i) => Buffer.alloc(64, i & 0xff)));
       expect(Buffer.concat(batches)).to.deep.equal(expected);
     });
 

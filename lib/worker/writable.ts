@@ -767,12 +767,20 @@ export class WorkerWritable extends Writable {
   }
 
   /**
-   * The reader went away: the held write and every waiter fail, and the
-   * stream is destroyed at once, so a synchronous loop sees `destroyed` (and
-   * `write()` returning false) right after this write.
+   * The reader went away: the held write and every waiter it had not served
+   * fail, and the stream is destroyed at once, so a synchronous loop sees
+   * `destroyed` (and `write()` returning false) right after this write.
+   *
+   * Waiters whose records the reader took before it went are settled first:
+   * a reader that ends once every writer has ended (autoEnd) may take this
+   * writer's last records and close between this writer's last look at the
+   * tails and its look at the reader's state, and that `end()` succeeded.
+   * With nothing else waiting, the stream is left as it is.
    */
   #failReaderGone(): void {
     this.#ring.endTailWait();
+    this.#settleTailWaiters();
+    if (this.#held === null && this.#tailWaiters.length === 0 && this.#roomWanted === 0) return;
     const error = streamDestroyed('write');
     this.#failTailWaiters(error);
     const held = this.#held;

@@ -57,7 +57,8 @@ export interface BatchStats {
   /**
    * Milliseconds the consumer held the stream back, summed over all batches:
    * from each hand-over until `onBatch` settled (BatchingWritable), or until
-   * downstream read again after the readable side filled (AsyncBatchStream).
+   * downstream read again after the readable side filled, or a pipe
+   * destination finished writing what it was given (AsyncBatchStream).
    */
   readonly busyMs: number;
   /** The longest such wait for one batch, in ms. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AsyncBatchStream } from '../lib/index';
+import { AsyncBatchStream, BatchingWritable } from '../lib/index';
 import { deferred, nextTurn } from './support/helpers';
 
 /** An object-mode destination with the default highWaterMark whose writes complete when the test says. */
@@ -85,6 +85,25 @@ describe('AsyncBatchStream: a pipe destination still holding a batch counts as b
     release(); // a late completion changes nothing
     await writeInTurns(t, [3]);
     expect(t.read()).to.deep.equal([3]);
+  });
+
+  it('leaves a destination with a write() of its own to Node’s pipe, unchanged', async () => {
+    const t = new AsyncBatchStream<number>({ size: 100, objectMode: true });
+    const received: number[][][] = [];
+    const sink = new BatchingWritable<number[]>({
+      size: 10,
+      objectMode: true,
+      onBatch: (batch) => void received.push(batch),
+    });
+    t.pipe(sink);
+    // Node's own listener stays in place: the stream follows no write of it.
+    expect(t.rawListeners('data')).to.have.length(1);
+    expect(t.rawListeners('data')).to.deep.equal(t.listeners('data'));
+    const finished = once(sink, 'finish');
+    await writeInTurns(t, [1, 2, 3]);
+    t.end();
+    await finished;
+    expect(received.flat(2)).to.deep.equal([1, 2, 3]);
   });
 
   it('keeps Node’s pause and drain for a destination whose write() returns false', async () => {

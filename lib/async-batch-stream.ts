@@ -1,4 +1,4 @@
-import { addAbortSignal, Transform, type TransformCallback } from 'node:stream';
+import { addAbortSignal, Transform, type TransformCallback, Writable } from 'node:stream';
 import { BatchCore, type WriteCallback } from './batch-core';
 import { installBatchFace, type BatchFace } from './face';
 import {
@@ -8,6 +8,30 @@ import {
   type ByteMode,
   type Chunk,
 } from './options';
+
+/**
+ * A pipe destination whose writes of our batches are followed: while it
+ * still holds one, downstream counts as busy (docs/semantics.md 15).
+ */
+interface PipeWatch {
+  /** Our 'data' listener that writes to it, in place of Node's. */
+  readonly onData: (batch: unknown) => void;
+  /** Batches written to it whose write has not completed. */
+  pending: number;
+  /** False once unpiped: late write callbacks no longer count. */
+  live: boolean;
+}
+
+/**
+ * True when Node's own pipe would write `batch` to `destination` and get
+ * true back (so it would not pause): a live destination with room below its
+ * highWaterMark. Then writing it with a callback is all Node's pipe does.
+ */
+function writeWouldPass(destination: Writable, batch: unknown): boolean {
+  if (destination.writableEnded || destination.destroyed || destination.errored !== null) return false;
+  const units = destination.writableObjectMode ? 1 : (batch as Buffer).length;
+  return destination.writableLength + units < destination.writableHighWaterMark;
+}
 
 // The class merges BatchFace, which installBatchFace defines on its prototype.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -31,6 +55,10 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
   readonly #core: BatchCore<Buffer | T[]>;
   /** True while the readable side holds `readableHighWaterMark` batches. */
   #downstreamFull = false;
+  /** Pipe destinations followed (see PipeWatch). */
+  #pipeWatches: PipeWatch[] = [];
+  /** Batches pipe destinations still hold, over all of them: downstream is busy while above 0. */
+  #pipePending = 0;
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` / RangeError `ERR_OUT_OF_RANGE`
@@ -74,7 +102,7 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
         // An errored readable side is never read again (no _read): what it
         // holds counts as taken, and it drops what is pushed from now on (as
         // Node's own Transform does), so the consumer is free.
-        canTakeBatch: () => !this.#downstreamFull || this.errored !== null,
+        canTakeBatch: () => (!this.#downstreamFull && this.#pipePending === 0) || this.errored !== null,
       },
       options.defaultEncoding ?? 'utf8',
     );
@@ -133,6 +161,81 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
     if (!this.#downstreamFull) return;
     this.#downstreamFull = false;
     this.#core.onCanTakeBatch();
+  }
+
+  /**
+   * As `Readable#pipe()`, with Node's own plumbing (ends, errors, unpipe,
+   * 'drain'). Batches the destination still holds keep downstream busy, so
+   * what is written meanwhile gathers into the next batch instead of
+   * queueing in the destination as small batches (docs/semantics.md 15).
+   * Node's pipe writes without a callback, and a Writable tells nothing of a
+   * completed write but 'drain' after a false: so for a destination with
+   * Writable's own write(), the batches Node would write with true back
+   * are written here, with a callback; the rest take Node's path unchanged.
+   * `stream.pipeline()` pipes through this too.
+   */
+  override pipe<D extends NodeJS.WritableStream>(destination: D, options?: { end?: boolean }): D {
+    const before = this.rawListeners('data');
+    const result = super.pipe(destination, options);
+    const nodeOnData = this.rawListeners('data').find((listener) => !before.includes(listener));
+    if (
+      nodeOnData !== undefined &&
+      destination instanceof Writable &&
+      destination.write === Writable.prototype.write
+    ) {
+      this.#watchPipe(destination, nodeOnData as (batch: unknown) => void);
+    }
+    return result;
+  }
+
+  /** As `Readable#unpipe()`; batches an unpiped destination holds no longer keep downstream busy. */
+  override unpipe(destination?: NodeJS.WritableStream): this {
+    super.unpipe(destination);
+    if (this.#pipeWatches.length === 0) return this;
+    const listeners = this.rawListeners('data');
+    const freed = this.#pipePending > 0;
+    this.#pipeWatches = this.#pipeWatches.filter((watch) => {
+      if (listeners.includes(watch.onData)) return true;
+      watch.live = false;
+      this.#pipePending -= watch.pending;
+      return false;
+    });
+    // On a tick of its own: no batch goes out inside unpipe().
+    if (freed && this.#pipePending === 0) process.nextTick(this.#onPipeFree);
+    return this;
+  }
+
+  /** Downstream may take a batch again: every followed write completed. */
+  readonly #onPipeFree = (): void => {
+    if (this.#pipePending === 0) this.#core.onCanTakeBatch();
+  };
+
+  /**
+   * Puts a 'data' listener in place of Node's pipe one (`nodeOnData`): it
+   * writes as Node's does, with a callback that counts the write done.
+   * Node's cleanup removes it by Node's listener (EventEmitter matches
+   * `listener.listener`, as for once()).
+   */
+  #watchPipe(destination: Writable, nodeOnData: (batch: unknown) => void): void {
+    const onWritten = (): void => {
+      if (!watch.live) return;
+      watch.pending--;
+      if (--this.#pipePending === 0) this.#core.onCanTakeBatch();
+    };
+    const onData = (batch: unknown): void => {
+      if (!writeWouldPass(destination, batch)) {
+        nodeOnData(batch); // Node writes it and pauses on false, until 'drain'
+        return;
+      }
+      destination.write(batch, onWritten);
+      watch.pending++;
+      this.#pipePending++;
+    };
+    const watch: PipeWatch = { onData, pending: 0, live: true };
+    Object.defineProperty(onData, 'listener', { value: nodeOnData });
+    this.removeListener('data', nodeOnData);
+    this.on('data', onData);
+    this.#pipeWatches.push(watch);
   }
 
   static {

@@ -57,8 +57,9 @@ export interface BatchStats {
   /**
    * Milliseconds the consumer held the stream back, summed over all batches:
    * from each hand-over until `onBatch` settled (BatchingWritable; with
-   * `concurrency` > 1, while at least one call runs), or until
-   * downstream read again after the readable side filled (AsyncBatchStream).
+   * `concurrency` > 1, while at least one call runs), or until downstream
+   * read again after the readable side filled, or a pipe destination
+   * finished writing what it was given (AsyncBatchStream).
    */
   readonly busyMs: number;
   /** The longest such wait for one batch, in ms. */

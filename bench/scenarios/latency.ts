@@ -206,6 +206,13 @@ function consumerWritable(consumer: Consumer): Writable {
   });
 }
 
+/** A Node-style completion callback that reports an error to `fail`. */
+function failOnError(fail: (error: unknown) => void): (error?: Error | null) => void {
+  return (error) => {
+    if (error) fail(error);
+  };
+}
+
 function streamSink(stream: Writable): Sink {
   return { write: (item) => stream.write(item), onDrain: (listener) => void stream.on('drain', listener) };
 }
@@ -222,9 +229,7 @@ const SINKS: Record<string, SinkFactory> = {
   },
   'abs-pipeline': (consumer, lib, fail) => {
     const stream = new lib.AsyncBatchStream<LatencyItem>({ objectMode: true, size: BATCH_ITEMS });
-    pipeline(stream, consumerWritable(consumer), (error) => {
-      if (error) fail(error);
-    });
+    pipeline(stream, consumerWritable(consumer), failOnError(fail));
     return streamSink(stream);
   },
   'abs-pipe': (consumer, lib, fail) => {
@@ -243,9 +248,7 @@ const SINKS: Record<string, SinkFactory> = {
       1,
       BATCH_ITEMS,
     );
-    const done = (error?: Error | null): void => {
-      if (error) fail(error);
-    };
+    const done = failOnError(fail);
     return {
       write: (item) => (void cargo.push(item, done), true),
       onDrain: () => {},
@@ -255,9 +258,7 @@ const SINKS: Record<string, SinkFactory> = {
     const perItem = queue<LatencyItem>((item, callback) => {
       consumer.call([item]).then(() => callback(), callback);
     }, 1);
-    const done = (error?: Error | null): void => {
-      if (error) fail(error);
-    };
+    const done = failOnError(fail);
     return {
       write: (item) => (void perItem.push(item, done), true),
       onDrain: () => {},

@@ -132,14 +132,19 @@ export function renderChart(title: string, subtitle: string, panels: readonly Ch
     body.push(renderPanel(panel, top));
     top += panelHeight(panel);
   }
+  return svgDocument(title, subtitle, top, body);
+}
+
+/** An SVG document of `height`: the shared styles, a heading, a subtitle line, then `body`. */
+function svgDocument(title: string, subtitle: string, height: number, body: readonly string[]): string {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${top}" viewBox="0 0 ${WIDTH} ${top}" font-family="Helvetica, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif">`,
     '<style>',
     '.heading{font-size:18px;font-weight:bold}.subtitle{font-size:12px;fill:#555}.title{font-size:14px;font-weight:bold}',
     '.tick{font-size:11px;fill:#555}.axis{font-size:12px}.value{font-size:9px;fill:#333}.legend{font-size:12px}',
     '.grid{stroke:#e4e4e4}.axisline{stroke:#888}',
     '</style>',
-    `<rect width="${WIDTH}" height="${top}" fill="#fff"/>`,
+    `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${MARGIN_LEFT}" y="26" class="heading">${escapeXml(title)}</text>`,
     `<text x="${MARGIN_LEFT}" y="44" class="subtitle">${escapeXml(subtitle)}</text>`,
     ...body,
@@ -253,18 +258,5 @@ export function renderLatencyChart(
     body.push(renderLogPanel(panel, top));
     top += PANEL_TOP + LOG_PLOT_HEIGHT + 40 + Math.ceil(panel.series.length / 3) * LEGEND_ROW + 10;
   }
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${top}" viewBox="0 0 ${WIDTH} ${top}" font-family="Helvetica, Arial, sans-serif">`,
-    '<style>',
-    '.heading{font-size:18px;font-weight:bold}.subtitle{font-size:12px;fill:#555}.title{font-size:14px;font-weight:bold}',
-    '.tick{font-size:11px;fill:#555}.axis{font-size:12px}.legend{font-size:12px}',
-    '.grid{stroke:#e4e4e4}.axisline{stroke:#888}',
-    '</style>',
-    `<rect width="${WIDTH}" height="${top}" fill="#fff"/>`,
-    `<text x="${MARGIN_LEFT}" y="26" class="heading">${escapeXml(title)}</text>`,
-    `<text x="${MARGIN_LEFT}" y="44" class="subtitle">${escapeXml(subtitle)}</text>`,
-    ...body,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(title, subtitle, top, body);
 }

@@ -418,7 +418,12 @@ export class WorkerWritable extends Writable {
     this.#roomWanted = 0;
     this.#ring.dropUnpublished();
     if (held !== null) process.nextTick(held.callback, failure);
-    this.#failTailWaiters(error ?? streamDestroyed('flush'));
+    // On a later tick, as Node fails what waits on a destroyed Writable: an
+    // `end()` waiting for the reader must not have its callback called from
+    // inside destroy(), ahead of earlier writes' callbacks.
+    const waiters = this.#tailWaiters;
+    this.#tailWaiters = [];
+    if (waiters.length > 0) process.nextTick(rejectAll, waiters, error ?? streamDestroyed('flush'));
     // The port's close tells the reader this writer is gone; a pending wait
     // on the tail is settled rather than left dangling.
     this.#port.close();
@@ -800,8 +805,12 @@ export class WorkerWritable extends Writable {
   #failTailWaiters(error: Error): void {
     const waiters = this.#tailWaiters;
     this.#tailWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
+    rejectAll(waiters, error);
   }
+}
+
+function rejectAll(waiters: readonly TailWaiter[], error: Error): void {
+  for (const waiter of waiters) waiter.reject(error);
 }
 
 /** Throws unless `handle` looks like what `WorkerChannel.createWriter()` returns. */

@@ -26,7 +26,7 @@ type Chunk =
 type Encoding = 'omit' | 'undefined' | 'utf8' | 'UTF-8' | 'latin1' | 'hex' | 'base64' | 'buffer' | 'bogus';
 
 type Op =
-  | { op: 'write'; chunk: Chunk; encoding: Encoding; callback: 'none' | 'X' | 'Y' | 'own' | 'end' }
+  | { op: 'write'; chunk: Chunk; encoding: Encoding; callback: 'none' | 'X' | 'Y' | 'own' | 'end' | 'write' }
   | { op: 'cork' }
   | { op: 'uncork' }
   | { op: 'setDefaultEncoding'; encoding: Encoding }
@@ -91,7 +91,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       op: fc.constant('write' as const),
       chunk: chunkArb,
       encoding: encodingArb,
-      callback: fc.constantFrom('none' as const, 'X' as const, 'Y' as const, 'own' as const, 'end' as const),
+      callback: fc.constantFrom<'none' | 'X' | 'Y' | 'own' | 'end' | 'write'>(
+        'none',
+        'X',
+        'Y',
+        'own',
+        'end',
+        'write',
+      ),
     }),
   },
   { weight: 2, arbitrary: fc.constant({ op: 'cork' as const }) },
@@ -253,11 +260,15 @@ function apply(stream: Writable, op: Exclude<Op, { op: 'wait' }>, writeId: numbe
                 : [
                     (error?: Error | null) => {
                       note(`cb${writeId}`)(error);
-                      // A callback that ends the stream from inside.
+                      // A callback that ends the stream, or writes again, from inside.
                       try {
-                        stream.end();
+                        const result =
+                          op.callback === 'end'
+                            ? (stream.end(), 'done')
+                            : stream.write('z', note(`cb${writeId}.z`));
+                        seen.order.push(`${op.callback} in cb${writeId} -> ${result} | ${state(stream)}`);
                       } catch (thrown) {
-                        seen.order.push(`end in cb${writeId} threw ${describeError(thrown)}`);
+                        seen.order.push(`${op.callback} in cb${writeId} threw ${describeError(thrown)}`);
                       }
                     },
                   ];

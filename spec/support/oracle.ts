@@ -17,8 +17,10 @@
  *   or errored stream; true while everything ever written is below
  *   highWaterMark);
  * - `writableEnded`, `writableFinished`, `writableCorked`, `destroyed`,
- *   `errored` (and a Transform's `readableEnded`) after the program, and
- *   again after a closing `end()`.
+ *   `errored` (and a Transform's `readableEnded`) after each stretch of
+ *   synchronous calls and each wait, after the program, and again after a
+ *   closing `end()` (not while ours holds a write callback for the drain:
+ *   that callback's own calls come later by design, see below).
  * On our class only: every `flush()`, `ready()` and `[Symbol.asyncDispose]()`
  * settles once the stream has finished or closed (a bounded wait, then),
  * and 'drain' comes only after a write() returned false.
@@ -458,6 +460,8 @@ export interface Observation {
   /** Byte mode: every delivered byte; object mode: item labels. */
   bytes: Buffer;
   items: string[];
+  /** State after each stretch of calls and each wait of the program. */
+  states: string[];
   /** State right after the program, and after the closing end(). */
   stateAfterProgram: string;
   stateAtClose: string;
@@ -502,6 +506,9 @@ export function describeValue(value: unknown): string {
   return `${typeof value} ${inspect(value)}`;
 }
 
+/** Marks a state noted while our side held a write callback for the drain. */
+const HELD_MARK = '(callback held) ';
+
 function stateOf(stream: Writable): string {
   return [
     `writableEnded=${stream.writableEnded}`,
@@ -544,6 +551,7 @@ class Run {
     returns: [],
     bytes: Buffer.alloc(0),
     items: [],
+    states: [],
     stateAfterProgram: '',
     stateAtClose: '',
     hanging: [],
@@ -588,6 +596,12 @@ class Run {
   #readableDone = false;
   /** True once a write() returned false, until the next 'drain'. */
   #drainOwed = false;
+  /**
+   * Ours only: callbacks of writes that returned false, not called yet (the
+   * core holds them for the drain, where Node's instant sink calls them
+   * back at once, so the state in between may differ by design).
+   */
+  #heldCallbacks = 0;
   #onReadableEnd: (() => void)[] = [];
 
   constructor(
@@ -955,9 +969,43 @@ class Run {
     const args: unknown[] = [chunk];
     if (encoding !== 'omit')
       args.push(encoding === 'undefined' ? undefined : encoding === 'null' ? null : encoding);
-    if (callback !== undefined) args.push(callback);
+    const held = this.#holdable(callback);
+    if (held.callback !== undefined) args.push(held.callback);
     const ok = this.#call(label, () => (stream.write as (...a: unknown[]) => boolean)(...args));
     this.#result(label, ok, before);
+    if (ok === false) held.hold();
+  }
+
+  /**
+   * On our side, `callback` wrapped to count it while held (`hold()` after
+   * its write returned false); on Node's, `callback` itself.
+   */
+  #holdable(callback: ((error?: unknown) => void) | undefined): {
+    callback: ((error?: unknown) => void) | undefined;
+    hold: () => void;
+  } {
+    if (!this.ours || callback === undefined) return { callback, hold: () => {} };
+    let held = false;
+    let called = false;
+    return {
+      callback: (error?: unknown) => {
+        called = true;
+        if (held) this.#heldCallbacks--;
+        held = false;
+        callback(error);
+      },
+      hold: () => {
+        if (called || held) return;
+        held = true;
+        this.#heldCallbacks++;
+      },
+    };
+  }
+
+  /** The state now, for `Observation.states`; ours marked while a callback is held. */
+  noteState(at: number): void {
+    const state = `after op #${at}: ${stateOf(this.side.stream)}`;
+    this.obs.states.push(this.#heldCallbacks > 0 ? `${HELD_MARK}${state}` : state);
   }
 
   #writeV(specs: ChunkSpec[], callback: ((error?: unknown) => void) | undefined, label: string): void {
@@ -966,10 +1014,12 @@ class Run {
     for (const chunk of chunks) units += this.#unitsOf(chunk, 'omit');
     const before = this.#comparable(chunks.length === 0 && this.program.objectMode ? 1 : units, label);
     const extras = this.side.extras;
+    const held = this.#holdable(callback);
     const ok = this.#call(label, () =>
-      extras !== null ? extras.writeV(chunks, callback) : this.#nodeWriteV(chunks, callback),
+      extras !== null ? extras.writeV(chunks, held.callback) : this.#nodeWriteV(chunks, held.callback),
     );
     this.#result(label, ok, before);
+    if (ok === false) held.hold();
   }
 
   /** writeV() on Node's stream: a bad chunk fails the group up front; then all under cork. */
@@ -1259,9 +1309,11 @@ export async function runProgram(program: Program): Promise<Outcome> {
     const from = i;
     while (i < program.ops.length && !isWait(program.ops[i])) i++;
     for (const run of runs) for (const op of program.ops.slice(from, i)) void run.step(op);
+    for (const run of runs) run.noteState(i);
     if (i < program.ops.length) {
       const wait = program.ops[i++];
       await Promise.all(runs.map((run) => run.step(wait) ?? Promise.resolve()));
+      for (const run of runs) run.noteState(i);
     }
   }
   for (const phase of ['program', 'end', 'waiters'] as const)
@@ -1437,6 +1489,13 @@ export function compare(
     : firstDifference(a, b);
   if (r >= 0) differences.push(`call results differ:\n${sideBySide(a, b, r)}`);
   if (!loose) differences.push(...compareData(program, ours, node));
+  // While ours holds a callback for the drain, that callback's own actions
+  // (an end(), a destroy()) come later than on Node: those states are skipped.
+  const [oursStates, nodeStates] = [ours.states, node.states].map((states) =>
+    states.map((state, k) => (ours.states[k]?.startsWith(HELD_MARK) ? HELD_MARK : state)),
+  );
+  const st = firstDifference(oursStates, nodeStates);
+  if (!loose && st >= 0) differences.push(`state differs:\n${sideBySide(ours.states, node.states, st)}`);
   if (!loose && ours.stateAfterProgram !== node.stateAfterProgram) {
     differences.push(
       `state after the program: ours ${ours.stateAfterProgram}; Node ${node.stateAfterProgram}`,

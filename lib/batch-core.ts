@@ -278,6 +278,12 @@ export class BatchCore<B> {
   /** Held callbacks on their way out, on the next tick; null when none are. */
   #releasing: WriteCallback[] | null = null;
   /**
+   * True once another write callback tick was queued behind that drain
+   * tick: callbacks held since must not join it (they would overtake that
+   * tick's callback); they wait for a drain tick of their own.
+   */
+  #releaseClosed = false;
+  /**
    * Node's own write callback is the last held one: Node then queues further
    * writes itself until we call it, so write() must not skip its queue.
    */
@@ -368,6 +374,12 @@ export class BatchCore<B> {
   readonly #onDrainTick = (): void => {
     const stream = this.#host.stream;
     this.#releaseHeld();
+    if (this.#heldCallbacks.length > 0) {
+      // Held behind a later callback tick: they (and the 'drain') go on a
+      // drain tick of their own, once below the limit.
+      this.#drainMaybe();
+      return;
+    }
     if (!this.#needDrain || this.#phase !== 'open' || !this.#belowLimit(0)) return;
     this.#needDrain = false;
     // Node emits its own 'drain' once its queue empties: one is enough.
@@ -999,6 +1011,7 @@ export class BatchCore<B> {
     if (this.#belowLimit(0) && this.#heldCallbacks.length === 0) {
       const first = !this.#nodeTickPending;
       this.#nodeTickPending = true;
+      this.#releaseClosed = this.#releasing !== null;
       callback(); // Node queues its callback tick here
       if (first) process.nextTick(this.#onNodeTickDone);
       return;
@@ -1014,7 +1027,9 @@ export class BatchCore<B> {
     if (this.#phase === 'destroyed' || !this.#belowLimit(0)) return;
     const held = this.#heldCallbacks;
     if (this.#releasing !== null) {
-      // A drain tick is queued: these go out with it, after the older ones.
+      // A drain tick is queued: these go out with it, after the older ones
+      // (or, behind a later callback tick, on a drain tick of their own).
+      if (this.#releaseClosed) return;
       for (const callback of held) this.#releasing.push(callback);
     } else if (held.length > 0 || this.#needDrain) {
       this.#releasing = held;
@@ -1030,6 +1045,7 @@ export class BatchCore<B> {
     const held =
       this.#releasing === null ? this.#heldCallbacks : [...this.#releasing, ...this.#heldCallbacks];
     this.#releasing = null;
+    this.#releaseClosed = false;
     this.#heldCallbacks = [];
     return held;
   }
@@ -1055,6 +1071,7 @@ export class BatchCore<B> {
       this.#dueCallbacks = next;
       process.nextTick(this.#onDueTick, next);
       this.#dueTicks++;
+      this.#releaseClosed = this.#releasing !== null;
     }
   }
 
@@ -1068,6 +1085,7 @@ export class BatchCore<B> {
     const callbacks = this.#releasing;
     if (callbacks === null) return;
     this.#releasing = null;
+    this.#releaseClosed = false;
     for (const callback of callbacks) {
       if (callback === this.#nodeHeld) {
         this.#nodeHeld = null;

@@ -581,6 +581,24 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'let callbacks held later join a drain tick queued before a fast write callback tick',
+    edits: [
+      {
+        from: '      this.#dueTicks++;\n      this.#releaseClosed = this.#releasing !== null;\n',
+        to: '      this.#dueTicks++;\n',
+      },
+    ],
+  },
+  {
+    name: "let callbacks held later join a drain tick queued before Node's callback tick",
+    edits: [
+      {
+        from: '      this.#nodeTickPending = true;\n      this.#releaseClosed = this.#releasing !== null;\n',
+        to: '      this.#nodeTickPending = true;\n',
+      },
+    ],
+  },
+  {
     name: 'keep a cross-realm Error only if instanceof Error sees it',
     file: 'lib/errors.ts',
     edits: [

@@ -308,6 +308,26 @@ describe('Node parity: divergences found by the oracle', () => {
           }),
         ));
 
+      for (const [path, first] of [
+        ['fast', write({ kind: 'buffer', bytes: [0] }, 'X')],
+        ["Node's", write(text('00'), 'X', 'hex')],
+      ] as const) {
+        it(`calls a write callback (${path} path) before a held one written after it, a drain tick being queued`, () =>
+          expectParity(
+            program(
+              cls,
+              [
+                write(text('0')),
+                write({ kind: 'buffer', bytes: [0, 0, 0, 0, 0, 0, 0, 0] }),
+                { op: 'wait', hop: 'tick' },
+                first,
+                { op: 'writeV', chunks: [{ kind: 'buffer', bytes: [0, 0, 0, 0, 0, 0, 0] }], callback: 'Y' },
+              ],
+              { size: 7, highWaterMark: 1, delays: [[]] },
+            ),
+          ));
+      }
+
       it("emits one 'drain' per write() that returned false", () =>
         expectParity(
           program(

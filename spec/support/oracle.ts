@@ -17,7 +17,7 @@
  *   or errored stream; true while everything ever written is below
  *   highWaterMark);
  * - `writableEnded`, `writableFinished`, `writableCorked`, `destroyed`,
- *   `errored` (and a Transform's `readableEnded`) after each stretch of
+ *   `errored`, `closed`, `writableAborted` (and a Transform's `readableEnded`) after each stretch of
  *   synchronous calls and each wait, after the program, and again after a
  *   closing `end()` (not while ours holds a write callback for the drain:
  *   that callback's own calls come later by design, see below).
@@ -516,6 +516,8 @@ function stateOf(stream: Writable): string {
     `writableCorked=${stream.writableCorked}`,
     `destroyed=${stream.destroyed}`,
     `errored=${describeValue(stream.errored)}`,
+    `closed=${stream.closed}`,
+    `writableAborted=${stream.writableAborted}`,
     ...(stream instanceof Transform ? [`readableEnded=${stream.readableEnded}`] : []),
   ].join(' ');
 }

@@ -155,7 +155,7 @@ describe('README.md', () => {
     }
   });
 
-  describe('programs: each compiles in a strict ESM TypeScript project and runs with no warning', function () {
+  describe('programs: each compiles in a strict ESM TypeScript project (exactOptionalPropertyTypes, noUncheckedIndexedAccess) and runs with no warning', function () {
     // One tsc run over all of them, then one process each.
     this.timeout(120_000);
     const programs = blocks.filter((block) => block.marker === 'run');
@@ -172,6 +172,9 @@ describe('README.md', () => {
             lib: ['ES2024', 'ESNext.Disposable'],
             types: ['node'],
             strict: true,
+            // As strict as a careful user's project.
+            exactOptionalPropertyTypes: true,
+            noUncheckedIndexedAccess: true,
             verbatimModuleSyntax: true,
             noEmit: true,
             rootDir: '.',

@@ -85,6 +85,12 @@ new AsyncBatchStream({ size: 1, transform: () => {} });
 new AsyncBatchStream({ size: 1, maxDelay: 5, highWaterMark: 8, readableHighWaterMark: 2 });
 const options: AsyncBatchStreamOptions = { size: 1, objectMode: true };
 void options;
+// Options kept in a variable (README: TypeScript): typed, or `as const`.
+const rowOptions: AsyncBatchStreamOptions<Row> = { size: 1, objectMode: true };
+const fromTyped = new AsyncBatchStream(rowOptions);
+type _fromTyped = Expect<Equal<typeof fromTyped, AsyncBatchStream<Row>>>;
+const fromConst = new AsyncBatchStream({ ...({ size: 1, objectMode: true } as const) });
+type _fromConst = Expect<Equal<typeof fromConst, AsyncBatchStream<unknown>>>;
 
 // ---- a Transform like any other --------------------------------------------
 

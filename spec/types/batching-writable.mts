@@ -178,6 +178,16 @@ const byteOptions: BatchingWritableOptions = { size: 1, onBatch: (batch) => void
 void byteOptions;
 const rowOptions: ObjectBatchingWritableOptions<Row> = { objectMode: true, size: 1, onBatch: () => {} };
 new BatchingWritable(rowOptions).write(row);
+// Options kept in a variable (README: TypeScript): `as const`, or typed.
+const constOptions = { objectMode: true, size: 10, onBatch: async (rows: Row[]) => void rows } as const;
+const fromConst = new BatchingWritable(constOptions);
+type _fromConst = Expect<Equal<typeof fromConst, BatchingWritable<Row>>>;
+const typedOptions: BatchingWritableOptions<Row> = { objectMode: true, size: 10, onBatch: async () => {} };
+const fromTyped = new BatchingWritable(typedOptions);
+type _fromTyped = Expect<Equal<typeof fromTyped, BatchingWritable<Row>>>;
+const widened = { objectMode: true, size: 10, onBatch: async (rows: Row[]) => void rows };
+// @ts-expect-error objectMode widened to boolean: no overload takes it
+new BatchingWritable(widened);
 
 // onBatch may return anything thenable, or nothing.
 new BatchingWritable({ size: 1, onBatch: () => Promise.resolve(42) });

@@ -165,6 +165,10 @@ interface Seen {
   calls: string[];
   /** Callbacks and events, in the order they came. */
   order: string[];
+  /** `end(cb)` calls made after destroy() (without an error, before any end()). */
+  endsAfterDestroy: number;
+  /** What their callbacks got, in any order: Node may never call them (docs/node-parity.md). */
+  endedAfterDestroy: string[];
 }
 
 /**
@@ -284,12 +288,19 @@ function apply(stream: Writable, op: Exclude<Op, { op: 'wait' }>, writeId: numbe
       case 'setDefaultEncoding':
         stream.setDefaultEncoding(...(encodingArgs(op.encoding) as [BufferEncoding]));
         return 'done';
-      case 'end':
+      case 'end': {
+        const afterDestroy =
+          op.callback && stream.destroyed && stream.errored === null && !stream.writableEnded;
+        const callback = afterDestroy
+          ? (error?: Error | null) => seen.endedAfterDestroy.push(describeError(error))
+          : note('end');
         (stream.end as (...a: unknown[]) => Writable)(
           ...(op.chunk === null ? [] : [makeChunk(op.chunk)]),
-          ...(op.callback ? [note('end')] : []),
+          ...(op.callback ? [callback] : []),
         );
+        if (afterDestroy) seen.endsAfterDestroy++;
         return 'done';
+      }
       case 'destroy':
         stream.destroy(op.error ? new Error('boom') : undefined);
         return 'done';
@@ -313,7 +324,7 @@ function shared(seen: Seen, name: 'X' | 'Y'): (error?: Error | null) => void {
 }
 
 function watch(stream: Writable): { seen: Seen; closed: Promise<unknown> } {
-  const seen: Seen = { calls: [], order: [] };
+  const seen: Seen = { calls: [], order: [], endsAfterDestroy: 0, endedAfterDestroy: [] };
   for (const event of ['drain', 'finish', 'close'] as const) stream.on(event, () => seen.order.push(event));
   stream.on('error', (error) => seen.order.push(`error ${describeError(error)}`));
   return { seen, closed: once(stream, 'close').catch(() => {}) };
@@ -364,6 +375,14 @@ async function compareWithNode(program: Program): Promise<void> {
         `then: ${seen.order.join(', ')}`,
         `bytes: ${Buffer.concat(bytes).toString('hex')}`,
       ].join('\n');
+    // end(cb) after destroy(): ours calls back each, with ERR_STREAM_DESTROYED
+    // (a tick after end()); Node calls back some, with the same.
+    await new Promise((resolve) => setImmediate(resolve));
+    const destroyedError = 'Error ERR_STREAM_DESTROYED';
+    expect(worker.seen.endedAfterDestroy, 'WorkerWritable: end(cb) after destroy()').to.deep.equal(
+      Array.from({ length: worker.seen.endsAfterDestroy }, () => destroyedError),
+    );
+    for (const got of node.seen.endedAfterDestroy) expect(got).to.equal(destroyedError);
     const ours = show(worker.seen, pair.received.worker);
     const theirs = show(node.seen, pair.received.node);
     if (ours !== theirs) {
@@ -420,6 +439,26 @@ describe("Node parity: WorkerWritable against Node's own Writable (writer on the
       );
       expect(node).to.deep.equal(['destroy() returned', 'end: Error: boom', 'error']);
       expect(ours).to.deep.equal(node);
+    } finally {
+      channel.destroy();
+    }
+  });
+  it('calls back end(cb) made after destroy() with ERR_STREAM_DESTROYED, where a plain Writable never calls it', async () => {
+    const channel = new WorkerChannel({ size: 64 });
+    try {
+      channel.resume();
+      const writer = new WorkerWritable(channel.createWriter());
+      writer.destroy();
+      // The callback gets the error, though Node's typings say `() => void`.
+      const error = await new Promise((resolve) => writer.end(resolve as () => void));
+      expect(error).to.include({ code: 'ERR_STREAM_DESTROYED' });
+      // Node 20's own, for the record: the callback is kept and never called.
+      const node = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+      node.destroy();
+      let called = false;
+      node.end(() => (called = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(called).to.equal(false);
     } finally {
       channel.destroy();
     }

@@ -230,6 +230,13 @@ export class WorkerWritable extends Writable {
    * As `Writable.write()`, but also returns false when this write had to wait
    * for ring space; `'drain'` then follows once it is in the ring.
    */
+  override write(chunk: string | ArrayBufferView, callback?: WriteCallback): boolean;
+  /** As above; `encoding` names a string chunk's encoding (default: `defaultEncoding`). */
+  override write(
+    chunk: string | ArrayBufferView,
+    encoding: BufferEncoding,
+    callback?: WriteCallback,
+  ): boolean;
   override write(
     chunk: unknown,
     encoding?: BufferEncoding | WriteCallback,
@@ -237,6 +244,28 @@ export class WorkerWritable extends Writable {
   ): boolean {
     this.#refuseOpenReservation('write');
     return this.#writeResult(super.write(chunk, encoding as BufferEncoding, callback));
+  }
+
+  /** As `Writable#end()`: `'finish'` once the reader has taken everything. */
+  override end(callback?: () => void): this;
+  /** As `Writable#end()`, writing `chunk` last. */
+  override end(chunk: string | ArrayBufferView, callback?: () => void): this;
+  /** As `Writable#end()`, writing `chunk` last, in `encoding`. */
+  override end(chunk: string | ArrayBufferView, encoding: BufferEncoding, callback?: () => void): this;
+  override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {
+    const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
+    if (typeof done !== 'function' || !this.destroyed || this.errored !== null || this.writableEnded) {
+      // Node's end() sorts out its own overloads.
+      return super.end(chunk, encoding as BufferEncoding, callback as () => void);
+    }
+    // After destroy() without an error Node 20 may never call `done`; here it
+    // always gets ERR_STREAM_DESTROYED, once Node's end() has returned (not
+    // if it throws), as BatchingWritable's (docs/node-parity.md).
+    if (done === chunk) super.end();
+    else if (done === encoding) super.end(chunk);
+    else super.end(chunk, encoding as BufferEncoding);
+    process.nextTick(done, streamDestroyed('end'));
+    return this;
   }
 
   /**

@@ -328,6 +328,40 @@ describe('Node parity: divergences found by the oracle', () => {
           ));
       }
 
+      it('returns what Node returns for writeV() groups under cork() in object mode', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              { op: 'cork' },
+              { op: 'writeV', chunks: [item, item], callback: 'none' },
+              { op: 'writeV', chunks: [item, item], callback: 'none' },
+              write(item),
+              { op: 'writeV', chunks: [], callback: 'none' },
+              { op: 'writeV', chunks: [item, item], callback: 'none' },
+              write(item),
+              { op: 'writeV', chunks: [item, item, item], callback: 'none' },
+            ],
+            { objectMode: true, size: 1 },
+          ),
+        ));
+
+      it('leaves end(cb) waiting, as Node does, when a write after end() errors a stream kept alive', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              { op: 'writeV', chunks: [item], callback: 'none' },
+              write(item, { then: { op: 'end', callback: 'none' } }),
+              { op: 'wait', hop: 'tick' },
+              write(item),
+              { op: 'end', chunk: null, encoding: 'undefined', callback: 'own' },
+              write(item),
+            ],
+            { objectMode: true, size: 1, highWaterMark: 0, autoDestroy: false, delays: [[]] },
+          ),
+        ));
+
       it("emits one 'drain' per write() that returned false", () =>
         expectParity(
           program(

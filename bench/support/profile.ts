@@ -234,7 +234,7 @@ export async function profileCases(
     sections.push(
       summarizeProfile(profile, `${profileCase.title}: ${rate} M/s under the profiler`),
       '',
-      `Profile: ${join(dir, file)}`,
+      `Profile: ${profileCase.name}/${file} (written beside this summary by \`npm run bench -- --profile\`; not kept in git)`,
       '',
     );
   }

@@ -2,7 +2,9 @@
 # npm run check:package — the package as users get it:
 #   1. build, `npm pack`, and check the tarball ships only dist/ (no source
 #      maps, and no sourceMappingURL comments pointing at missing ones), docs/,
-#      README.md, CHANGELOG.md, LICENSE and package.json;
+#      the examples, the benchmark notes and figures the README links to,
+#      README.md, CHANGELOG.md, LICENSE and package.json, and that every
+#      relative link of its Markdown reaches a file it ships;
 #   2. install the tarball into a fresh project (offline: it has no
 #      dependencies) and check `require('mwsr')` and `import … from 'mwsr'`
 #      give the same classes, then run scripts/smoke-package.js there;
@@ -30,11 +32,34 @@ echo "$tarball"
 step 'tarball contents'
 contents=$(tar -tzf "$tarball" | sed 's|^package/||' | sort)
 echo "$contents"
-unexpected=$(echo "$contents" | grep -vE '^(dist/([a-z-]+/)?[a-z-]+\.(js|d\.ts)|docs/([a-z-]+/)*[A-Za-z-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$' || true)
+unexpected=$(echo "$contents" | grep -vE '^(dist/([a-z-]+/)?[a-z-]+\.(js|d\.ts)|docs/([a-z-]+/)*[A-Za-z-]+\.md|examples/[a-z-]+\.ts|bench/README\.md|bench/results/(latest|instructions)\.md|bench/results/(latest|latency)\.svg|README\.md|CHANGELOG\.md|LICENSE|package\.json)$' || true)
 [[ -z $unexpected ]] || fail "unexpected files in the tarball: $unexpected"
 for needed in dist/index.js dist/index.d.ts docs/semantics.md README.md CHANGELOG.md LICENSE package.json; do
   echo "$contents" | grep -qxF "$needed" || fail "$needed missing from the tarball"
 done
+
+step 'links'
+# Every relative link of the shipped Markdown reaches a shipped file: the
+# README's examples and figures work from node_modules/mwsr too.
+CONTENTS="$contents" node -e '
+  const { readFileSync } = require("node:fs");
+  const { posix } = require("node:path");
+  const shipped = new Set(process.env.CONTENTS.split("\n"));
+  const broken = [];
+  for (const page of [...shipped].filter((file) => file.endsWith(".md"))) {
+    for (const [, target] of readFileSync(page, "utf8").matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target) || target.startsWith("#")) continue;
+      const file = posix.normalize(posix.join(posix.dirname(page), target.split("#")[0]));
+      const found = shipped.has(file) || [...shipped].some((name) => name.startsWith(`${file.replace(/\/$/, "")}/`));
+      if (!found) broken.push(`${page}: ${target}`);
+    }
+  }
+  if (broken.length > 0) {
+    console.error(broken.join("\n"));
+    process.exit(1);
+  }
+  console.log("every relative link of the shipped Markdown reaches a shipped file");
+' || fail "links to files the tarball does not ship"
 
 step 'source maps'
 mapped=$(tar -xzOf "$tarball" --wildcards 'package/dist/*' | grep -c 'sourceMappingURL' || true)

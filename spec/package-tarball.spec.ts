@@ -45,11 +45,15 @@ describe('the package tarball (npm run check:package)', function () {
     expect(outcome.output).to.match(/^check:package passed$/m);
   });
 
+  it('links its Markdown only to files it ships (the README works from node_modules/mwsr)', () => {
+    expect(outcome.output).to.match(/^every relative link of the shipped Markdown reaches a shipped file$/m);
+  });
+
   it('has no sourceMappingURL comment pointing at a map it does not ship', () => {
     expect(outcome.output).to.match(/^no sourceMappingURL comments in dist\/$/m);
   });
 
-  it('ships dist/ without source maps, docs/, README.md, CHANGELOG.md, LICENSE and package.json only', () => {
+  it('ships dist/ without source maps, docs/, the examples and benchmark figures the README links to, README.md, CHANGELOG.md, LICENSE and package.json only', () => {
     const listing = outcome.output.split('== tarball contents')[1]?.split('==')[0] ?? '';
     const files = listing.split('\n').filter((line) => line.trim() !== '');
     expect(files).to.include.members([
@@ -60,11 +64,13 @@ describe('the package tarball (npm run check:package)', function () {
       'package.json',
       'dist/index.js',
       'dist/index.d.ts',
+      'examples/socket-sink.ts',
+      'bench/results/latest.svg',
     ]);
     expect(
       files.filter(
         (file) =>
-          !/^(dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)|docs\/([a-z-]+\/)*[A-Za-z-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(
+          !/^(dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)|docs\/([a-z-]+\/)*[A-Za-z-]+\.md|examples\/[a-z-]+\.ts|bench\/README\.md|bench\/results\/(latest|instructions)\.md|bench\/results\/(latest|latency)\.svg|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(
             file,
           ),
       ),

@@ -380,6 +380,27 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(batches.every((batch) => batch.length <= 256)).to.equal(true);
     });
 
+    it('keeps plain writes behind a write that waits for ring space, even those that would fit', async () => {
+      const channel = openChannel({ size: 256, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      for (let i = 0; i < 15; i++) expect(writer.write(Buffer.alloc(64, 1))).to.equal(true);
+      // 64 bytes free: the 128-byte write waits; each 16-byte one would fit.
+      expect(writer.write(Buffer.alloc(128, 2))).to.equal(false);
+      expect([writer.write(Buffer.alloc(16, 3)), writer.write(Buffer.alloc(16, 4))]).to.deep.equal([
+        false,
+        false,
+      ]);
+      expect(writer.writableLength).to.equal(128 + 32);
+      const drained = once(writer, 'drain');
+      const batches = collect(channel);
+      await drained;
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(
+        Buffer.concat([Buffer.alloc(128, 2), Buffer.alloc(16, 3), Buffer.alloc(16, 4)]),
+      );
+    });
+
     it('returns false from writeV() when its group waits for ring space (regression: decided before uncork)', async () => {
       const channel = openChannel({ size: 256, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());
@@ -550,26 +571,31 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(writer.destroyed).to.equal(true);
     });
 
-    it('destroys the writable as soon as a write finds the channel destroyed, so a loop checking destroyed stops there', async () => {
-      const channel = openChannel({ size: 64 });
-      const writer = new WorkerWritable(channel.createWriter());
-      const errors: Error[] = [];
-      writer.on('error', (error) => errors.push(error));
-      expect(writer.write('before')).to.equal(true);
-      channel.destroy();
-      let writes = 0;
-      while (!writer.destroyed && writes < 1000) {
-        writer.write('after');
-        writes++;
-      }
-      expect(writes).to.equal(1);
-      expect(writer.errored).to.have.property('code', 'ERR_STREAM_DESTROYED');
-      expect(writer.write('later')).to.equal(false);
-      await turns();
-      expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.deep.equal([
-        'ERR_STREAM_DESTROYED',
-      ]);
-    });
+    for (const [kind, chunk] of [
+      ['strings', 'after'],
+      ['Buffers', Buffer.from('after')],
+    ] as const) {
+      it(`destroys the writable as soon as a write finds the channel destroyed, so a loop checking destroyed stops there (${kind})`, async () => {
+        const channel = openChannel({ size: 64 });
+        const writer = new WorkerWritable(channel.createWriter());
+        const errors: Error[] = [];
+        writer.on('error', (error) => errors.push(error));
+        expect(writer.write(chunk)).to.equal(true);
+        channel.destroy();
+        let writes = 0;
+        while (!writer.destroyed && writes < 1000) {
+          writer.write(chunk);
+          writes++;
+        }
+        expect(writes).to.equal(1);
+        expect(writer.errored).to.have.property('code', 'ERR_STREAM_DESTROYED');
+        expect(writer.write(chunk)).to.equal(false);
+        await turns();
+        expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.deep.equal([
+          'ERR_STREAM_DESTROYED',
+        ]);
+      });
+    }
 
     it('destroys itself with RangeError ERR_OUT_OF_RANGE when a ring is corrupt (a writer broke the protocol)', async () => {
       const channel = openChannel({ size: 64 });
@@ -717,9 +743,11 @@ describe('WorkerChannel and WorkerWritable', () => {
         .with.property('code', 'ERR_INVALID_STATE');
       writer.uncork();
       put(writer, 'open');
-      expect(() => writer.write('x'))
-        .to.throw(Error)
-        .with.property('code', 'ERR_INVALID_STATE');
+      for (const chunk of ['x', Buffer.from('x')]) {
+        expect(() => writer.write(chunk))
+          .to.throw(Error)
+          .with.property('code', 'ERR_INVALID_STATE');
+      }
       expect(() => writer.writeV(['x']))
         .to.throw(Error)
         .with.property('code', 'ERR_INVALID_STATE');

@@ -125,6 +125,23 @@ export class WorkerWritable extends Writable {
   readonly #size: number;
   /** Wait with `Atomics.wait` instead of holding the write (blocking mode). */
   readonly #blocking: boolean;
+  /**
+   * True unless Node's `write()` must see every chunk for good: a
+   * `construct` step (Node queues writes until it is done) or a
+   * `highWaterMark` of 0 (where Node versions differ on what `write()`
+   * returns: left to the running Node).
+   */
+  readonly #mayBypassNode: boolean;
+  /**
+   * True while `write()` may skip Node's `write()` (see `#fastWrite`): Node
+   * may be bypassed, and the stream is not corked, ending, ended, errored or
+   * destroyed. Kept in step by the `cork()`, `uncork()` and `end()` hooks,
+   * `_destroy`, and `#failReaderGone` (a held write's callback, failed
+   * there, may write again before the stream is destroyed).
+   */
+  #fastOpen = false;
+  /** Calls of `end()` under way: Node's `end()` uncorks before it sets its ending state. */
+  #endCalls = 0;
 
   /** The write waiting for ring space; at most one, as Node never calls `_write` before the callback. */
   #held: HeldWrite | null = null;
@@ -169,6 +186,41 @@ export class WorkerWritable extends Writable {
     // Node's pipe() asks `writableNeedDrain` before writing; it must know about
     // the drain we owe. Defined here, as @types/node declares it a property.
     defineNeedDrain(WorkerWritable.prototype, (stream) => stream.#drainOwed);
+    // Node's own, then the fast path follows the state they changed. Defined
+    // on the prototype, so the declarations stay Writable's own overloads.
+    const { cork, uncork, end } = Writable.prototype;
+    const hooks = {
+      cork(this: WorkerWritable): void {
+        cork.call(this);
+        this.#refreshFastPath();
+      },
+      uncork(this: WorkerWritable): void {
+        // Node hands its queue over first (to _writev): the fast path waits until it has.
+        uncork.call(this);
+        this.#refreshFastPath();
+      },
+      end(this: WorkerWritable, chunk?: unknown, encoding?: unknown, callback?: unknown): WorkerWritable {
+        // Closed first: Node's end() may call _final and emit 'prefinish'
+        // before it returns, and a listener's write() must fail as Node's.
+        this.#fastOpen = false;
+        this.#endCalls++;
+        try {
+          end.call(this, chunk, encoding as BufferEncoding, callback as () => void);
+        } finally {
+          this.#endCalls--;
+          this.#refreshFastPath();
+        }
+        return this;
+      },
+    };
+    for (const [key, value] of Object.entries(hooks)) {
+      Object.defineProperty(WorkerWritable.prototype, key, {
+        configurable: true,
+        enumerable: false,
+        writable: true,
+        value,
+      });
+    }
   }
 
   /**
@@ -224,6 +276,9 @@ export class WorkerWritable extends Writable {
     this.#port = handle.port;
     this.#port.on('close', this.#onPortClose);
     this.#port.unref();
+    this.#mayBypassNode =
+      typeof (this as { _construct?: unknown })._construct !== 'function' && this.writableHighWaterMark > 0;
+    this.#refreshFastPath();
   }
 
   /**
@@ -235,8 +290,58 @@ export class WorkerWritable extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
+    if (
+      this.#fastOpen &&
+      encoding === undefined &&
+      callback === undefined &&
+      chunk instanceof Buffer &&
+      this.#fastWrite(chunk)
+    ) {
+      return true;
+    }
     this.#refuseOpenReservation('write');
     return this.#writeResult(super.write(chunk, encoding as BufferEncoding, callback));
+  }
+
+  /**
+   * `write()`'s fast path: a Buffer without encoding or callback, written
+   * while Node holds nothing (`#fastOpen`, and no write held for ring space,
+   * so nothing queued), goes straight into the ring, without Node's
+   * `write()` and its bookkeeping. It takes only what Node's own `write()`
+   * would take, pass to `_write` at once, see called back synchronously
+   * without a tick to schedule, and answer `true` for (Node decides after
+   * `_write` returns, its buffer empty again): a chunk of at least 1 byte
+   * that fits in the ring now, with no reservation open and the reader not
+   * closed. Anything else (a callback, a string, a full ring, a closed
+   * reader, an error to raise) goes through Node's `write()`, with all its
+   * checks. Returns false when it did not take the chunk.
+   */
+  #fastWrite(chunk: Buffer): boolean {
+    const length = chunk.length;
+    const ring = this.#ring;
+    if (
+      length === 0 ||
+      this.#held !== null ||
+      ring.hasUnpublished ||
+      this.#readerClosed() ||
+      !ring.reserve(1, length)
+    ) {
+      return false;
+    }
+    this.#copyRecord(chunk, 0);
+    ring.publish();
+    return true;
+  }
+
+  /** Recomputes `#fastOpen` after Node's corked, ending, errored or destroyed state may have changed. */
+  #refreshFastPath(): void {
+    this.#fastOpen =
+      this.#mayBypassNode &&
+      this.#endCalls === 0 &&
+      this.writableCorked === 0 &&
+      !this.writableEnded &&
+      !this.destroyed &&
+      this.errored === null;
   }
 
   /**
@@ -411,6 +516,7 @@ export class WorkerWritable extends Writable {
 
   /** Node's hook behind `destroy()`; not for users to call. @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#fastOpen = false;
     const failure = error ?? streamDestroyed('write');
     const held = this.#held;
     this.#held = null;
@@ -434,7 +540,7 @@ export class WorkerWritable extends Writable {
   // ---- Placing writes in the ring --------------------------------------------
 
   /** Copies one chunk as one record at the fill point (the caller reserved it). */
-  #copyRecord(chunk: Buffer, flags: number): void {
+  #copyRecord(chunk: Uint8Array, flags: number): void {
     const ring = this.#ring;
     try {
       ring.putRecord(chunk.length, flags);
@@ -787,6 +893,9 @@ export class WorkerWritable extends Writable {
     this.#settleTailWaiters();
     if (this.#held === null && this.#tailWaiters.length === 0 && this.#roomWanted === 0) return;
     const error = streamDestroyed('write');
+    // Node's write() would queue from here on (errored): the held write's
+    // callback may write again before destroy() below.
+    this.#fastOpen = false;
     this.#failTailWaiters(error);
     const held = this.#held;
     this.#held = null;

@@ -675,6 +675,37 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(batches).toString()).to.equal('w1r1r2w2');
     });
 
+    // One queued write reaches _write, two reach _writev: each must pay the 'drain' owed.
+    for (const queued of [['w1'], ['w1', 'w2']]) {
+      it(`returns null while Node still queues ${queued.length} earlier write(s) (a construct step), then 'drain', then reserves after them`, async () => {
+        const channel = openChannel({ size: 64 });
+        let construct!: () => void;
+        const constructing = new Promise<void>((resolve) => {
+          construct = resolve;
+        });
+        let constructed!: () => void;
+        const writer = new WorkerWritable(channel.createWriter(), {
+          construct: (callback) => {
+            constructed = callback;
+            construct();
+          },
+        });
+        const batches = collect(channel);
+        for (const text of queued) expect(writer.write(Buffer.from(text))).to.equal(true);
+        expect(writer.writableLength).to.equal(2 * queued.length);
+        expect(writer.reserve(2)).to.equal(null);
+        const drained = once(writer, 'drain');
+        await constructing; // Node calls construct a tick later
+        constructed();
+        await drained;
+        put(writer, 'r1');
+        writer.commit();
+        writer.end();
+        await once(channel, 'end');
+        expect(Buffer.concat(batches).toString()).to.equal(`${queued.join('')}r1`);
+      });
+    }
+
     it('keeps a reservation contiguous across the end of the ring: padding the reader skips', async () => {
       const channel = openChannel({ size: 4096, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());

@@ -491,6 +491,7 @@ export class WorkerWritable extends Writable {
       this.#copyRecord(chunk, 0);
       ring.publish();
       callback();
+      if (this.#drainOwed) this.#drainMaybe();
       return;
     }
     this.#hold({ entries: [{ chunk }], index: 0, callback });
@@ -503,8 +504,13 @@ export class WorkerWritable extends Writable {
       return;
     }
     const held: HeldWrite = { entries, index: 0, callback };
-    if (this.#advance(held)) callback();
-    else this.#hold(held);
+    if (this.#advance(held)) {
+      callback();
+      // A reserve() that returned null while Node queued this run is owed its 'drain'.
+      if (this.#drainOwed) this.#drainMaybe();
+    } else {
+      this.#hold(held);
+    }
   }
 
   /** Marks the ring ended, then waits until the reader has taken it all (docs/semantics.md 9). */
@@ -857,7 +863,11 @@ export class WorkerWritable extends Writable {
     for (const waiter of settled) waiter.resolve();
   }
 
-  /** The held write is in and Node's queue is empty: emit the `'drain'` we owe. */
+  /**
+   * The held write is in and Node's queue is empty: emit the `'drain'` we
+   * owe (after a held write, or a `reserve()` that found Node's queue not
+   * empty, e.g. before a `construct` step has finished).
+   */
   #drainMaybe(): void {
     if (this.#drainOwed && this.#held === null && this.writableLength === 0) {
       this.#drainOwed = false;

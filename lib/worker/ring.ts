@@ -373,10 +373,11 @@ export class RingWriter {
     // that set it before its last look either saw them or is rung, now or at
     // the turn's end.
     if (Atomics.load(this.#control, CONTROL_READER_SLEEPING) === 0) return;
-    if (
-      this.#wakeBytes === 0 ||
-      (this.#head - Atomics.load(this.#words, RING_TAIL)) >>> 0 >= this.#wakeBytes
-    ) {
+    // The tail by a plain read (an Atomics.load costs a builtin call, per
+    // write here): one that lags the reader's store only makes the wait look
+    // longer, so rings sooner, never later; and it cannot lag while the
+    // reader sleeps, as the reader stored it before its flag.
+    if (this.#wakeBytes === 0 || (this.#head - this.#words[RING_TAIL]) >>> 0 >= this.#wakeBytes) {
       this.#ringDoorbell(false);
     }
   }

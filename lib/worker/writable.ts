@@ -315,6 +315,13 @@ export class WorkerWritable extends Writable {
    * closed. Anything else (a callback, a string, a full ring, a closed
    * reader, an error to raise) goes through Node's `write()`, with all its
    * checks. Returns false when it did not take the chunk.
+   *
+   * The reader's state is a plain read here, not an `Atomics.load` (a
+   * builtin call, per write): this thread sees its own `destroy()` of the
+   * channel at once, another thread's a moment late at most, so a write
+   * racing the close may land in the ring and be dropped with it, as one
+   * published just before the close is. Waits and held writes look with
+   * `Atomics.load`.
    */
   #fastWrite(chunk: Buffer): boolean {
     const length = chunk.length;
@@ -323,7 +330,7 @@ export class WorkerWritable extends Writable {
       length === 0 ||
       this.#held !== null ||
       ring.hasUnpublished ||
-      this.#readerClosed() ||
+      this.#control[CONTROL_READER_STATE] === READER_CLOSED ||
       !ring.reserve(1, length)
     ) {
       return false;
@@ -367,16 +374,22 @@ export class WorkerWritable extends Writable {
     if (!Number.isInteger(length) || length < 1 || length > ring.capacity) {
       throw outOfRange('length', `an integer >= 1 && <= ${ring.capacity} (the ring's size)`, length);
     }
-    if (this.destroyed) throw streamDestroyed('reserve');
-    if (this.writableEnded) throw writeAfterEnd();
-    if (this.writableCorked > 0) throw invalidState('reserve() while corked: uncork() first');
-    if (this.#readerClosed()) {
+    // While write() may take its fast path, none of these holds and Node
+    // queues nothing: Node's getters are asked only otherwise.
+    const open = this.#fastOpen;
+    if (!open) {
+      if (this.destroyed) throw streamDestroyed('reserve');
+      if (this.writableEnded) throw writeAfterEnd();
+      if (this.writableCorked > 0) throw invalidState('reserve() while corked: uncork() first');
+    }
+    // A plain read, as in #fastWrite.
+    if (this.#control[CONTROL_READER_STATE] === READER_CLOSED) {
       const error = streamDestroyed('reserve');
       this.destroy(error);
       throw error;
     }
     // Earlier writes go first.
-    if (this.#held !== null || this.writableLength > 0) {
+    if (this.#held !== null || (!open && this.writableLength > 0)) {
       this.#drainOwed = true;
       return null;
     }

@@ -559,7 +559,7 @@ export class WorkerWritable extends Writable {
   // ---- Placing writes in the ring --------------------------------------------
 
   /** Copies one chunk as one record at the fill point (the caller reserved it). */
-  #copyRecord(chunk: Uint8Array, flags: number): void {
+  #copyRecord(chunk: Buffer, flags: number): void {
     const ring = this.#ring;
     try {
       ring.putRecord(chunk.length, flags);

@@ -759,6 +759,21 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(batches).toString()).to.equal('kept');
     });
 
+    it('fails reserve() with ERR_STREAM_DESTROYED once the channel is destroyed, and destroys the writable', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const errored = once(writer, 'error');
+      put(writer, 'ok');
+      writer.commit();
+      channel.destroy();
+      expect(() => writer.reserve(2))
+        .to.throw(Error)
+        .with.property('code', 'ERR_STREAM_DESTROYED');
+      expect(writer.destroyed).to.equal(true);
+      const [error] = (await errored) as [NodeJS.ErrnoException];
+      expect(error.code).to.equal('ERR_STREAM_DESTROYED');
+    });
+
     it('refuses a bad length, a corked stream, write() over open reservations, and use after end()', () => {
       const channel = openChannel({ size: 64, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());

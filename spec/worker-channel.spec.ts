@@ -637,6 +637,20 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(expected));
     });
 
+    it('destroys a writer opened with an aborted signal with AbortError, as Node does, and the channel still ends', async () => {
+      const channel = openChannel({ size: 64 });
+      const ended = once(channel, 'end');
+      const writerEnd = once(channel, 'writerEnd');
+      collect(channel);
+      const writer = new WorkerWritable(channel.createWriter(), { signal: AbortSignal.abort() });
+      const [error] = (await once(writer, 'error')) as [Error];
+      expect(error.name).to.equal('AbortError');
+      expect(writer.destroyed).to.equal(true);
+      const [end] = (await writerEnd) as [{ clean: boolean }];
+      expect(end.clean).to.equal(false);
+      await ended;
+    });
+
     it('opens a handle only once: the second time is ERR_INVALID_STATE, and leaves the first alone', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
-import { finished, Writable, type WritableOptions } from 'node:stream';
+import { addAbortSignal, finished, Writable, type WritableOptions } from 'node:stream';
 import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from '../batch-core';
 import {
@@ -254,8 +254,14 @@ export class WorkerWritable extends Writable {
         blocking,
       );
     }
+    // An aborted signal makes Node destroy the stream from inside super(),
+    // before this class's fields exist (and before the ring is claimed, so
+    // its port would never close): it is added once they do.
+    const abortedSignal =
+      options.signal instanceof AbortSignal && options.signal.aborted ? options.signal : null;
     super({
       ...options,
+      ...(abortedSignal === null ? {} : { signal: undefined }),
       objectMode: false,
       decodeStrings: true,
       write: undefined,
@@ -279,6 +285,7 @@ export class WorkerWritable extends Writable {
     this.#mayBypassNode =
       typeof (this as { _construct?: unknown })._construct !== 'function' && this.writableHighWaterMark > 0;
     this.#refreshFastPath();
+    if (abortedSignal !== null) addAbortSignal(abortedSignal, this); // destroys it, with Node's AbortError
   }
 
   /**

@@ -380,6 +380,27 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(batches.every((batch) => batch.length <= 256)).to.equal(true);
     });
 
+    it('keeps plain writes behind a write that waits for ring space, even those that would fit', async () => {
+      const channel = openChannel({ size: 256, ringSize: 1024 });
+      const writer = new WorkerWritable(channel.createWriter());
+      for (let i = 0; i < 15; i++) expect(writer.write(Buffer.alloc(64, 1))).to.equal(true);
+      // 64 bytes free: the 128-byte write waits; each 16-byte one would fit.
+      expect(writer.write(Buffer.alloc(128, 2))).to.equal(false);
+      expect([writer.write(Buffer.alloc(16, 3)), writer.write(Buffer.alloc(16, 4))]).to.deep.equal([
+        false,
+        false,
+      ]);
+      expect(writer.writableLength).to.equal(128 + 32);
+      const drained = once(writer, 'drain');
+      const batches = collect(channel);
+      await drained;
+      writer.end();
+      await once(channel, 'end');
+      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(
+        Buffer.concat([Buffer.alloc(128, 2), Buffer.alloc(16, 3), Buffer.alloc(16, 4)]),
+      );
+    });
+
     it('returns false from writeV() when its group waits for ring space (regression: decided before uncork)', async () => {
       const channel = openChannel({ size: 256, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());
@@ -550,26 +571,31 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(writer.destroyed).to.equal(true);
     });
 
-    it('destroys the writable as soon as a write finds the channel destroyed, so a loop checking destroyed stops there', async () => {
-      const channel = openChannel({ size: 64 });
-      const writer = new WorkerWritable(channel.createWriter());
-      const errors: Error[] = [];
-      writer.on('error', (error) => errors.push(error));
-      expect(writer.write('before')).to.equal(true);
-      channel.destroy();
-      let writes = 0;
-      while (!writer.destroyed && writes < 1000) {
-        writer.write('after');
-        writes++;
-      }
-      expect(writes).to.equal(1);
-      expect(writer.errored).to.have.property('code', 'ERR_STREAM_DESTROYED');
-      expect(writer.write('later')).to.equal(false);
-      await turns();
-      expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.deep.equal([
-        'ERR_STREAM_DESTROYED',
-      ]);
-    });
+    for (const [kind, chunk] of [
+      ['strings', 'after'],
+      ['Buffers', Buffer.from('after')],
+    ] as const) {
+      it(`destroys the writable as soon as a write finds the channel destroyed, so a loop checking destroyed stops there (${kind})`, async () => {
+        const channel = openChannel({ size: 64 });
+        const writer = new WorkerWritable(channel.createWriter());
+        const errors: Error[] = [];
+        writer.on('error', (error) => errors.push(error));
+        expect(writer.write(chunk)).to.equal(true);
+        channel.destroy();
+        let writes = 0;
+        while (!writer.destroyed && writes < 1000) {
+          writer.write(chunk);
+          writes++;
+        }
+        expect(writes).to.equal(1);
+        expect(writer.errored).to.have.property('code', 'ERR_STREAM_DESTROYED');
+        expect(writer.write(chunk)).to.equal(false);
+        await turns();
+        expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.deep.equal([
+          'ERR_STREAM_DESTROYED',
+        ]);
+      });
+    }
 
     it('destroys itself with RangeError ERR_OUT_OF_RANGE when a ring is corrupt (a writer broke the protocol)', async () => {
       const channel = openChannel({ size: 64 });
@@ -611,6 +637,20 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(expected));
     });
 
+    it('destroys a writer opened with an aborted signal with AbortError, as Node does, and the channel still ends', async () => {
+      const channel = openChannel({ size: 64 });
+      const ended = once(channel, 'end');
+      const writerEnd = once(channel, 'writerEnd');
+      collect(channel);
+      const writer = new WorkerWritable(channel.createWriter(), { signal: AbortSignal.abort() });
+      const [error] = (await once(writer, 'error')) as [Error];
+      expect(error.name).to.equal('AbortError');
+      expect(writer.destroyed).to.equal(true);
+      const [end] = (await writerEnd) as [{ clean: boolean }];
+      expect(end.clean).to.equal(false);
+      await ended;
+    });
+
     it('opens a handle only once: the second time is ERR_INVALID_STATE, and leaves the first alone', () => {
       const channel = openChannel({ size: 64 });
       const handle = channel.createWriter();
@@ -648,6 +688,37 @@ describe('WorkerChannel and WorkerWritable', () => {
       await once(channel, 'end');
       expect(Buffer.concat(batches).toString()).to.equal('w1r1r2w2');
     });
+
+    // One queued write reaches _write, two reach _writev: each must pay the 'drain' owed.
+    for (const queued of [['w1'], ['w1', 'w2']]) {
+      it(`returns null while Node still queues ${queued.length} earlier write(s) (a construct step), then 'drain', then reserves after them`, async () => {
+        const channel = openChannel({ size: 64 });
+        let construct!: () => void;
+        const constructing = new Promise<void>((resolve) => {
+          construct = resolve;
+        });
+        let constructed!: () => void;
+        const writer = new WorkerWritable(channel.createWriter(), {
+          construct: (callback) => {
+            constructed = callback;
+            construct();
+          },
+        });
+        const batches = collect(channel);
+        for (const text of queued) expect(writer.write(Buffer.from(text))).to.equal(true);
+        expect(writer.writableLength).to.equal(2 * queued.length);
+        expect(writer.reserve(2)).to.equal(null);
+        const drained = once(writer, 'drain');
+        await constructing; // Node calls construct a tick later
+        constructed();
+        await drained;
+        put(writer, 'r1');
+        writer.commit();
+        writer.end();
+        await once(channel, 'end');
+        expect(Buffer.concat(batches).toString()).to.equal(`${queued.join('')}r1`);
+      });
+    }
 
     it('keeps a reservation contiguous across the end of the ring: padding the reader skips', async () => {
       const channel = openChannel({ size: 4096, ringSize: 1024 });
@@ -702,6 +773,21 @@ describe('WorkerChannel and WorkerWritable', () => {
       expect(Buffer.concat(batches).toString()).to.equal('kept');
     });
 
+    it('fails reserve() with ERR_STREAM_DESTROYED once the channel is destroyed, and destroys the writable', async () => {
+      const channel = openChannel({ size: 64 });
+      const writer = new WorkerWritable(channel.createWriter());
+      const errored = once(writer, 'error');
+      put(writer, 'ok');
+      writer.commit();
+      channel.destroy();
+      expect(() => writer.reserve(2))
+        .to.throw(Error)
+        .with.property('code', 'ERR_STREAM_DESTROYED');
+      expect(writer.destroyed).to.equal(true);
+      const [error] = (await errored) as [NodeJS.ErrnoException];
+      expect(error.code).to.equal('ERR_STREAM_DESTROYED');
+    });
+
     it('refuses a bad length, a corked stream, write() over open reservations, and use after end()', () => {
       const channel = openChannel({ size: 64, ringSize: 1024 });
       const writer = new WorkerWritable(channel.createWriter());
@@ -717,9 +803,11 @@ describe('WorkerChannel and WorkerWritable', () => {
         .with.property('code', 'ERR_INVALID_STATE');
       writer.uncork();
       put(writer, 'open');
-      expect(() => writer.write('x'))
-        .to.throw(Error)
-        .with.property('code', 'ERR_INVALID_STATE');
+      for (const chunk of ['x', Buffer.from('x')]) {
+        expect(() => writer.write(chunk))
+          .to.throw(Error)
+          .with.property('code', 'ERR_INVALID_STATE');
+      }
       expect(() => writer.writeV(['x']))
         .to.throw(Error)
         .with.property('code', 'ERR_INVALID_STATE');

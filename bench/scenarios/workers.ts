@@ -17,7 +17,8 @@
  * repetition's rate over the baseline's in the same repetition and writer
  * count: median, min–max), CPU per message of the reader thread and of the
  * writer threads (from /proc/thread-self/schedstat, so each thread's own),
- * messages per batch the reader received, the peak backlog (messages written
+ * messages per batch the reader received, the cores the threads kept busy
+ * (their CPU time over the elapsed time), the peak backlog (messages written
  * and not yet read) and the process's RSS growth. postMessage has no
  * backpressure, so its queue (and RSS) grows while the reader lags; mwsr's
  * rings bound the backlog (256 KiB per writer, the default).
@@ -35,7 +36,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { existsSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { WorkerChannel, WorkerWritable, type WorkerWriterHandle } from '../../lib/index';
@@ -394,6 +395,8 @@ interface Row {
   readerNanos: number;
   writerNanos: number;
   perBatch: number;
+  /** CPU of the reader and writer threads over the elapsed time: cores kept busy (of `cores`). */
+  coresBusy: number;
   peakBacklog: number;
   growthMB: number;
 }
@@ -402,6 +405,8 @@ interface Row {
 export interface WorkersBenchData {
   durationMs: number;
   reps: number;
+  /** The machine's 1-minute load average when the run started (other processes compete for the cores). */
+  loadAverage: number;
   rows: Row[];
 }
 
@@ -429,6 +434,7 @@ export async function runWorkersBench(opts: {
   // Quick mode checks each variant's data integrity, inside `npm test`: two
   // writers interleave; spec/worker-channel.spec.ts covers 1 to 8.
   const writerCounts = opts.quick ? [2] : WRITER_COUNTS;
+  const loadAverage = loadavg()[0];
   const { dir, script } = build();
   const samples = new Map<string, CaseResult[]>();
   const problems: string[] = [];
@@ -465,6 +471,11 @@ export async function runWorkersBench(opts: {
         readerNanos: median(runs.map((r) => perMessage(r.readerCpuNanos, r))),
         writerNanos: median(runs.map((r) => perMessage(r.writerCpuNanos, r))),
         perBatch: median(runs.map((r) => (r.batches > 0 ? r.messages / r.batches : 0))),
+        coresBusy: median(
+          runs.map((r) =>
+            r.elapsedMs > 0 ? (r.readerCpuNanos + r.writerCpuNanos) / (r.elapsedMs * 1e6) : 0,
+          ),
+        ),
         peakBacklog: median(runs.map((r) => r.peakBacklog)),
         growthMB: median(runs.map((r) => (r.peakRss - r.baseRss) / 2 ** 20)),
       });
@@ -477,7 +488,8 @@ export async function runWorkersBench(opts: {
   lines.push(`## Worker threads: N writer threads → one reader, ${MESSAGE_BYTES}-byte messages`);
   lines.push('');
   lines.push(
-    `Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ` +
+    `Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ` +
+      `load average ${loadAverage.toFixed(1)} at the start; ` +
       `each writer writes for ${durationMs} ms, then the reader drains; ${reps} repetition(s), ` +
       `variant order rotated, medians; took ${minutes} min` +
       (opts.quick ? ' (quick: a correctness check, not a measurement)' : '') +
@@ -485,14 +497,16 @@ export async function runWorkersBench(opts: {
       '× baseline = rate over the baseline’s in the same repetition (median, min–max). ' +
       'CPU = each thread’s own CPU time per message delivered (reader; all writers together). ' +
       'Msgs/batch = messages per batch (mwsr) or per postMessage the reader received. ' +
+      'Cores busy = reader and writer threads’ CPU time over the elapsed time: below the cores ' +
+      'available, the threads spent the rest waiting (for each other, or for a core). ' +
       'Backlog = most messages written and not yet read (sampled every 20 ms). ' +
       'RSS growth = peak RSS minus RSS before the start (threads already running).',
   );
   lines.push('');
   lines.push(
-    '| writers | variant | msgs/s | × baseline | reader CPU ns/msg | writers CPU ns/msg | msgs/batch | peak backlog | RSS growth MB |',
+    '| writers | variant | msgs/s | × baseline | reader CPU ns/msg | writers CPU ns/msg | msgs/batch | cores busy | peak backlog | RSS growth MB |',
   );
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const ordered = [BASELINE, ...VARIANTS.filter((variant) => variant !== BASELINE)];
   for (const writers of writerCounts) {
     for (const variant of ordered) {
@@ -504,6 +518,7 @@ export async function runWorkersBench(opts: {
       lines.push(
         `| ${writers} | ${VARIANT_NAMES[variant]} | ${formatRate(row.rate)} | ${ratio} | ` +
           `${row.readerNanos.toFixed(0)} | ${row.writerNanos.toFixed(0)} | ${row.perBatch.toFixed(1)} | ` +
+          `${row.coresBusy.toFixed(2)} | ` +
           `${formatRate(row.peakBacklog)} | ${row.growthMB.toFixed(1)} |`,
       );
     }
@@ -523,7 +538,11 @@ export async function runWorkersBench(opts: {
     lines.push(`**Data problems:** ${problems.join('; ')}`);
   }
   lines.push('');
-  return { markdown: lines.join('\n'), ok: problems.length === 0, data: { durationMs, reps, rows } };
+  return {
+    markdown: lines.join('\n'),
+    ok: problems.length === 0,
+    data: { durationMs, reps, loadAverage, rows },
+  };
 }
 
 // ---- Roles: writer thread, child process, command line ---------------------------

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
-import { finished, Writable, type WritableOptions } from 'node:stream';
+import { addAbortSignal, finished, Writable, type WritableOptions } from 'node:stream';
 import { isMainThread, MessagePort, threadId } from 'node:worker_threads';
 import type { WriteCallback, WritevEntry } from '../batch-core';
 import {
@@ -125,6 +125,23 @@ export class WorkerWritable extends Writable {
   readonly #size: number;
   /** Wait with `Atomics.wait` instead of holding the write (blocking mode). */
   readonly #blocking: boolean;
+  /**
+   * True unless Node's `write()` must see every chunk for good: a
+   * `construct` step (Node queues writes until it is done) or a
+   * `highWaterMark` of 0 (where Node versions differ on what `write()`
+   * returns: left to the running Node).
+   */
+  readonly #mayBypassNode: boolean;
+  /**
+   * True while `write()` may skip Node's `write()` (see `#fastWrite`): Node
+   * may be bypassed, and the stream is not corked, ending, ended, errored or
+   * destroyed. Kept in step by the `cork()`, `uncork()` and `end()` hooks,
+   * `_destroy`, and `#failReaderGone` (a held write's callback, failed
+   * there, may write again before the stream is destroyed).
+   */
+  #fastOpen = false;
+  /** Calls of `end()` under way: Node's `end()` uncorks before it sets its ending state. */
+  #endCalls = 0;
 
   /** The write waiting for ring space; at most one, as Node never calls `_write` before the callback. */
   #held: HeldWrite | null = null;
@@ -169,6 +186,29 @@ export class WorkerWritable extends Writable {
     // Node's pipe() asks `writableNeedDrain` before writing; it must know about
     // the drain we owe. Defined here, as @types/node declares it a property.
     defineNeedDrain(WorkerWritable.prototype, (stream) => stream.#drainOwed);
+    // Node's own, then the fast path follows the state they changed. Defined
+    // on the prototype, so the declarations stay Writable's own overloads
+    // (end() is a method below: it is typed narrower).
+    const { cork, uncork } = Writable.prototype;
+    const hooks = {
+      cork(this: WorkerWritable): void {
+        cork.call(this);
+        this.#refreshFastPath();
+      },
+      uncork(this: WorkerWritable): void {
+        // Node hands its queue over first (to _writev): the fast path waits until it has.
+        uncork.call(this);
+        this.#refreshFastPath();
+      },
+    };
+    for (const [key, value] of Object.entries(hooks)) {
+      Object.defineProperty(WorkerWritable.prototype, key, {
+        configurable: true,
+        enumerable: false,
+        writable: true,
+        value,
+      });
+    }
   }
 
   /**
@@ -202,8 +242,14 @@ export class WorkerWritable extends Writable {
         blocking,
       );
     }
+    // An aborted signal makes Node destroy the stream from inside super(),
+    // before this class's fields exist (and before the ring is claimed, so
+    // its port would never close): it is added once they do.
+    const abortedSignal =
+      options.signal instanceof AbortSignal && options.signal.aborted ? options.signal : null;
     super({
       ...options,
+      ...(abortedSignal === null ? {} : { signal: undefined }),
       objectMode: false,
       decodeStrings: true,
       write: undefined,
@@ -224,6 +270,10 @@ export class WorkerWritable extends Writable {
     this.#port = handle.port;
     this.#port.on('close', this.#onPortClose);
     this.#port.unref();
+    this.#mayBypassNode =
+      typeof (this as { _construct?: unknown })._construct !== 'function' && this.writableHighWaterMark > 0;
+    this.#refreshFastPath();
+    if (abortedSignal !== null) addAbortSignal(abortedSignal, this); // destroys it, with Node's AbortError
   }
 
   /**
@@ -242,6 +292,15 @@ export class WorkerWritable extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
+    if (
+      this.#fastOpen &&
+      encoding === undefined &&
+      callback === undefined &&
+      chunk instanceof Buffer &&
+      this.#fastWrite(chunk)
+    ) {
+      return true;
+    }
     this.#refuseOpenReservation('write');
     return this.#writeResult(super.write(chunk, encoding as BufferEncoding, callback));
   }
@@ -253,10 +312,27 @@ export class WorkerWritable extends Writable {
   /** As `Writable#end()`, writing `chunk` last, in `encoding`. */
   override end(chunk: string | ArrayBufferView, encoding: BufferEncoding, callback?: () => void): this;
   override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {
+    // The fast path closed first: Node's end() may call _final and emit
+    // 'prefinish' before it returns, and a listener's write() must fail as
+    // Node's.
+    this.#fastOpen = false;
+    this.#endCalls++;
+    try {
+      this.#endNode(chunk, encoding, callback);
+    } finally {
+      this.#endCalls--;
+      this.#refreshFastPath();
+    }
+    return this;
+  }
+
+  /** Node's `end()`, but a callback after `destroy()` is always called. */
+  #endNode(chunk: unknown, encoding: unknown, callback: unknown): void {
     const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
     if (typeof done !== 'function' || !this.destroyed || this.errored !== null || this.writableEnded) {
       // Node's end() sorts out its own overloads.
-      return super.end(chunk, encoding as BufferEncoding, callback as () => void);
+      super.end(chunk, encoding as BufferEncoding, callback as () => void);
+      return;
     }
     // After destroy() without an error Node 20 may never call `done`; here it
     // always gets ERR_STREAM_DESTROYED, once Node's end() has returned (not
@@ -265,7 +341,54 @@ export class WorkerWritable extends Writable {
     else if (done === encoding) super.end(chunk);
     else super.end(chunk, encoding as BufferEncoding);
     process.nextTick(done, streamDestroyed('end'));
-    return this;
+  }
+
+  /**
+   * `write()`'s fast path: a Buffer without encoding or callback, written
+   * while Node holds nothing (`#fastOpen`, and no write held for ring space,
+   * so nothing queued), goes straight into the ring, without Node's
+   * `write()` and its bookkeeping. It takes only what Node's own `write()`
+   * would take, pass to `_write` at once, see called back synchronously
+   * without a tick to schedule, and answer `true` for (Node decides after
+   * `_write` returns, its buffer empty again): a chunk of at least 1 byte
+   * that fits in the ring now, with no reservation open and the reader not
+   * closed. Anything else (a callback, a string, a full ring, a closed
+   * reader, an error to raise) goes through Node's `write()`, with all its
+   * checks. Returns false when it did not take the chunk.
+   *
+   * The reader's state is a plain read here, not an `Atomics.load` (a
+   * builtin call, per write): this thread sees its own `destroy()` of the
+   * channel at once, another thread's a moment late at most, so a write
+   * racing the close may land in the ring and be dropped with it, as one
+   * published just before the close is. Waits and held writes look with
+   * `Atomics.load`.
+   */
+  #fastWrite(chunk: Buffer): boolean {
+    const length = chunk.length;
+    const ring = this.#ring;
+    if (
+      length === 0 ||
+      this.#held !== null ||
+      ring.hasUnpublished ||
+      this.#control[CONTROL_READER_STATE] === READER_CLOSED ||
+      !ring.reserve(1, length)
+    ) {
+      return false;
+    }
+    this.#copyRecord(chunk, 0);
+    ring.publish();
+    return true;
+  }
+
+  /** Recomputes `#fastOpen` after Node's corked, ending, errored or destroyed state may have changed. */
+  #refreshFastPath(): void {
+    this.#fastOpen =
+      this.#mayBypassNode &&
+      this.#endCalls === 0 &&
+      this.writableCorked === 0 &&
+      !this.writableEnded &&
+      !this.destroyed &&
+      this.errored === null;
   }
 
   /**
@@ -291,16 +414,22 @@ export class WorkerWritable extends Writable {
     if (!Number.isInteger(length) || length < 1 || length > ring.capacity) {
       throw outOfRange('length', `an integer >= 1 && <= ${ring.capacity} (the ring's size)`, length);
     }
-    if (this.destroyed) throw streamDestroyed('reserve');
-    if (this.writableEnded) throw writeAfterEnd();
-    if (this.writableCorked > 0) throw invalidState('reserve() while corked: uncork() first');
-    if (this.#readerClosed()) {
+    // While write() may take its fast path, none of these holds and Node
+    // queues nothing: Node's getters are asked only otherwise.
+    const open = this.#fastOpen;
+    if (!open) {
+      if (this.destroyed) throw streamDestroyed('reserve');
+      if (this.writableEnded) throw writeAfterEnd();
+      if (this.writableCorked > 0) throw invalidState('reserve() while corked: uncork() first');
+    }
+    // A plain read, as in #fastWrite.
+    if (this.#control[CONTROL_READER_STATE] === READER_CLOSED) {
       const error = streamDestroyed('reserve');
       this.destroy(error);
       throw error;
     }
     // Earlier writes go first.
-    if (this.#held !== null || this.writableLength > 0) {
+    if (this.#held !== null || (!open && this.writableLength > 0)) {
       this.#drainOwed = true;
       return null;
     }
@@ -415,6 +544,7 @@ export class WorkerWritable extends Writable {
       this.#copyRecord(chunk, 0);
       ring.publish();
       callback();
+      if (this.#drainOwed) this.#drainMaybe();
       return;
     }
     this.#hold({ entries: [{ chunk }], index: 0, callback });
@@ -427,8 +557,13 @@ export class WorkerWritable extends Writable {
       return;
     }
     const held: HeldWrite = { entries, index: 0, callback };
-    if (this.#advance(held)) callback();
-    else this.#hold(held);
+    if (this.#advance(held)) {
+      callback();
+      // A reserve() that returned null while Node queued this run is owed its 'drain'.
+      if (this.#drainOwed) this.#drainMaybe();
+    } else {
+      this.#hold(held);
+    }
   }
 
   /** Marks the ring ended, then waits until the reader has taken it all (docs/semantics.md 9). */
@@ -440,6 +575,7 @@ export class WorkerWritable extends Writable {
 
   /** Node's hook behind `destroy()`; not for users to call. @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#fastOpen = false;
     const failure = error ?? streamDestroyed('write');
     const held = this.#held;
     this.#held = null;
@@ -780,7 +916,11 @@ export class WorkerWritable extends Writable {
     for (const waiter of settled) waiter.resolve();
   }
 
-  /** The held write is in and Node's queue is empty: emit the `'drain'` we owe. */
+  /**
+   * The held write is in and Node's queue is empty: emit the `'drain'` we
+   * owe (after a held write, or a `reserve()` that found Node's queue not
+   * empty, e.g. before a `construct` step has finished).
+   */
   #drainMaybe(): void {
     if (this.#drainOwed && this.#held === null && this.writableLength === 0) {
       this.#drainOwed = false;
@@ -816,6 +956,9 @@ export class WorkerWritable extends Writable {
     this.#settleTailWaiters();
     if (this.#held === null && this.#tailWaiters.length === 0 && this.#roomWanted === 0) return;
     const error = streamDestroyed('write');
+    // Node's write() would queue from here on (errored): the held write's
+    // callback may write again before destroy() below.
+    this.#fastOpen = false;
     this.#failTailWaiters(error);
     const held = this.#held;
     this.#held = null;

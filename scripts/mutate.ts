@@ -158,8 +158,8 @@ const MUTATIONS: Mutation[] = [
       },
       {
         file: ACCUMULATORS,
-        from: 'end > storage.length || end > this.#size)',
-        to: 'end > storage.length || end > this.#size + 1)',
+        from: 'end > storage.length || end >= this.#size)',
+        to: 'end > storage.length || end >= this.#size + 2)',
       },
     ],
   },
@@ -263,7 +263,12 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'hand over from inside write()',
-    edits: [{ from: 'if (this.#isUrgent()) this.#queueTick();', to: 'if (this.#isUrgent()) this.#pump();' }],
+    edits: [
+      {
+        from: 'if (this.#host.canTakeBatch()) this.#queueTick(); // else _read will pump',
+        to: 'if (this.#host.canTakeBatch()) this.#pump();',
+      },
+    ],
   },
   {
     name: 'keep handing over after destroy',
@@ -565,7 +570,13 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'schedule no hand-over after a fast-path write',
-    edits: [{ from: '    if (!this.#busy) this.#scheduleMaybe();\n    const ok', to: '    const ok' }],
+    edits: [
+      { from: '    if (!this.#busy) this.#scheduleMaybe();\n    const ok', to: '    const ok' },
+      {
+        from: '    if (!this.#busy && !this.#tickQueued && this.#immediate === null) this.#scheduleMaybe();\n',
+        to: '',
+      },
+    ],
   },
   {
     name: "let a Node write's result ignore the core's backlog",

@@ -114,10 +114,11 @@ const MUTATIONS: Mutation[] = [
         to:
           "this.#phase = 'ending';\n" +
           '    if (this.#accumulator.length > 0 && this.#accumulator.length < this.#size) {\n' +
+          '      const count = this.#openCount();\n' +
           '      this.#accumulator.take();\n' +
-          '      this.#handedOverCount += this.#openCount;\n' +
-          '      this.#settledCount += this.#openCount;\n' +
-          '      this.#openCount = 0;\n' +
+          '      this.#handedOverCount += count;\n' +
+          '      this.#settledCount += count;\n' +
+          '      this.#openMarkers = 0;\n' +
           '    }',
       },
     ],
@@ -204,8 +205,8 @@ const MUTATIONS: Mutation[] = [
     name: "resolve flush() before writes still in Node's queue went through",
     edits: [
       {
-        from: 'const target = this.#admittedCount + this.#host.stream.writableLength - this.#nodeHeldCount;',
-        to: 'const target = this.#admittedCount;',
+        from: 'const target = this.#admittedCount() + this.#host.stream.writableLength - this.#nodeHeldCount;',
+        to: 'const target = this.#admittedCount();',
       },
     ],
   },

@@ -346,7 +346,11 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'never return false from a fast-path write',
     edits: [
-      { from: 'const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();', to: 'const ok = true;' },
+      { from: 'if (this.#backlog() < this.#limit) return true;', to: 'return true;' },
+      {
+        from: 'const ok = this.#backlog() < this.#quickLimit || this.#okOrOweDrain();',
+        to: 'const ok = true;',
+      },
     ],
   },
   {

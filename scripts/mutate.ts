@@ -151,6 +151,16 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'fill the open batch on the fast path (its hand-over then waits for the next turn)',
+    edits: [
+      {
+        file: ACCUMULATORS,
+        from: 'end > storage.length || end >= this.#size)',
+        to: 'end > storage.length || end > this.#size)',
+      },
+    ],
+  },
+  {
     name: 'hand over a batch one unit over size',
     edits: [
       {
@@ -198,6 +208,15 @@ const MUTATIONS: Mutation[] = [
       {
         from: 'waiters[done].target <= this.#settledCount',
         to: 'waiters[done].target <= this.#handedOverCount',
+      },
+    ],
+  },
+  {
+    name: 'leave the full batches out of the count admitted',
+    edits: [
+      {
+        from: 'return this.#handedOverCount + this.#fullCount + this.#openCount();',
+        to: 'return this.#handedOverCount + this.#openCount();',
       },
     ],
   },

@@ -24,8 +24,12 @@
  *                                      under callgrind (needs valgrind): bytes variants
  *                                      (--variants=, one --producers= and --sizes=;
  *                                      default all but socket.write, 256 × 64 B), runs
- *                                      of N and 3N messages (default 1,000,000);
+ *                                      of N and 3N messages (default 1,000,000), and
+ *                                      --try-lib copies beside them;
  *                                      writes bench/results/instructions.md
+ *   --shapes=fresh,reused              the producer shapes --instructions counts (default
+ *                                      both): fresh messages from callback producers, or
+ *                                      async producers writing one reused buffer each
  *   --out=DIR                          where to write the results
  *   --note=TEXT                        a line for the report's notes (machine state)
  *
@@ -43,7 +47,7 @@ import { buildBench, PROJECT_ROOT, type Build } from './support/build';
 import { failedResult, type Job, type RunResult } from './support/jobs';
 import { describeMachine, finishMachine } from './support/machine';
 import { renderMarkdown } from './support/markdown';
-import { countInstructions, DEFAULT_COUNTED } from './support/instructions';
+import { COUNTED_SHAPES, countInstructions, DEFAULT_COUNTED } from './support/instructions';
 import { type ChildLauncher, DEFAULT_PROFILED, profileCases } from './support/profile';
 import { formatCount, formatMB, formatRatio } from './support/stats';
 import {
@@ -136,6 +140,8 @@ interface Options {
   instructions: boolean;
   /** N for --instructions: runs of N and 3N messages. */
   messages: number;
+  /** The producer shapes --instructions counts (COUNTED_SHAPES names). */
+  shapes: string[];
   outDir: string;
   notes: string[];
 }
@@ -157,8 +163,12 @@ function parseOptions(argv: string[]): Options {
         );
   };
   const known =
-    /^--(quick|profile|instructions|messages=|only=|variants=|producers=|sizes=|reps=|duration=|warmup=|try-lib=|out=|note=)/;
+    /^--(quick|profile|instructions|messages=|shapes=|only=|variants=|producers=|sizes=|reps=|duration=|warmup=|try-lib=|out=|note=)/;
   for (const arg of argv) if (!known.test(arg)) throw new Error(`unknown argument ${arg}`);
+  const shapes = [...(list('shapes') ?? COUNTED_SHAPES.map((shape) => shape.name))];
+  for (const shape of shapes) {
+    if (!COUNTED_SHAPES.some((known) => known.name === shape)) throw new Error(`unknown shape ${shape}`);
+  }
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const number = (name: string, fallback: number): number => {
@@ -180,6 +190,7 @@ function parseOptions(argv: string[]): Options {
     profile,
     instructions: argv.includes('--instructions'),
     messages: Math.max(1, Math.round(number('messages', 1_000_000))),
+    shapes,
     outDir:
       value('out') ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : profile ? 'profiles' : ''),
     notes: argv.filter((arg) => arg.startsWith('--note=')).map((arg) => arg.slice('--note='.length)),
@@ -664,6 +675,7 @@ async function main(): Promise<number> {
       const variants = options.variants === null ? DEFAULT_COUNTED : [...options.variants];
       const countOptions = {
         variants,
+        shapes: options.shapes,
         producers: first(options.producers, 256),
         messageSize: first(options.sizes, 64),
         messages: options.messages,

@@ -78,14 +78,16 @@ export class ByteAccumulator implements Accumulator<Buffer> {
 
   /**
    * The fast path's append: copies `chunk` if it goes into the open batch's
-   * storage as it is (not a batch's first bytes, no growth, within `size`);
-   * false leaves it to `add`, through the core's bounds.
+   * storage as it is (not a batch's first bytes, no growth, and the batch
+   * stays below `size`: a full batch must be handed over at once, which the
+   * core arranges on its other path); false leaves it to `add`, through the
+   * core's bounds.
    */
   append(chunk: Uint8Array): boolean {
     const storage = this.#storage;
     const length = this.#length;
     const end = length + chunk.length;
-    if (length === 0 || storage === null || end > storage.length || end > this.#size) return false;
+    if (length === 0 || storage === null || end > storage.length || end >= this.#size) return false;
     storage.set(chunk, length);
     this.#length = end;
     return true;

@@ -114,10 +114,11 @@ const MUTATIONS: Mutation[] = [
         to:
           "this.#phase = 'ending';\n" +
           '    if (this.#accumulator.length > 0 && this.#accumulator.length < this.#size) {\n' +
+          '      const count = this.#openCount();\n' +
           '      this.#accumulator.take();\n' +
-          '      this.#handedOverCount += this.#openCount;\n' +
-          '      this.#settledCount += this.#openCount;\n' +
-          '      this.#openCount = 0;\n' +
+          '      this.#handedOverCount += count;\n' +
+          '      this.#settledCount += count;\n' +
+          '      this.#openMarkers = 0;\n' +
           '    }',
       },
     ],
@@ -150,6 +151,16 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'fill the open batch on the fast path (its hand-over then waits for the next turn)',
+    edits: [
+      {
+        file: ACCUMULATORS,
+        from: 'end > storage.length || end >= this.#size)',
+        to: 'end > storage.length || end > this.#size)',
+      },
+    ],
+  },
+  {
     name: 'hand over a batch one unit over size',
     edits: [
       {
@@ -158,8 +169,8 @@ const MUTATIONS: Mutation[] = [
       },
       {
         file: ACCUMULATORS,
-        from: 'end > storage.length || end > this.#size)',
-        to: 'end > storage.length || end > this.#size + 1)',
+        from: 'end > storage.length || end >= this.#size)',
+        to: 'end > storage.length || end >= this.#size + 2)',
       },
     ],
   },
@@ -201,11 +212,20 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'leave the full batches out of the count admitted',
+    edits: [
+      {
+        from: 'return this.#handedOverCount + this.#fullCount + this.#openCount();',
+        to: 'return this.#handedOverCount + this.#openCount();',
+      },
+    ],
+  },
+  {
     name: "resolve flush() before writes still in Node's queue went through",
     edits: [
       {
-        from: 'const target = this.#admittedCount + this.#host.stream.writableLength - this.#nodeHeldCount;',
-        to: 'const target = this.#admittedCount;',
+        from: 'const target = this.#admittedCount() + this.#host.stream.writableLength - this.#nodeHeldCount;',
+        to: 'const target = this.#admittedCount();',
       },
     ],
   },
@@ -263,7 +283,12 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'hand over from inside write()',
-    edits: [{ from: 'if (this.#isUrgent()) this.#queueTick();', to: 'if (this.#isUrgent()) this.#pump();' }],
+    edits: [
+      {
+        from: 'if (this.#host.canTakeBatch()) this.#queueTick(); // else _read will pump',
+        to: 'if (this.#host.canTakeBatch()) this.#pump();',
+      },
+    ],
   },
   {
     name: 'keep handing over after destroy',
@@ -340,7 +365,11 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'never return false from a fast-path write',
     edits: [
-      { from: 'const ok = this.#backlog() < this.#limit || this.#okOrOweDrain();', to: 'const ok = true;' },
+      { from: 'if (this.#backlog() < this.#limit) return true;', to: 'return true;' },
+      {
+        from: 'const ok = this.#backlog() < this.#quickLimit || this.#okOrOweDrain();',
+        to: 'const ok = true;',
+      },
     ],
   },
   {
@@ -565,7 +594,13 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'schedule no hand-over after a fast-path write',
-    edits: [{ from: '    if (!this.#busy) this.#scheduleMaybe();\n    const ok', to: '    const ok' }],
+    edits: [
+      { from: '    if (!this.#busy) this.#scheduleMaybe();\n    const ok', to: '    const ok' },
+      {
+        from: '    if (!this.#busy && !this.#tickQueued && this.#immediate === null) this.#scheduleMaybe();\n',
+        to: '',
+      },
+    ],
   },
   {
     name: "let a Node write's result ignore the core's backlog",

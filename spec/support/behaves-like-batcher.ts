@@ -250,6 +250,19 @@ export function behavesLikeBatcher(factory: HarnessFactory): void {
           expect(h.text()).to.equal('abc');
         });
 
+        it('hands a batch that writes of one turn fill over in that turn, though its first write was due in the next', async () => {
+          const h = make(3);
+          let seenInNextTurn = -1;
+          // Queued before the first write's own hand-over in the next turn, so it runs first.
+          setImmediate(() => {
+            seenInNextTurn = h.batches.length;
+          });
+          for (const c of 'abc') h.stream.write(h.chunk(c));
+          await nextTurn();
+          expect(seenInNextTurn).to.equal(1);
+          expect(h.text()).to.equal('abc');
+        });
+
         describe('with maxDelay', () => {
           let clock: ReturnType<typeof FakeTimers.install>;
           beforeEach(() => {

@@ -71,7 +71,7 @@ const MUTATIONS: Mutation[] = [
     name: 'leave end(callback) after destroy() to Node (it may never call it)',
     edits: [
       {
-        from: "    if (this.#dueTicks > 0) this.#endCallbacksDue.push(done as WriteCallback);\n    else process.nextTick(done, streamDestroyed('end'));\n",
+        from: '    this.#endTaken = done as WriteCallback;\n',
         to: '    return [chunk, encoding, callback];\n',
       },
     ],
@@ -92,8 +92,8 @@ const MUTATIONS: Mutation[] = [
     file: TRANSFORM,
     edits: [
       {
-        from: 'canTakeBatch: () => !this.#downstreamFull || this.errored !== null,',
-        to: 'canTakeBatch: () => !this.#downstreamFull,',
+        from: 'canTakeBatch: () => (!this.#downstreamFull && this.#pipePending === 0) || this.errored !== null,',
+        to: 'canTakeBatch: () => !this.#downstreamFull && this.#pipePending === 0,',
       },
     ],
   },
@@ -187,8 +187,8 @@ const MUTATIONS: Mutation[] = [
     name: 'swallow a rejection of onBatch',
     edits: [
       {
-        from: "if (this.#phase !== 'destroyed') this.#fail(reason);",
-        to: "if (this.#phase !== 'destroyed') this.#onSettled();",
+        from: '    this.#inFlight--;\n    this.#fail(reason);\n',
+        to: '    this.#onSettled();\n',
       },
     ],
   },
@@ -254,7 +254,7 @@ const MUTATIONS: Mutation[] = [
     name: "emit 'finish' before the last batch settled",
     edits: [
       {
-        from: 'if (this.#busy || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
+        from: 'if (this.#inFlight > 0 || this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
         to: 'if (this.#fullBatches.length > 0 || this.#accumulator.length > 0) return;',
       },
     ],
@@ -392,8 +392,8 @@ const MUTATIONS: Mutation[] = [
     name: 'let a Node write from onBatch overtake held callbacks',
     edits: [
       {
-        from: 'if (this.#backlog() < this.#limit && this.#heldCallbacks.length === 0) {',
-        to: 'if (this.#backlog() < this.#limit) {',
+        from: 'if (this.#belowLimit(0) && this.#heldCallbacks.length === 0) {',
+        to: 'if (this.#belowLimit(0)) {',
       },
     ],
   },
@@ -401,8 +401,8 @@ const MUTATIONS: Mutation[] = [
     name: "let writeV()'s fast path jump Node's queue while corked",
     edits: [
       {
-        from: '    if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;\n    const units = this.#groupUnits;',
-        to: '    if (!this.#writeOpen || this.#nodeHeld !== null || !this.#mayTakeCallback(callback)) return undefined;\n    const units = this.#groupUnits;',
+        from: '    if (!this.#mayBypassNode() || !this.#mayTakeCallback(callback)) return undefined;\n    if (this.#sizeOf !== null) return this.#tryAdmitGroupWeighed(chunks, callback);\n    const units = this.#groupUnits;',
+        to: '    if (!this.#writeOpen || this.#nodeHeld !== null || !this.#mayTakeCallback(callback)) return undefined;\n    if (this.#sizeOf !== null) return this.#tryAdmitGroupWeighed(chunks, callback);\n    const units = this.#groupUnits;',
       },
     ],
   },
@@ -439,8 +439,8 @@ const MUTATIONS: Mutation[] = [
     name: "never note that Node's callback tick is pending",
     edits: [
       {
-        from: '      this.#nodeTickPending = true;\n      callback(); // Node queues its callback tick here',
-        to: '      callback(); // Node queues its callback tick here',
+        from: '      this.#nodeTickPending = true;\n      this.#releaseClosed = this.#releasing !== null;\n',
+        to: '      this.#releaseClosed = this.#releasing !== null;\n',
       },
     ],
   },

@@ -691,7 +691,12 @@ export class BatchCore<B> {
     for (const waiter of waiters) waiter.reject(error ?? streamDestroyed('flush'));
     this.#failReady(this.#error ?? streamDestroyed('ready'));
     this.#notifyStop(error);
-    const held = this.#takeHeld();
+    // Callbacks already on their way out (a drain tick is queued: the stream
+    // got below its limit) keep their place and go out on it, with null, as
+    // the callbacks of writes a sink took; later callback ticks may be
+    // queued behind it. Those still held carry the error, below.
+    const held = this.#heldCallbacks;
+    this.#heldCallbacks = [];
     this.#nodeHeld = null;
     // Node's destroy() settles end() callbacks itself (with `errored`, or
     // ERR_STREAM_DESTROYED) and ignores _final's: it is dropped.
@@ -1233,12 +1238,20 @@ export class BatchCore<B> {
       const result = this.#host.deliver(batch);
       settled = isThenable(result) ? Promise.resolve(result) : null;
     } catch (error) {
+      if (this.#afterCalls !== null) {
+        this.#callGone(); // it destroyed the stream from inside
+        return;
+      }
       this.#inFlight--;
       this.#fail(error);
       return;
     }
-    if (settled === null) this.#settle(out);
-    else if (this.#concurrency === 1) settled.then(this.#onSettled, this.#onFailed);
+    // A call that destroyed the stream from inside, with _destroy waiting for
+    // the calls still running (concurrency > 1), is one that ended.
+    if (settled === null) {
+      if (this.#afterCalls !== null) this.#callGone();
+      else this.#settle(out);
+    } else if (this.#concurrency === 1) settled.then(this.#onSettled, this.#onFailed);
     else this.#awaitCall(settled, out);
   }
 

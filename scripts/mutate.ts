@@ -634,6 +634,24 @@ const MUTATIONS: Mutation[] = [
     ],
   },
   {
+    name: 'fail the callbacks already on their way out when destroyed',
+    edits: [
+      {
+        from: '    const held = this.#heldCallbacks;\n    this.#heldCallbacks = [];\n    this.#nodeHeld = null;',
+        to: '    const held = this.#takeHeld();\n    this.#nodeHeld = null;',
+      },
+    ],
+  },
+  {
+    name: 'count a call that destroyed the stream from inside as settled (not ended)',
+    edits: [
+      {
+        from: '      if (this.#afterCalls !== null) this.#callGone();\n      else this.#settle(out);',
+        to: '      this.#settle(out);',
+      },
+    ],
+  },
+  {
     name: 'keep a cross-realm Error only if instanceof Error sees it',
     file: 'lib/errors.ts',
     edits: [
@@ -758,12 +776,15 @@ const CORE_SPECS = [
   'spec/batching-writable.spec.ts',
   'spec/callback-consumer.spec.ts',
   'spec/canary.spec.ts',
+  'spec/concurrency.spec.ts',
   'spec/destroy.spec.ts',
   'spec/go-library.spec.ts',
   'spec/interop.spec.ts',
+  'spec/max-bytes.spec.ts',
   'spec/node-oracle.spec.ts',
   'spec/node-parity.spec.ts',
   'spec/options.spec.ts',
+  'spec/pipe-busy.spec.ts',
   'spec/properties.spec.ts',
   'spec/ready.spec.ts',
   'spec/stats.spec.ts',

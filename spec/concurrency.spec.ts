@@ -280,5 +280,26 @@ describe('concurrency (docs/semantics.md 23)', () => {
       pending.resolve();
       expect((await failed)[0]).to.equal(boom);
     });
+    // Found by the differential oracle: a call that destroyed the stream from
+    // inside and returned (or threw) at once was never counted as ended, so
+    // 'close' never came.
+    for (const how of ['returns', 'throws'] as const) {
+      it(`destroy() from inside a call that ${how} at once still closes the stream (concurrency 2)`, async () => {
+        const stream = new BatchingWritable<number>({
+          objectMode: true,
+          size: 1,
+          concurrency: 2,
+          onBatch: () => {
+            stream.destroy();
+            if (how === 'throws') throw new Error('after destroy');
+          },
+        });
+        const closed = once(stream, 'close');
+        stream.write(1);
+        await closed;
+        expect(stream.stats.inFlight).to.equal(0);
+        expect(stream.errored).to.equal(null);
+      });
+    }
   });
 });

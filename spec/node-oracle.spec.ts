@@ -362,6 +362,27 @@ describe('Node parity: divergences found by the oracle', () => {
           ),
         ));
 
+      it('calls a released callback, in its place, when destroyed before its drain tick ran', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              {
+                op: 'writeV',
+                chunks: [
+                  { kind: 'view', bytes: [0], offset: 0 },
+                  { kind: 'buffer', bytes: [0, 0] },
+                ],
+                callback: 'own',
+              },
+              { op: 'wait', hop: 'tick' },
+              { op: 'writeV', chunks: [], callback: 'own' },
+              { op: 'destroy', error: false },
+            ],
+            { size: 1, highWaterMark: 1, delays: [[]] },
+          ),
+        ));
+
       it("emits one 'drain' per write() that returned false", () =>
         expectParity(
           program(

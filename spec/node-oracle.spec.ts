@@ -383,6 +383,21 @@ describe('Node parity: divergences found by the oracle', () => {
           ),
         ));
 
+      it('leaves a flush() waiting for what Node holds under a cork() made after end()', () =>
+        expectParity(
+          program(
+            cls,
+            [
+              write(item, 'none', 'utf8'),
+              { op: 'end', chunk: { kind: 'item', value: 'string' }, encoding: 'omit', callback: 'none' },
+              { op: 'cork' },
+              write(item, { then: { op: 'write', chunk: item, encoding: 'utf8', callback: 'none' } }, 'utf8'),
+              { op: 'flush' },
+            ],
+            { objectMode: true, size: 1, highWaterMark: 0, autoDestroy: false, maxBytes: 1 },
+          ),
+        ));
+
       it("emits one 'drain' per write() that returned false", () =>
         expectParity(
           program(

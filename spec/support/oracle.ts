@@ -770,7 +770,11 @@ class Run {
       case 'waiters':
         // Bounded wait: a waiter still pending now, the stream closed or finished, hangs.
         for (let turn = 0; turn < 20 && this.#waiters.some((w) => !w.settled); turn++) await immediate();
-        this.obs.hanging = this.#waiters.filter((w) => !w.settled).map((w) => w.label);
+        // (A flush() waits for what Node still holds under cork(), as
+        // docs/semantics.md 8 says: still corked, that is no hang of ours.)
+        this.obs.hanging = this.#waiters
+          .filter((w) => !w.settled && !(stream.writableCorked > 0 && w.label.startsWith('flush')))
+          .map((w) => w.label);
         this.obs.bytes = Buffer.concat(this.#chunks);
         return;
     }

@@ -6,7 +6,14 @@ import process from 'node:process';
 import { Writable } from 'node:stream';
 import { type Accumulator, ByteAccumulator, hasExactByteLength, ItemAccumulator } from './accumulators';
 import { asError, invalidReturnValue, streamDestroyed, writeAfterEnd } from './errors';
-import { checkGroup, groupCountOf, groupMarker, isThenable, nodeNeedsDrain } from './node-shims';
+import {
+  checkGroup,
+  groupCountOf,
+  groupMarker,
+  isThenable,
+  nodeNeedsDrain,
+  takeEndCallback,
+} from './node-shims';
 import type { BatchSettings } from './options';
 
 /** A write's callback, as Node hands it to `_write`/`_writev`. */
@@ -538,16 +545,10 @@ export class BatchCore<B> {
    * or on a tick of its own (docs/node-parity.md).
    */
   endArguments(chunk: unknown, encoding: unknown, callback: unknown): [unknown, unknown, unknown] {
-    const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
-    const stream = this.#host.stream;
-    this.#endTaken = null;
-    if (typeof done !== 'function' || !stream.destroyed || stream.errored !== null || stream.writableEnded) {
-      return [chunk, encoding, callback];
-    }
+    const taken = takeEndCallback(this.#host.stream, chunk, encoding, callback);
     // Failed once Node's end() has returned (endCalled): not if it throws.
-    this.#endTaken = done as WriteCallback;
-    if (done === chunk) return [undefined, undefined, undefined];
-    return done === encoding ? [chunk, undefined, undefined] : [chunk, encoding, undefined];
+    this.#endTaken = taken === null ? null : taken.done;
+    return taken === null ? [chunk, encoding, callback] : taken.args;
   }
 
   /** A write callback tick of ours has run: end() callbacks taken meanwhile fail now. */

@@ -87,6 +87,34 @@ export function defineNeedDrain<S extends Writable>(prototype: S, drainOwed: (st
 }
 
 /**
+ * `end(chunk, encoding, callback)` on a stream destroyed without an error
+ * (and not ended before): Node keeps that callback and may never call it
+ * (docs/node-parity.md). Returns the callback, for the caller to fail with
+ * ERR_STREAM_DESTROYED once Node's `end()` has returned (not if it throws),
+ * and Node's arguments without it; null in any other state, where Node calls
+ * it itself.
+ * @internal
+ */
+export function takeEndCallback(
+  stream: Writable,
+  chunk: unknown,
+  encoding: unknown,
+  callback: unknown,
+): { done: (error?: Error | null) => void; args: [unknown, unknown, unknown] } | null {
+  const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
+  if (typeof done !== 'function' || !stream.destroyed || stream.errored !== null || stream.writableEnded) {
+    return null;
+  }
+  const args: [unknown, unknown, unknown] =
+    done === chunk
+      ? [undefined, undefined, undefined]
+      : done === encoding
+        ? [chunk, undefined, undefined]
+        : [chunk, encoding, undefined];
+  return { done: done as (error?: Error | null) => void, args };
+}
+
+/**
  * True for a value with a callable `then`: a promise, or a foreign thenable.
  * @internal
  */

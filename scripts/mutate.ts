@@ -71,8 +71,8 @@ const MUTATIONS: Mutation[] = [
     name: 'leave end(callback) after destroy() to Node (it may never call it)',
     edits: [
       {
-        from: '    this.#endTaken = done as WriteCallback;\n',
-        to: '    return [chunk, encoding, callback];\n',
+        from: 'const taken = takeEndCallback(this.#host.stream, chunk, encoding, callback);',
+        to: 'const taken = null;',
       },
     ],
   },

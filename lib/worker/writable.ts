@@ -20,7 +20,7 @@ import {
   RECORD_MORE,
 } from './layout';
 import { isRing, reached, RingWriter } from './ring';
-import { checkGroup, defineNeedDrain, groupCountOf, groupMarker } from '../node-shims';
+import { checkGroup, defineNeedDrain, groupCountOf, groupMarker, takeEndCallback } from '../node-shims';
 
 /**
  * What a writer thread needs to write into a `WorkerChannel`: pass it to the
@@ -328,19 +328,14 @@ export class WorkerWritable extends Writable {
 
   /** Node's `end()`, but a callback after `destroy()` is always called. */
   #endNode(chunk: unknown, encoding: unknown, callback: unknown): void {
-    const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : callback;
-    if (typeof done !== 'function' || !this.destroyed || this.errored !== null || this.writableEnded) {
-      // Node's end() sorts out its own overloads.
-      super.end(chunk, encoding as BufferEncoding, callback as () => void);
-      return;
-    }
-    // After destroy() without an error Node 20 may never call `done`; here it
-    // always gets ERR_STREAM_DESTROYED, once Node's end() has returned (not
-    // if it throws), as BatchingWritable's (docs/node-parity.md).
-    if (done === chunk) super.end();
-    else if (done === encoding) super.end(chunk);
-    else super.end(chunk, encoding as BufferEncoding);
-    process.nextTick(done, streamDestroyed('end'));
+    // After destroy() without an error Node 20 may never call end()'s
+    // callback; here it always gets ERR_STREAM_DESTROYED, a tick after Node's
+    // end() has returned (not if it throws), as BatchingWritable's.
+    const taken = takeEndCallback(this, chunk, encoding, callback);
+    // Node's end() sorts out its own overloads.
+    const [c, e, cb] = taken === null ? [chunk, encoding, callback] : taken.args;
+    super.end(c, e as BufferEncoding, cb as () => void);
+    if (taken !== null) process.nextTick(taken.done, streamDestroyed('end'));
   }
 
   /**

@@ -219,6 +219,16 @@ function collect(channel: WorkerChannel): Buffer[] {
   return batches;
 }
 
+/** Reads the channel until the writer's 'drain', then ends the writer: every byte the reader got. */
+async function readPastDrain(channel: WorkerChannel, writer: WorkerWritable): Promise<Buffer> {
+  const drained = once(writer, 'drain');
+  const batches = collect(channel);
+  await drained;
+  writer.end();
+  await once(channel, 'end');
+  return Buffer.concat(batches);
+}
+
 /** Resolves after pending immediates (a waitAsync wake is a task, so give it turns). */
 async function turns(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -391,12 +401,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         false,
       ]);
       expect(writer.writableLength).to.equal(128 + 32);
-      const drained = once(writer, 'drain');
-      const batches = collect(channel);
-      await drained;
-      writer.end();
-      await once(channel, 'end');
-      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(
+      expect((await readPastDrain(channel, writer)).subarray(960)).to.deep.equal(
         Buffer.concat([Buffer.alloc(128, 2), Buffer.alloc(16, 3), Buffer.alloc(16, 4)]),
       );
     });
@@ -406,12 +411,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       const writer = new WorkerWritable(channel.createWriter());
       for (let i = 0; i < 15; i++) expect(writer.write(Buffer.alloc(64, 2))).to.equal(true);
       expect(writer.writeV([Buffer.alloc(64, 3), Buffer.alloc(64, 4)])).to.equal(false);
-      const drained = once(writer, 'drain');
-      const batches = collect(channel);
-      await drained;
-      writer.end();
-      await once(channel, 'end');
-      expect(Buffer.concat(batches).subarray(960)).to.deep.equal(
+      expect((await readPastDrain(channel, writer)).subarray(960)).to.deep.equal(
         Buffer.concat([Buffer.alloc(64, 3), Buffer.alloc(64, 4)]),
       );
     });

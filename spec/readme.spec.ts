@@ -111,6 +111,71 @@ describe('the shipped prose speaks only of the package', () => {
   }
 });
 
+describe('citations in code and prose reach what they name', () => {
+  // Where the TSDoc, comments and docs cite "README: TypeScript",
+  // "docs/semantics.md 7" or "semantics 11" in words rather than as links.
+  const sources = ['lib', 'spec', 'examples', 'scripts', 'stress', 'bench', 'tools']
+    .flatMap((dir) =>
+      readdirSync(path.join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
+        .filter((name) => /\.(ts|mts|js|mjs)$/.test(name) && !name.includes('node_modules'))
+        .map((name) => `${dir}/${name}`),
+    )
+    // This file names what it looks for.
+    .filter((name) => name !== 'spec/readme.spec.ts')
+    .concat(pages, 'bench/README.md')
+    .sort();
+  const textOf = (file: string): string => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+  /** A heading's words, without Markdown: "A Node-style `onBatch(batch, done)`" → "a node-style onbatch(batch, done)". */
+  const plain = (heading: string): string =>
+    heading
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .replace(/[`*]/g, '')
+      .trim()
+      .toLowerCase();
+  const readmeHeadings = textOf('README.md')
+    .split('\n')
+    .filter((line) => /^#{2,6} /.test(line))
+    .map((line) => plain(line.replace(/^#+ /, '')));
+  const rules = new Set(
+    [...textOf('docs/semantics.md').matchAll(/^### (\d+)\. /gm)].map(([, rule]) => Number(rule)),
+  );
+
+  it(`every "README: <section>" names a heading of README.md (${sources.length} files)`, () => {
+    const broken: string[] = [];
+    for (const file of sources) {
+      for (const [, section] of textOf(file).matchAll(/\bREADME: ([A-Z`][\w`. -]*)/g)) {
+        const words = plain((section ?? '').replace(/\.$/, ''));
+        if (!readmeHeadings.some((heading) => heading.startsWith(words)))
+          broken.push(`${file}: README: ${section}`);
+      }
+    }
+    expect(broken).to.deep.equal([]);
+  });
+
+  it('every "docs/semantics.md N" and "semantics N" names a rule of docs/semantics.md', () => {
+    expect(rules.size).to.be.greaterThan(20);
+    const broken: string[] = [];
+    for (const file of sources) {
+      for (const [cited] of textOf(file).matchAll(/\bsemantics(?:\.md)? \d+(?:(?:, | and |–)\d+)*/g)) {
+        for (const rule of cited.replace(/^\D+/, '').split(/\D+/).map(Number)) {
+          if (!rules.has(rule)) broken.push(`${file}: ${cited}`);
+        }
+      }
+    }
+    expect(broken).to.deep.equal([]);
+  });
+
+  it('every docs/<page>.md named in code or prose exists', () => {
+    const broken: string[] = [];
+    for (const file of sources) {
+      for (const [page] of textOf(file).matchAll(/\bdocs\/[a-z-]+\.md\b/g)) {
+        if (!existsSync(path.join(PROJECT_ROOT, page))) broken.push(`${file}: ${page}`);
+      }
+    }
+    expect(broken).to.deep.equal([]);
+  });
+});
+
 describe('the specs cite docs/semantics.md, not planning notes', () => {
   const files = readdirSync(path.join(PROJECT_ROOT, 'spec'), { recursive: true, encoding: 'utf8' })
     // This file names what it looks for.

@@ -176,6 +176,95 @@ describe('citations in code and prose reach what they name', () => {
   });
 });
 
+describe("README.md's API table names what the package declares", function () {
+  // Read from the built declarations (dist/index.d.ts), as users get them.
+  this.timeout(60_000);
+  const readme = readFileSync(README, 'utf8');
+  const api = readme.slice(
+    readme.indexOf('\n## API\n'),
+    readme.indexOf('\n### ', readme.indexOf('\n## API\n')),
+  );
+  /** First-column names of the table: `flush()` → flush, `Batch<T>` → Batch, **`new X<T>(o)`** → X. */
+  const rows = api
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('| ---'))
+    .map((line) => {
+      const [, first = '', kind = '', text = ''] =
+        line.split(' | ').length >= 3 ? ['', ...line.slice(2).split(' | ')] : [];
+      const names = [...first.matchAll(/`(?:new )?([\w[\].]+)/g)].map(([, name]) => name ?? '');
+      return { names, kind: kind.trim(), text };
+    })
+    .filter((row) => row.names.length > 0);
+
+  let exported: Map<string, ts.Symbol>;
+  let checker: ts.TypeChecker;
+  const membersOf = (name: string): Set<string> => {
+    const symbol = exported.get(name);
+    expect(symbol, `${name} is exported`).not.to.equal(undefined);
+    const target = (symbol!.flags & ts.SymbolFlags.Alias) !== 0 ? checker.getAliasedSymbol(symbol!) : symbol!;
+    const type = checker.getDeclaredTypeOfSymbol(target);
+    const parts = type.isUnion() ? type.types : [type];
+    return new Set(parts.flatMap((part) => checker.getPropertiesOfType(part).map((p) => p.getName())));
+  };
+
+  before(() => {
+    const index = path.join(PROJECT_ROOT, 'dist', 'index.d.ts');
+    const program = ts.createProgram([index], { strict: true, types: ['node'] });
+    checker = program.getTypeChecker();
+    const module = checker.getSymbolAtLocation(program.getSourceFile(index)!)!;
+    exported = new Map(checker.getExportsOfModule(module).map((symbol) => [symbol.getName(), symbol]));
+  });
+
+  it('reads the table', () => {
+    expect(rows.length).to.be.greaterThan(15);
+  });
+
+  it('every class and type it names is exported', () => {
+    const named = rows.filter((row) => /^(class|classes|types)$/.test(row.kind)).flatMap((row) => row.names);
+    expect(named).to.include.members(['BatchingWritable', 'AsyncBatchStream', 'WorkerChannel', 'BatchStats']);
+    expect(named.filter((name) => !exported.has(name))).to.deep.equal([]);
+  });
+
+  it('every option it names is an option of the class it says (Node options aside)', () => {
+    const writable = new Set([
+      ...membersOf('ByteBatchingWritableOptions'),
+      ...membersOf('ObjectBatchingWritableOptions'),
+    ]);
+    const transform = new Set([
+      ...membersOf('ByteAsyncBatchStreamOptions'),
+      ...membersOf('ObjectAsyncBatchStreamOptions'),
+    ]);
+    const wrong: string[] = [];
+    for (const row of rows.filter((candidate) => candidate.kind.startsWith('option'))) {
+      for (const name of row.names) {
+        if (!row.kind.includes('AsyncBatchStream') && !writable.has(name))
+          wrong.push(`BatchingWritable: ${name}`);
+        if (!row.kind.includes('BatchingWritable') && !transform.has(name))
+          wrong.push(`AsyncBatchStream: ${name}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('every method and getter it names is on both classes', () => {
+    const wrong: string[] = [];
+    for (const name of rows.filter((row) => /^(method|getter)/.test(row.kind)).flatMap((row) => row.names)) {
+      const member = name === '[Symbol.asyncDispose]' ? '__@asyncDispose' : name;
+      for (const face of ['BatchingWritable', 'AsyncBatchStream']) {
+        if (![...membersOf(face)].some((found) => found === member || found.startsWith(`${member}@`)))
+          wrong.push(`${face}: ${name}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('the stats row lists every BatchStats field, and no other', () => {
+    const row = rows.find((candidate) => candidate.names[0] === 'stats');
+    const listed = [...(row?.text ?? '').matchAll(/`(\w+)`/g)].map(([, field]) => field);
+    expect(listed).to.have.members([...membersOf('BatchStats')]);
+  });
+});
+
 describe('the specs cite docs/semantics.md, not planning notes', () => {
   const files = readdirSync(path.join(PROJECT_ROOT, 'spec'), { recursive: true, encoding: 'utf8' })
     // This file names what it looks for.

@@ -73,17 +73,24 @@ function anchorsOf(markdown: string): Set<string> {
   );
 }
 
-/** The prose users get: README.md, CHANGELOG.md and docs/*.md (docs/api/ is generated). */
+/** The prose users get: README.md, CHANGELOG.md, docs/*.md and the benchmark notes (docs/api/ is generated). */
 const pages = [
   'README.md',
   'CHANGELOG.md',
   ...readdirSync(path.join(PROJECT_ROOT, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),
+  'bench/README.md',
 ];
 
-describe('links in README.md, CHANGELOG.md and docs/*.md', () => {
-  for (const page of pages) {
+/** The API reference typedoc writes from the TSDoc: its links and anchors too. */
+const apiPages = readdirSync(path.join(PROJECT_ROOT, 'docs', 'api'), { recursive: true, encoding: 'utf8' })
+  .filter((name) => name.endsWith('.md'))
+  .map((name) => `docs/api/${name}`)
+  .sort();
+
+describe('links in README.md, CHANGELOG.md, docs/ (docs/api/ too) and bench/README.md', () => {
+  for (const page of [...pages, ...apiPages]) {
     it(`${page}: every relative link reaches a file, and its #anchor a heading there`, () => {
       const text = readFileSync(path.join(PROJECT_ROOT, page), 'utf8');
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
@@ -122,7 +129,7 @@ describe('citations in code and prose reach what they name', () => {
     )
     // This file names what it looks for.
     .filter((name) => name !== 'spec/readme.spec.ts')
-    .concat(pages, 'bench/README.md')
+    .concat(pages)
     .sort();
   const textOf = (file: string): string => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
   /** A heading's words, without Markdown: "A Node-style `onBatch(batch, done)`" → "a node-style onbatch(batch, done)". */

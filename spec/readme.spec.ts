@@ -172,6 +172,23 @@ describe('citations in code and prose reach what they name', () => {
     expect(broken).to.deep.equal([]);
   });
 
+  it('every repository path named in backticks exists (`spec/…`, `lib/…`, bench/README.md: `support/…`)', () => {
+    const broken: string[] = [];
+    for (const file of sources) {
+      const text = textOf(file);
+      for (const [, named] of text.matchAll(
+        /`((?:lib|spec|scripts|stress|bench|tools|examples|docs)\/[\w./-]*\w)`/g,
+      )) {
+        if (!existsSync(path.join(PROJECT_ROOT, named ?? ''))) broken.push(`${file}: ${named}`);
+      }
+      if (file !== 'bench/README.md') continue;
+      for (const [, named] of text.matchAll(/`((?:support|scenarios|results)\/[\w./-]*\w|run\.ts)`/g)) {
+        if (!existsSync(path.join(PROJECT_ROOT, 'bench', named ?? ''))) broken.push(`${file}: ${named}`);
+      }
+    }
+    expect(broken).to.deep.equal([]);
+  });
+
   it('every docs/<page>.md named in code or prose exists', () => {
     const broken: string[] = [];
     for (const file of sources) {

@@ -194,3 +194,13 @@ async function reading(): Promise<void> {
   });
 }
 void reading;
+
+// ---- events ------------------------------------------------------------------
+
+bytes.on('error', (error) => {
+  type _ = Expect<Equal<typeof error, Error>>;
+});
+bytes.on('drain', (...args) => {
+  type _ = Expect<Equal<typeof args, []>>;
+});
+rows.once('finish', () => {});

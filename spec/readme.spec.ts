@@ -213,8 +213,8 @@ describe("README.md's API table names what the package declares", function () {
     .split('\n')
     .filter((line) => line.startsWith('| ') && !line.startsWith('| ---'))
     .map((line) => {
-      const [, first = '', kind = '', text = ''] =
-        line.split(' | ').length >= 3 ? ['', ...line.slice(2).split(' | ')] : [];
+      // "| first | kind | text |": the cells, without the outer bars.
+      const [first = '', kind = '', text = ''] = line.slice(2, -2).split(' | ');
       const names = [...first.matchAll(/`(?:new )?([\w[\].]+)/g)].map(([, name]) => name ?? '');
       return { names, kind: kind.trim(), text };
     })

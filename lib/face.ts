@@ -18,8 +18,9 @@ export interface BatchFace<T> {
    * nothing and still calls `callback`.
    *
    * @returns false when the caller should wait for `'drain'`, as `write()`.
-   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array, or
-   *   for a chunk `write()` would refuse (then nothing of the group is written).
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` if `chunks` is not an array; for
+   *   a chunk `write()` would refuse, what `write()` throws (`ERR_INVALID_ARG_TYPE`,
+   *   or `ERR_STREAM_NULL_VALUES` for `null`), and nothing of the group is written.
    */
   writeV(chunks: readonly Chunk<T>[], callback?: (error?: Error | null) => void): boolean;
 

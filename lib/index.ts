@@ -132,9 +132,11 @@ export interface AsyncBatchStreamConstructor {
    */
   new (options: ByteAsyncBatchStreamOptions): AsyncBatchStream;
   /**
-   * Object mode: items of type `T` (`unknown` unless given) in, `T[]` out.
+   * Object mode: items of type `T` (`unknown` unless given, or inferred from
+   * `sizeOf`) in, `T[]` out.
    *
-   * @throws As in byte mode.
+   * @throws As in byte mode for `size`, `maxDelay` and `concurrency`; for a
+   *   bad `maxBytes` or `sizeOf`, as `BatchingWritable` in object mode.
    */
   new <T>(options: ObjectAsyncBatchStreamOptions<T>): AsyncBatchStream<T>;
   /** For `instanceof`. */

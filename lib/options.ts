@@ -62,7 +62,7 @@ export interface BatchingOptions {
    * event-loop turn; `Infinity` hands over only full batches, `flush()` and
    * `end()`. At most 2147483647 when finite (Node's timer limit).
    */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
 /** Which Node options we set ourselves, so the user cannot. */
@@ -75,13 +75,13 @@ export interface ByteBatchingWritableOptions
    * `false` or left out (the default): byte mode. Chunks are `Buffer`,
    * `Uint8Array` or strings; each batch is one `Buffer` of at most `size` bytes.
    */
-  objectMode?: false;
+  objectMode?: false | undefined;
   /** Object mode only: a byte batch is bounded by `size` already. */
-  maxBytes?: never;
+  maxBytes?: undefined;
   /** Object mode only, with `maxBytes`. */
-  sizeOf?: never;
+  sizeOf?: undefined;
   /** See {@link ObjectBatchingWritableOptions.concurrency}. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /**
    * Receives each batch, one at a time: it is not called again before the
    * promise it returned has settled (or, if it returned no promise, before it
@@ -105,9 +105,9 @@ export interface ObjectBatchingWritableOptions<T>
   /** As in byte mode, with an array of the items written, in write order. */
   onBatch: BatchConsumer<T[]>;
   /** See {@link ItemWeightOptions.maxBytes}. */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** See {@link ItemWeightOptions.sizeOf}. */
-  sizeOf?: (item: T) => number;
+  sizeOf?: ((item: T) => number) | undefined;
   /**
    * How many `onBatch` calls may run at once: a positive safe integer, default
    * 1 (one at a time: `onBatch` is not called again before the last call
@@ -119,7 +119,7 @@ export interface ObjectBatchingWritableOptions<T>
    * running have settled, and what they return is ignored
    * (docs/semantics.md 23).
    */
-  concurrency?: number;
+  concurrency?: number | undefined;
 }
 
 /**
@@ -132,7 +132,7 @@ export interface ItemWeightOptions<T> {
    * safe integer. A batch closes at `size` items or at `maxBytes`, whichever
    * comes first; an item heavier than `maxBytes` goes alone. Needs `sizeOf`.
    */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /**
    * The bytes an item weighs, for `maxBytes` (which it needs): called once per
    * item, synchronously, as the item is written (or, for writes Node queued
@@ -141,7 +141,7 @@ export interface ItemWeightOptions<T> {
    * error thrown, or `ERR_INVALID_RETURN_VALUE`); that item is in no batch,
    * and its write callback gets the error.
    */
-  sizeOf?: (item: T) => number;
+  sizeOf?: ((item: T) => number) | undefined;
 }
 
 /**
@@ -161,21 +161,21 @@ interface AsyncBatchStreamCommonOptions
    * Batches the readable side may hold before the stream waits for downstream;
    * default 1. (`highWaterMark` alone sets the writable side only.)
    */
-  readableHighWaterMark?: number;
+  readableHighWaterMark?: number | undefined;
   /** Not here: an `AsyncBatchStream` pushes its batches downstream; read them there. */
-  onBatch?: never;
+  onBatch?: undefined;
   /** Not here: downstream reads one batch at a time, as fast as it can. */
-  concurrency?: never;
+  concurrency?: undefined;
 }
 
 /** `AsyncBatchStream` in byte mode: bytes in, coalesced `Buffer`s out. */
 export interface ByteAsyncBatchStreamOptions extends AsyncBatchStreamCommonOptions {
   /** `false` or left out (the default): byte mode. */
-  objectMode?: false;
+  objectMode?: false | undefined;
   /** Object mode only: a byte batch is bounded by `size` already. */
-  maxBytes?: never;
+  maxBytes?: undefined;
   /** Object mode only, with `maxBytes`. */
-  sizeOf?: never;
+  sizeOf?: undefined;
 }
 
 /** `AsyncBatchStream` in object mode: items in, arrays of items out. */
@@ -183,9 +183,9 @@ export interface ObjectAsyncBatchStreamOptions<T = unknown> extends AsyncBatchSt
   /** `true`: object mode. Any value but `null` is an item. */
   objectMode: true;
   /** See {@link ItemWeightOptions.maxBytes}. */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** See {@link ItemWeightOptions.sizeOf}. */
-  sizeOf?: (item: T) => number;
+  sizeOf?: ((item: T) => number) | undefined;
 }
 
 /** Options of `new AsyncBatchStream()`: byte mode unless `objectMode: true`. */

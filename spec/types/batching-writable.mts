@@ -259,7 +259,7 @@ new RowSink({ size: 1, onBatch: () => {} });
 class ByteSink extends BatchingWritable {}
 new ByteSink({ size: 1, onBatch: (batch) => void batch.byteLength }).write('a');
 
-// `await using` ends the stream (README: Stream lifecycle).
+// `await using` ends the stream (README: `Symbol.asyncDispose`).
 async function disposable(): Promise<void> {
   type _ = Expect<Equal<ReturnType<(typeof bytes)[typeof Symbol.asyncDispose]>, Promise<void>>>;
 }

@@ -60,3 +60,24 @@ async function pipelines(): Promise<void> {
   await pipeline(Readable.from(['a', 'b']), out);
 }
 void pipelines;
+
+// ---- events and options a first-time user gets right, and wrong -------------
+
+channel.on('writerEnd', (info) => {
+  type _ = Expect<Equal<typeof info, WriterEndInfo>>;
+});
+channel.once('writerEnd', ({ id, clean }) => {
+  type _ = Expect<Equal<[typeof id, typeof clean], [number, boolean]>>;
+});
+// @ts-expect-error batches are bytes: no object mode
+new WorkerChannel({ size: 16384, objectMode: true });
+// @ts-expect-error ringSize, not ringsize
+new WorkerChannel({ size: 16384, ringsize: 1 << 20 });
+// @ts-expect-error a WorkerWritable opens a handle from createWriter(), not options
+new WorkerWritable({ size: 16384 });
+// @ts-expect-error wake is 'batched' or 'eager'
+new WorkerWritable(handle, { wake: 'lazy' });
+// @ts-expect-error blocking is a boolean
+new WorkerWritable(handle, { blocking: 'yes' });
+// @ts-expect-error reserve() takes a byte count
+out.reserve('64');

@@ -675,10 +675,7 @@ export async function runLatencyBench(opts: {
   }
   lines.push('');
   if (targets.length > 0) {
-    lines.push(
-      'Targets (issue 13; reported, never fail the run); a rate cargoQueue falls behind at has none:',
-      '',
-    );
+    lines.push('Targets (reported, never fail the run); a rate cargoQueue falls behind at has none:', '');
     lines.push('| Target | Measured | Required | Verdict |', '| --- | ---: | ---: | ---: |');
     for (const target of targets) {
       const verdict = target.missing ? 'n/a' : target.pass ? 'PASS' : '**FAIL**';

@@ -1071,7 +1071,7 @@ export function renderBadInputMarkdown(): string {
     'marked for byte mode behaves alike in object mode unless a row says otherwise. "—": does not apply.',
     '"semantics N" is rule N of [semantics.md](semantics.md).',
     '',
-    'Each row is a spec: `spec/bad-input.spec.ts` runs it against each class it applies to.',
+    'Each row is a spec: in the repository, `spec/bad-input.spec.ts` runs it against each class it applies to.',
     '',
     '| Where | Bad input | BatchingWritable | AsyncBatchStream | Note |',
     '| --- | --- | --- | --- | --- |',

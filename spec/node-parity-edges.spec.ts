@@ -1,0 +1,503 @@
+import { expect } from 'chai';
+import { finished, Writable, type WritableOptions } from 'node:stream';
+import { inspect } from 'node:util';
+import { BatchingWritable } from '../lib/index';
+import { nextTurn } from './support/helpers';
+
+// BatchingWritable at the edges the differential fuzzer (spec/node-oracle.spec.ts)
+// does not generate: constructor options and hooks, subclasses, Node's stream
+// utilities, odd chunks and strings, and the state getters. Each case runs the
+// same program on a plain Writable whose sink takes every write at once and on
+// a BatchingWritable, and compares what the user observes: callbacks and events
+// in order, what calls return and throw, and the bytes (or items) delivered
+// (docs/semantics.md 13; the differences kept are in docs/node-parity.md).
+
+type Kind = 'node' | 'ours';
+
+/** What a program can reach while it runs on one of the two streams. */
+interface Run {
+  readonly kind: Kind;
+  /** Appends an entry to the trace. */
+  note(entry: string): void;
+  /** A callback that notes `name`, and the error it gets, if any. */
+  callback(name: string): (error?: Error | null) => void;
+  /** What reached the sink so far: bytes as hex, or items. */
+  delivered(): string;
+}
+
+/** What the user observed: the trace, and all that was delivered. */
+interface Observed {
+  trace: string[];
+  delivered: string;
+}
+
+/** Builds the stream for a kind; `take` receives what reaches the sink, chunk or batch. */
+type Make = (kind: Kind, take: (data: unknown) => void) => Writable;
+
+/** How an error shows in a trace: its code, else its message. */
+function describe_(error: unknown): string {
+  if (error === null || error === undefined) return String(error);
+  const { code, message, name } = error as { code?: string; message?: string; name?: string };
+  return code ?? (message || name || inspect(error));
+}
+
+const EVENTS = ['error', 'finish', 'close'] as const;
+
+/**
+ * A plain Writable whose sink takes each write at once (the oracle), or a
+ * BatchingWritable, each with `options`. Node's sink turns a string (with
+ * `decodeStrings: false`) into the bytes it stands for.
+ */
+function makeWith(options: Record<string, unknown> = {}): Make {
+  return (kind, take) =>
+    kind === 'node'
+      ? new Writable({
+          ...(options as WritableOptions),
+          writev(entries, callback) {
+            for (const { chunk, encoding } of entries) {
+              take(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+            }
+            callback();
+          },
+        })
+      : new BatchingWritable({
+          size: 16,
+          ...(options as object),
+          onBatch(batch: unknown) {
+            take(batch);
+          },
+          // Any options a test gives: the cast is the point of the helper.
+        } as unknown as ConstructorParameters<typeof BatchingWritable>[0]);
+}
+
+/**
+ * Runs `program` on a stream of `kind` and returns what it observed, once the
+ * stream has finished, closed or failed and the turn after has run.
+ */
+async function observe(
+  kind: Kind,
+  make: Make,
+  program: (stream: Writable, run: Run) => void | Promise<void>,
+  objectMode = false,
+): Promise<Observed> {
+  const trace: string[] = [];
+  const items: unknown[] = [];
+  const chunks: Buffer[] = [];
+  const take = (data: unknown): void => {
+    if (objectMode) items.push(...(kind === 'ours' ? (data as unknown[]) : [data]));
+    // Node hands its sink the writer's own chunk: copy it, as a sink would.
+    else chunks.push(Buffer.from(data as Uint8Array));
+  };
+  const delivered = (): string =>
+    objectMode ? JSON.stringify(items) : Buffer.concat(chunks).toString('hex');
+  const stream = make(kind, take);
+  for (const event of EVENTS) {
+    stream.on(event, (error?: unknown) =>
+      trace.push(event === 'error' ? `error ${describe_(error)}` : event),
+    );
+  }
+  const done = new Promise<void>((resolve) => finished(stream, () => resolve()));
+  const run: Run = {
+    kind,
+    note: (entry) => trace.push(entry),
+    callback: (name) => (error) => trace.push(error ? `${name} ${describe_(error)}` : name),
+    delivered,
+  };
+  try {
+    await program(stream, run);
+  } catch (error) {
+    trace.push(`threw ${(error as Error).constructor.name} ${describe_(error)}`);
+  }
+  await done;
+  await nextTurn();
+  return { trace, delivered: delivered() };
+}
+
+/**
+ * Runs `program` on both streams; ours must observe what Node's does. Returns
+ * Node's. With `destroys`, what ours delivered need only be a prefix of what
+ * Node's sink took: a destroyed stream drops what it had not handed over
+ * (docs/node-parity.md, timing of delivery).
+ */
+async function expectSame(
+  make: Make,
+  program: (stream: Writable, run: Run) => void | Promise<void>,
+  { objectMode = false, destroys = false } = {},
+): Promise<Observed> {
+  const node = await observe('node', make, program, objectMode);
+  const ours = await observe('ours', make, program, objectMode);
+  if (destroys) {
+    expect(ours.trace).to.deep.equal(node.trace);
+    expect(node.delivered.startsWith(ours.delivered), 'a prefix').to.equal(true);
+  } else {
+    expect(ours).to.deep.equal(node);
+  }
+  return node;
+}
+
+/** The state getters a user reads, as one line. */
+function snapshot(stream: Writable): string {
+  const names = [
+    'writableLength',
+    'writableNeedDrain',
+    'writableEnded',
+    'writableFinished',
+    'writableCorked',
+    'writableHighWaterMark',
+    'writableObjectMode',
+    'writable',
+    'destroyed',
+    'closed',
+    'errored',
+    'writableAborted',
+  ] as const;
+  return names
+    .map((name) => {
+      const value: unknown = stream[name];
+      return `${name}=${value instanceof Error ? describe_(value) : String(value)}`;
+    })
+    .join(' ');
+}
+
+/** What a constructor call throws: class, code and message, or 'ok'. */
+function thrownBy(construct: () => unknown): string {
+  try {
+    construct();
+    return 'ok';
+  } catch (error) {
+    return `${(error as Error).constructor.name} ${describe_(error)}: ${(error as Error).message}`;
+  }
+}
+
+describe('BatchingWritable at the edges, side by side with a plain Writable', () => {
+  describe('constructor options Node takes', () => {
+    it('runs a final option once every batch has settled, before finish', async () => {
+      const node = await expectSame(
+        makeWith({
+          maxDelay: Infinity,
+          final(this: Writable, callback: (error?: Error | null) => void) {
+            trace(this).note(`final saw ${trace(this).delivered()}`);
+            setImmediate(callback);
+          },
+        }),
+        (stream, run) => {
+          bind(stream, run);
+          stream.write('ab');
+          stream.write('cd');
+          stream.end(run.callback('end'));
+        },
+      );
+      expect(node.trace).to.deep.equal(['final saw 61626364', 'end', 'finish', 'close']);
+    });
+
+    it('fails the stream with the error a final option calls back with', async () => {
+      const node = await expectSame(
+        makeWith({
+          final(callback: (error?: Error | null) => void) {
+            setImmediate(() => callback(new Error('final failed')));
+          },
+        }),
+        (stream, run) => {
+          stream.write('ab');
+          stream.end(run.callback('end'));
+        },
+      );
+      expect(node.trace).to.deep.equal(['end final failed', 'error final failed', 'close']);
+    });
+
+    it('fails the stream with what a final option throws', async () => {
+      // Node calls a final option from inside end(), ours once the batches
+      // have settled: the same callbacks and events, in the order of a final
+      // that failed later (see the case above).
+      const make = makeWith({
+        final() {
+          throw new Error('final threw');
+        },
+      });
+      const program = (stream: Writable, run: Run): void => {
+        stream.write('ab');
+        stream.end(run.callback('end'));
+      };
+      const node = await observe('node', make, program);
+      const ours = await observe('ours', make, program);
+      expect(ours.trace).to.have.members(node.trace).and.to.have.lengthOf(node.trace.length);
+      expect(ours.trace).to.deep.equal(['end final threw', 'error final threw', 'close']);
+      expect(ours.delivered).to.equal(node.delivered);
+    });
+
+    it('calls a destroy option with the error, and the stream takes the error it calls back with', async () => {
+      const node = await expectSame(
+        makeWith({
+          destroy(this: Writable, error: Error | null, callback: (error?: Error | null) => void) {
+            trace(this).note(`destroy ${describe_(error)}`);
+            callback(new Error('replaced'));
+          },
+        }),
+        (stream, run) => {
+          bind(stream, run);
+          stream.write('ab', run.callback('write'));
+          stream.destroy(new Error('first'));
+          run.note(`errored ${describe_(stream.errored)}`);
+        },
+        { destroys: true },
+      );
+      expect(node.trace).to.deep.equal([
+        'destroy first',
+        'errored first',
+        'write',
+        'error replaced',
+        'close',
+      ]);
+    });
+
+    it('calls a destroy option with null when autoDestroy destroys a finished stream', async () => {
+      await expectSame(
+        makeWith({
+          destroy(this: Writable, error: Error | null, callback: (error?: Error | null) => void) {
+            trace(this).note(`destroy ${describe_(error)} saw ${trace(this).delivered()}`);
+            callback(error);
+          },
+        }),
+        (stream, run) => {
+          bind(stream, run);
+          stream.end('ab');
+        },
+      );
+    });
+
+    it('holds every write until a construct option calls back, then delivers them', async () => {
+      const node = await expectSame(
+        makeWith({
+          construct(this: Writable, callback: (error?: Error | null) => void) {
+            setImmediate(() => {
+              trace(this).note(`constructed, saw '${trace(this).delivered()}'`);
+              callback();
+            });
+          },
+        }),
+        (stream, run) => {
+          bind(stream, run);
+          run.note(`write ${stream.write('ab', run.callback('write'))}`);
+          stream.end('cd', run.callback('end'));
+        },
+      );
+      expect(node.trace[1]).to.equal("constructed, saw ''");
+      expect(node.delivered).to.equal('61626364');
+    });
+
+    it('fails held writes and end() with the error of a construct option', async () => {
+      await expectSame(
+        makeWith({
+          construct(callback: (error?: Error | null) => void) {
+            setImmediate(() => callback(new Error('construct failed')));
+          },
+        }),
+        (stream, run) => {
+          stream.write('ab', run.callback('write'));
+          stream.end(run.callback('end'));
+        },
+      );
+    });
+
+    it('refuses the highWaterMark and defaultEncoding values Node refuses, with its errors', () => {
+      const bad: Record<string, unknown>[] = [
+        { highWaterMark: -1 },
+        { highWaterMark: NaN },
+        { highWaterMark: '16' },
+        { highWaterMark: 1.5 },
+        { highWaterMark: Infinity },
+        { highWaterMark: -Infinity },
+        { defaultEncoding: 'nope' },
+        { defaultEncoding: 'buffer' },
+        { signal: {} },
+        { signal: 'abort' },
+      ];
+      for (const options of bad) {
+        const node = thrownBy(() => new Writable(options));
+        expect(node, inspect(options)).to.not.equal('ok');
+        expect(
+          thrownBy(() => makeWith(options)('ours', () => {})),
+          inspect(options),
+        ).to.equal(node);
+      }
+    });
+
+    it('takes the options Node takes and ignores, and the spellings it accepts', async () => {
+      for (const options of [
+        { writableHighWaterMark: 5 },
+        { writableObjectMode: true },
+        { highWaterMark: null },
+        { highWaterMark: 2 ** 40 },
+        { defaultEncoding: 'UTF-16LE' },
+        { defaultEncoding: null },
+        { emitClose: 'yes' },
+        { autoDestroy: 0 },
+      ]) {
+        await expectSame(makeWith(options), (stream, run) => {
+          run.note(snapshot(stream));
+          stream.write('ab');
+          stream.end(run.callback('end'));
+          run.note(snapshot(stream));
+        });
+      }
+    });
+
+    it('delivers with decodeStrings: false the bytes Node’s sink would decode', async () => {
+      const node = await expectSame(makeWith({ decodeStrings: false }), (stream) => {
+        stream.write('héllo', 'latin1');
+        stream.write('ff00', 'hex');
+        stream.end('€', 'utf16le');
+      });
+      expect(node.delivered).to.equal(
+        Buffer.concat([
+          Buffer.from('héllo', 'latin1'),
+          Buffer.from('ff00', 'hex'),
+          Buffer.from('€', 'utf16le'),
+        ]).toString('hex'),
+      );
+    });
+  });
+
+  describe('subclasses', () => {
+    /** A subclass of the plain Writable (the oracle) or of ours, with the same overrides. */
+    function subclassed(
+      overrides: (Base: new () => Writable) => new () => Writable,
+      options: Record<string, unknown> = {},
+    ): Make {
+      return (kind, take) => {
+        const Base =
+          kind === 'node'
+            ? class extends Writable {
+                constructor() {
+                  super({
+                    ...(options as WritableOptions),
+                    writev(entries, callback) {
+                      for (const { chunk } of entries) take(chunk);
+                      callback();
+                    },
+                  });
+                }
+              }
+            : class extends BatchingWritable {
+                constructor() {
+                  super({ size: 16, ...options, onBatch: (batch: Buffer) => take(batch) });
+                }
+              };
+        return new (overrides(Base))();
+      };
+    }
+
+    it('runs a subclass’s _final that does not call super once every batch has settled', async () => {
+      // Before, ours ran it at once: 'finish' came and the open batch was
+      // never handed over.
+      const make = subclassed(
+        (Base) =>
+          class extends Base {
+            override _final(callback: (error?: Error | null) => void): void {
+              trace(this).note(`final saw ${trace(this).delivered()}`);
+              callback();
+            }
+          },
+        { maxDelay: Infinity },
+      );
+      const node = await expectSame(make, (stream, run) => {
+        bind(stream, run);
+        stream.write('ab');
+        stream.end('cd', run.callback('end'));
+      });
+      expect(node.trace).to.deep.equal(['final saw 61626364', 'end', 'finish', 'close']);
+    });
+
+    it('runs a subclass’s _final that calls super._final, later', async () => {
+      const make = subclassed(
+        (Base) =>
+          class extends Base {
+            override _final(callback: (error?: Error | null) => void): void {
+              trace(this).note(`final saw ${trace(this).delivered()}`);
+              setImmediate(() => {
+                const own = Object.getPrototypeOf(Object.getPrototypeOf(this)) as Writable;
+                if (typeof own._final === 'function') own._final.call(this, callback);
+                else callback();
+              });
+            }
+          },
+      );
+      await expectSame(make, (stream, run) => {
+        bind(stream, run);
+        stream.write('ab');
+        stream.end('cd', run.callback('end'));
+      });
+    });
+
+    it('holds writes until a subclass’s _construct calls back', async () => {
+      const make = subclassed(
+        (Base) =>
+          class extends Base {
+            override _construct(callback: (error?: Error | null) => void): void {
+              setImmediate(() => {
+                trace(this).note(`constructed, saw '${trace(this).delivered()}'`);
+                callback();
+              });
+            }
+          },
+      );
+      await expectSame(make, (stream, run) => {
+        bind(stream, run);
+        stream.write('ab', run.callback('write'));
+        stream.end(run.callback('end'));
+      });
+    });
+
+    it('takes what a subclass’s write() passes to super.write, in every argument shape', async () => {
+      const make = subclassed(
+        (Base) =>
+          class extends Base {
+            override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+              const upper = typeof chunk === 'string' ? chunk.toUpperCase() : chunk;
+              return super.write(upper, encoding as BufferEncoding, callback as () => void);
+            }
+          },
+      );
+      await expectSame(make, (stream, run) => {
+        run.note(`write ${stream.write('ab', run.callback('first'))}`);
+        run.note(`write ${stream.write('cd', 'latin1')}`);
+        run.note(`write ${stream.write('ef', 'utf8', run.callback('third'))}`);
+        stream.end('gh', run.callback('end'));
+      });
+    });
+
+    it('calls a subclass’s _destroy that calls super, with the error', async () => {
+      const make = subclassed(
+        (Base) =>
+          class extends Base {
+            override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+              trace(this).note(`destroy ${describe_(error)}`);
+              super._destroy(error, callback);
+            }
+          },
+      );
+      await expectSame(
+        make,
+        (stream, run) => {
+          bind(stream, run);
+          stream.write('ab', run.callback('write'));
+          stream.destroy(new Error('stop'));
+        },
+        { destroys: true },
+      );
+    });
+  });
+});
+
+/** The run a stream's hooks note to: hooks get only the stream. */
+const runs = new WeakMap<Writable, Run>();
+
+function bind(stream: Writable, run: Run): void {
+  runs.set(stream, run);
+}
+
+function trace(stream: Writable): Run {
+  const run = runs.get(stream);
+  if (run === undefined) throw new Error('the program did not bind its run');
+  return run;
+}

@@ -25,9 +25,22 @@ export function checkGroup(chunks: unknown, callback: unknown, objectMode: boole
   }
   for (const chunk of chunks as unknown[]) {
     if (chunk === null) throw nullChunk();
+    if (objectMode || typeof chunk === 'string' || chunk instanceof Buffer) continue;
     // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
-    if (!objectMode && typeof chunk !== 'string' && !ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
+    if (!ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
+    checkAttached(chunk);
   }
+}
+
+/**
+ * Throws what Node's write() throws making a Buffer of a view (not a Buffer)
+ * whose ArrayBuffer was transferred: V8's own TypeError, read in Node's order
+ * (a DataView fails on `byteOffset`, a typed array, then empty, on the
+ * construction).
+ */
+function checkAttached(view: ArrayBufferView): void {
+  const { buffer, byteOffset, byteLength } = view;
+  if (byteLength === 0) void new Uint8Array(buffer, byteOffset, 0);
 }
 
 /**

@@ -1,5 +1,18 @@
 import { expect } from 'chai';
-import { finished, Writable, type WritableOptions } from 'node:stream';
+import { once } from 'node:events';
+import {
+  addAbortSignal,
+  compose,
+  finished,
+  isDisturbed,
+  isErrored,
+  isWritable,
+  pipeline,
+  Readable,
+  Writable,
+  type WritableOptions,
+} from 'node:stream';
+import { pipeline as pipelinePromise } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { BatchingWritable } from '../lib/index';
 import { nextTurn } from './support/helpers';
@@ -486,6 +499,503 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
         { destroys: true },
       );
     });
+  });
+
+  describe("Node's stream utilities with ours as the subject or the destination", () => {
+    const make = makeWith();
+
+    it('finished() reports a normal end, and a destroy() before it as a premature close', async () => {
+      await expectSame(make, (stream, run) => {
+        finished(stream, run.callback('finished'));
+        stream.write('ab');
+        stream.end();
+      });
+      await expectSame(
+        make,
+        (stream, run) => {
+          finished(stream, run.callback('finished'));
+          stream.write('ab');
+          stream.destroy();
+        },
+        { destroys: true },
+      );
+      await expectSame(make, async (stream, run) => {
+        stream.end('ab');
+        await once(stream, 'finish');
+        finished(stream, run.callback('finished after finish'));
+      });
+    });
+
+    it('pipeline() delivers a source and ends, and fails on a source error', async () => {
+      await expectSame(make, (stream, run) => {
+        pipeline(Readable.from(['ab', 'cd', 'ef']), stream, run.callback('pipeline'));
+      });
+      await expectSame(
+        make,
+        (stream, run) => {
+          const source = new Readable({
+            read() {
+              this.push('ab');
+              this.destroy(new Error('source failed'));
+            },
+          });
+          pipeline(source, stream, run.callback('pipeline'));
+        },
+        { destroys: true },
+      );
+    });
+
+    it('pipeline() with an AbortSignal destroys the destination on abort', async () => {
+      await expectSame(
+        make,
+        async (stream, run) => {
+          const controller = new AbortController();
+          const source = new Readable({ read() {} });
+          source.push('ab');
+          const piping = pipelinePromise(source, stream, { signal: controller.signal });
+          await nextTurn();
+          controller.abort();
+          await piping.catch((error: unknown) => run.note(`pipeline ${describe_(error)}`));
+        },
+        { destroys: true },
+      );
+    });
+
+    it('Readable#pipe() delivers through backpressure, and unpipe() stops it', async () => {
+      // highWaterMark 1 and size 1: every write of ours is at the limit too.
+      await expectSame(makeWith({ highWaterMark: 1, size: 1 }), async (stream, run) => {
+        const source = new Readable({ read() {} });
+        stream.on('unpipe', () => run.note('unpipe'));
+        source.pipe(stream);
+        source.push('abcd');
+        source.push('ef');
+        // Ours returns false and waits for its 'drain' (docs/node-parity.md,
+        // backpressure); Node's instant sink never makes it wait.
+        while (run.delivered() !== '616263646566') await nextTurn();
+        source.unpipe(stream);
+        source.push('gh');
+        await nextTurn();
+        run.note(`flowing ${source.readableFlowing} needDrain ${stream.writableNeedDrain}`);
+        stream.end();
+      });
+    });
+
+    it('addAbortSignal() destroys it with an AbortError', async () => {
+      await expectSame(
+        make,
+        (stream, run) => {
+          const controller = new AbortController();
+          addAbortSignal(controller.signal, stream);
+          stream.write('ab', run.callback('write'));
+          controller.abort();
+          run.note(`errored ${(stream.errored as Error).name}`);
+        },
+        { destroys: true },
+      );
+    });
+
+    it('isErrored(), isWritable() and isDisturbed() read it as Node’s', async () => {
+      const state = (stream: Writable): string =>
+        `${isErrored(stream)} ${isWritable(stream)} ${isDisturbed(stream)}`;
+      await expectSame(
+        make,
+        (stream, run) => {
+          run.note(state(stream));
+          stream.write('ab');
+          run.note(state(stream));
+          stream.destroy(new Error('stop'));
+          run.note(state(stream));
+        },
+        { destroys: true },
+      );
+      await expectSame(make, (stream, run) => {
+        stream.end('ab');
+        run.note(state(stream));
+      });
+    });
+
+    it('compose() puts it at the end of a chain', async () => {
+      await expectSame(make, async (stream, run) => {
+        const upper = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<string> {
+          for await (const chunk of source) yield String(chunk).toUpperCase();
+        };
+        const chain = compose(upper, stream);
+        chain.write('ab');
+        chain.end('cd');
+        await once(chain, 'finish');
+        run.note('chain finished');
+      });
+    });
+
+    it('Writable.toWeb() writes, closes and aborts through a web writer', async () => {
+      await expectSame(make, async (stream, run) => {
+        const writer = Writable.toWeb(stream).getWriter();
+        await writer.write(new TextEncoder().encode('ab'));
+        await writer.write(new Uint8Array([0x63]));
+        await writer.close();
+        run.note('closed');
+      });
+      await expectSame(
+        make,
+        async (stream, run) => {
+          const writer = Writable.toWeb(stream).getWriter();
+          await writer.write(new Uint8Array([0x61]));
+          await writer.abort(new Error('aborted'));
+          run.note(`errored ${describe_(stream.errored)} destroyed ${stream.destroyed}`);
+        },
+        { destroys: true },
+      );
+    });
+
+    it("events.once(stream, 'finish') resolves, and Writable.prototype.write.call() writes", async () => {
+      await expectSame(make, async (stream, run) => {
+        const finishing = once(stream, 'finish');
+        run.note(`write ${Writable.prototype.write.call(stream, 'ab', run.callback('write'))}`);
+        stream.end('cd');
+        await finishing;
+        run.note('once finish');
+      });
+    });
+
+    it('captureRejections destroys it with the error of a rejecting listener', async () => {
+      await expectSame(
+        makeWith({ captureRejections: true }),
+        (stream) => {
+          stream.on('custom', () => Promise.reject(new Error('listener rejected')));
+          stream.write('ab');
+          stream.emit('custom');
+        },
+        { destroys: true },
+      );
+    });
+
+    it('is a Writable to instanceof, and util.inspect names its class', () => {
+      const ours = makeWith()('ours', () => {});
+      expect(ours).to.be.an.instanceOf(Writable);
+      expect(inspect(ours, { depth: 0 })).to.match(/^BatchingWritable \{/);
+    });
+  });
+
+  describe('odd chunks and strings', () => {
+    const make = makeWith();
+    /** Writes each argument list in turn: the writes of one case. */
+    type Write = [chunk: unknown, encoding?: unknown, callback?: unknown];
+    const writeAll = (stream: Writable, writes: Write[]): void => {
+      for (const [chunk, encoding, callback] of writes) {
+        stream.write(chunk, encoding as BufferEncoding, callback as () => void);
+      }
+    };
+    /** A view whose ArrayBuffer was transferred away: it now has none. */
+    const detached = <V>(view: (buffer: ArrayBuffer) => V): V => {
+      const buffer = new ArrayBuffer(4);
+      const made = view(buffer);
+      structuredClone(buffer, { transfer: [buffer] });
+      return made;
+    };
+    const resizable = (): Uint8Array => {
+      const buffer = new ArrayBuffer(2, { maxByteLength: 8 });
+      return new Uint8Array(buffer).fill(1);
+    };
+    const cases: [string, (run: Run) => Write[], ((stream: Writable, run: Run) => void)?][] = [
+      ['surrogate halves split across utf8 writes', () => [['\ud83d'], ['\ude00']]],
+      [
+        'surrogate halves split across utf16le writes',
+        () => [
+          ['\ud83d', 'utf16le'],
+          ['\ude00', 'ucs2'],
+        ],
+      ],
+      ['a surrogate pair and lone halves in one utf8 write', () => [['a\ud83d\ude00b\udc00\ud800']]],
+      [
+        'latin1 and ascii beyond their range',
+        () => [
+          ['\u0100€', 'latin1'],
+          ['é€', 'ascii'],
+        ],
+      ],
+      ['a string longer than 64 KiB', () => [['é'.repeat(40_000)], ['x'.repeat(70_000), 'latin1']]],
+      [
+        'hex and base64 that decode to no bytes',
+        (r) => [
+          ['z', 'hex', r.callback('hex')],
+          ['=', 'base64', r.callback('base64')],
+          ['@', 'base64url', r.callback('base64url')],
+        ],
+      ],
+      [
+        'write(string, callback) and write(buffer, "buffer", callback)',
+        (r) => [
+          ['ab', r.callback('string')],
+          [Buffer.from('cd'), 'buffer', r.callback('buffer')],
+        ],
+      ],
+      ['write(string, "buffer")', () => [['ab', 'buffer']]],
+      ['an encoding that is not a string', () => [['ab', 5]]],
+      ['an unknown encoding with a Buffer', () => [[Buffer.from('ab'), 'bogus']]],
+      ['a null encoding and a callback', (r) => [['ab', null, r.callback('write')]]],
+      [
+        'a callback that is not a function',
+        () => [
+          ['ab', 'utf8', 5],
+          ['cd', 'utf8', null],
+          ['ef', undefined, {}],
+        ],
+      ],
+      ['an object in the encoding place', () => [['ab', {}]]],
+      ['an ArrayBuffer', () => [[new ArrayBuffer(2)]]],
+      ['a SharedArrayBuffer', () => [[new SharedArrayBuffer(2)]]],
+      [
+        'a view of a SharedArrayBuffer',
+        () => [[new Uint8Array(new SharedArrayBuffer(4)).fill(7).subarray(1, 3)]],
+      ],
+      [
+        'a Buffer subclass',
+        () => [[Object.setPrototypeOf(Buffer.from('ab'), class Sub extends Buffer {}.prototype) as Buffer]],
+      ],
+      [
+        'typed arrays and DataViews at an offset',
+        () => [
+          [new Uint16Array([0x102, 0x304])],
+          [new Float64Array([1, 2]).subarray(1)],
+          [new DataView(new ArrayBuffer(6), 2, 3)],
+        ],
+      ],
+      [
+        'a view of a resizable ArrayBuffer, grown after a write',
+        () => [],
+        (stream) => {
+          const view = resizable();
+          stream.write(view);
+          (view.buffer as ArrayBuffer).resize(4);
+          stream.write(view);
+        },
+      ],
+      [
+        'a chunk changed after write() returned',
+        () => [],
+        (stream) => {
+          const chunk = Buffer.from('abcd');
+          stream.write(chunk);
+          chunk.fill(0);
+        },
+      ],
+      [
+        'a boxed string, a number, undefined and null',
+        () => [],
+        (stream, run) => {
+          for (const bad of [new String('ab'), 5, undefined, null]) {
+            try {
+              stream.write(bad, run.callback('never'));
+            } catch (error) {
+              run.note(`threw ${describe_(error)}`);
+            }
+          }
+        },
+      ],
+      [
+        'a Uint8Array whose buffer was transferred',
+        (r) => [[detached((b) => new Uint8Array(b)), r.callback('write')]],
+      ],
+      [
+        'a Uint8Array whose buffer was transferred, after a write',
+        () => [['ab'], [detached((b) => new Uint8Array(b))]],
+      ],
+      [
+        'a Buffer whose buffer was transferred',
+        (r) => [[detached((b) => Buffer.from(b)), r.callback('write')]],
+      ],
+      [
+        'a Buffer whose buffer was transferred, after a write',
+        (r) => [
+          ['ab'],
+          [detached((b) => Buffer.from(b))],
+          [detached((b) => Buffer.from(b)), r.callback('write')],
+        ],
+      ],
+      [
+        'a DataView whose buffer was transferred',
+        (r) => [[detached((b) => new DataView(b)), r.callback('write')]],
+      ],
+    ];
+    for (const [title, writes, program] of cases) {
+      it(`${title}: the same bytes, callbacks and throws`, async () => {
+        await expectSame(make, (stream, run) => {
+          try {
+            writeAll(stream, writes(run));
+            program?.(stream, run);
+          } catch (error) {
+            run.note(`threw ${(error as Error).constructor.name} ${describe_(error)}`);
+          }
+          stream.end(run.callback('end'));
+        });
+      });
+    }
+
+    for (const [kind, view] of [
+      ['Uint8Array', (buffer: ArrayBuffer) => new Uint8Array(buffer)],
+      ['DataView', (buffer: ArrayBuffer) => new DataView(buffer)],
+    ] as const) {
+      it(`writeV() refuses a ${kind} whose buffer was transferred as write() does, writing none of the group`, async () => {
+        // writeV is compared with its chunks written back to back, where Node's
+        // write() throws at that chunk; a bad chunk fails the whole group.
+        const node = await observe('node', make, (stream, run) => {
+          try {
+            stream.write(detached(view), run.callback('never'));
+          } catch (error) {
+            run.note(`threw ${(error as Error).constructor.name} ${describe_(error)}`);
+          }
+          stream.end('cd');
+        });
+        const ours = await observe('ours', make, (stream, run) => {
+          try {
+            (stream as BatchingWritable).writeV([Buffer.from('ab'), detached(view)], run.callback('never'));
+          } catch (error) {
+            run.note(`threw ${(error as Error).constructor.name} ${describe_(error)}`);
+          }
+          stream.end('cd');
+        });
+        expect(node.trace[0]).to.match(/^threw TypeError .*detached ArrayBuffer/);
+        expect(ours).to.deep.equal(node);
+        expect(ours.delivered).to.equal(Buffer.from('cd').toString('hex'));
+      });
+    }
+
+    it('empty strings in every encoding: the same return values and callbacks', async () => {
+      const encodings = [
+        'utf8',
+        'utf-8',
+        'utf16le',
+        'ucs2',
+        'latin1',
+        'binary',
+        'ascii',
+        'hex',
+        'base64',
+        'base64url',
+      ] as const;
+      await expectSame(make, (stream, run) => {
+        for (const encoding of encodings)
+          run.note(`${encoding} ${stream.write('', encoding, run.callback(encoding))}`);
+        stream.end('', 'hex', run.callback('end'));
+      });
+    });
+  });
+
+  describe('state getters at every step', () => {
+    const steps = (stream: Writable, run: Run): void => {
+      run.note(snapshot(stream));
+      stream.write('ab');
+      run.note(snapshot(stream));
+      stream.cork();
+      stream.write('cd');
+      run.note(snapshot(stream));
+      stream.uncork();
+      run.note(snapshot(stream));
+    };
+    const cases: [
+      string,
+      Record<string, unknown>,
+      (stream: Writable, run: Run) => void | Promise<void>,
+      boolean?,
+    ][] = [
+      [
+        'writes, cork() and end()',
+        {},
+        (s, r) => {
+          steps(s, r);
+          s.end();
+          r.note(snapshot(s));
+          s.once('finish', () => r.note(snapshot(s)));
+        },
+      ],
+      [
+        'object mode',
+        { objectMode: true },
+        (s, r) => {
+          r.note(snapshot(s));
+          s.write({ a: 1 });
+          s.cork();
+          s.write(0);
+          r.note(snapshot(s));
+          s.end();
+          r.note(snapshot(s));
+        },
+      ],
+      [
+        'highWaterMark 0',
+        { highWaterMark: 0 },
+        (s, r) => {
+          steps(s, r);
+          s.end();
+        },
+      ],
+      [
+        'a write held by construct',
+        { construct: (callback: () => void) => setImmediate(callback) },
+        async (s, r) => {
+          steps(s, r);
+          await nextTurn();
+          r.note(snapshot(s));
+          s.end();
+        },
+      ],
+      [
+        'a construct error',
+        {
+          construct: (callback: (error: Error) => void) =>
+            setImmediate(() => callback(new Error('construct failed'))),
+        },
+        (s, r) => {
+          s.write('ab');
+          r.note(snapshot(s));
+          s.once('close', () => r.note(snapshot(s)));
+        },
+      ],
+      [
+        'destroy(error)',
+        {},
+        (s, r) => {
+          s.write('ab');
+          s.destroy(new Error('stop'));
+          r.note(snapshot(s));
+          s.once('close', () => r.note(snapshot(s)));
+        },
+        true,
+      ],
+      [
+        'destroy() after end()',
+        {},
+        (s, r) => {
+          s.end('ab');
+          s.destroy();
+          r.note(snapshot(s));
+          s.once('close', () => r.note(snapshot(s)));
+        },
+        true,
+      ],
+      [
+        'a write after end() with autoDestroy false',
+        { autoDestroy: false },
+        (s, r) => {
+          s.end();
+          s.write('ab');
+          r.note(snapshot(s));
+        },
+      ],
+      [
+        'emitClose false',
+        { emitClose: false },
+        (s, r) => {
+          s.end('ab');
+          s.once('finish', () => setImmediate(() => r.note(snapshot(s))));
+        },
+      ],
+    ];
+    for (const [title, options, program, destroys = false] of cases) {
+      it(`${title}: the same getters`, async () => {
+        await expectSame(makeWith(options), program, { destroys, objectMode: options.objectMode === true });
+      });
+    }
   });
 });
 

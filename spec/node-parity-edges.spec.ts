@@ -377,6 +377,26 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
     });
   });
 
+  describe('calls Node takes that its documentation does not list', () => {
+    it('destroy(error, callback) calls the callback once destroyed', async () => {
+      type DestroyWithCallback = (
+        this: Writable,
+        error?: Error | null,
+        callback?: (error?: Error | null) => void,
+      ) => Writable;
+      await expectSame(
+        makeWith(),
+        (stream, run) => {
+          stream.write('ab');
+          const destroy = stream.destroy as DestroyWithCallback;
+          destroy.call(stream, new Error('stop'), run.callback('destroyed'));
+          destroy.call(stream, null, run.callback('destroyed again'));
+        },
+        { destroys: true },
+      );
+    });
+  });
+
   describe('subclasses', () => {
     /** A subclass of the plain Writable (the oracle) or of ours, with the same overrides. */
     function subclassed(

@@ -14,7 +14,7 @@ import {
 import { pipeline as pipelinePromise } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { BatchingWritable } from '../lib/index';
-import { nextTurn } from './support/helpers';
+import { deferred, nextTurn } from './support/helpers';
 
 // BatchingWritable at the edges the differential fuzzer (spec/node-oracle.spec.ts)
 // does not generate: constructor options and hooks, subclasses, Node's stream
@@ -266,6 +266,60 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
         'write',
         'error replaced',
         'close',
+      ]);
+    });
+
+    it('fails the stream with what a destroy option throws', async () => {
+      await expectSame(
+        makeWith({
+          destroy() {
+            throw new Error('destroy threw');
+          },
+        }),
+        (stream, run) => {
+          stream.write('ab', run.callback('write'));
+          stream.destroy(new Error('stop'));
+        },
+        { destroys: true },
+      );
+    });
+
+    it('runs a destroy option once the onBatch calls still running have settled (concurrency 2)', async () => {
+      // Ours only: a plain Writable has one write in flight at most.
+      const trace: string[] = [];
+      const gates = [deferred(), deferred()];
+      const stream = new BatchingWritable({
+        size: 2,
+        concurrency: 2,
+        onBatch: async (batch) => {
+          trace.push(`onBatch ${String(batch)}`);
+          await gates[trace.length - 1].promise;
+          trace.push(`settled ${String(batch)}`);
+        },
+        destroy(error, callback) {
+          trace.push(`destroy ${describe_(error)}`);
+          callback(error);
+        },
+      });
+      // Not events.once: it rejects on 'error'.
+      const closed = new Promise((resolve) => stream.once('close', resolve));
+      stream.on('error', (error) => trace.push(`error ${describe_(error)}`));
+      stream.write('ab');
+      stream.write('cd');
+      while (stream.stats.inFlight < 2) await nextTurn();
+      stream.destroy(new Error('stop'));
+      trace.push('destroy() returned');
+      gates[1].resolve();
+      gates[0].resolve();
+      await closed;
+      expect(trace).to.deep.equal([
+        'onBatch ab',
+        'onBatch cd',
+        'destroy() returned',
+        'settled cd',
+        'settled ab',
+        'destroy stop',
+        'error stop',
       ]);
     });
 

@@ -402,13 +402,17 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
         { highWaterMark: null },
         { highWaterMark: 2 ** 40 },
         { defaultEncoding: 'UTF-16LE' },
+        { defaultEncoding: 'Hex' },
+        { defaultEncoding: 'BASE64' },
+        { defaultEncoding: 'Binary' },
+        { defaultEncoding: 'UCS-2' },
         { defaultEncoding: null },
         { emitClose: 'yes' },
         { autoDestroy: 0 },
       ]) {
         await expectSame(makeWith(options), (stream, run) => {
           run.note(snapshot(stream));
-          stream.write('ab');
+          stream.write('6162é');
           stream.end(run.callback('end'));
           run.note(snapshot(stream));
         });

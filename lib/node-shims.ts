@@ -83,7 +83,8 @@ export function nodeNeedsDrain(stream: Writable): boolean {
 
 /**
  * Defines a stream class's `writableNeedDrain`: true while a write() returned
- * false and its 'drain' has not come, by Node's count or by `drainOwed` (Node's
+ * false and its 'drain' has not come, by Node's count or by `drainOwed`, and (as
+ * Node's) the stream is neither ending nor destroyed (Node's
  * own getter sees only its queue; `pipe()` and `ready()` read this one).
  * Defined on the prototype since Node's typings declare a property, not an
  * accessor.
@@ -94,7 +95,9 @@ export function defineNeedDrain<S extends Writable>(prototype: S, drainOwed: (st
     configurable: true,
     enumerable: false,
     get(this: S): boolean {
-      return drainOwed(this) || nodeNeedsDrain(this);
+      // Node's own says false once the stream is ending or destroyed: no
+      // 'drain' will come then, whatever was owed.
+      return nodeNeedsDrain(this) || (drainOwed(this) && !this.writableEnded && !this.destroyed);
     },
   });
 }

@@ -629,6 +629,47 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
       );
     });
 
+    it('pipeline() fails, and destroys the source, when the destination is destroyed', async () => {
+      await expectSame(
+        make,
+        (stream, run) => {
+          const source = Readable.from(['ab', 'cd', 'ef']);
+          pipeline(source, stream, (error) => {
+            run.note(`pipeline ${describe_(error)}, source destroyed ${source.destroyed}`);
+          });
+          stream.destroy(new Error('destination failed'));
+        },
+        { destroys: true },
+      );
+    });
+
+    it('finished() with { writable: false } or { error: false } reports as on Node', async () => {
+      await expectSame(make, (stream, run) => {
+        finished(stream, { writable: false }, run.callback('finished, writable false'));
+        finished(stream, { error: false }, run.callback('finished, error false'));
+        stream.end('ab');
+      });
+      await expectSame(
+        make,
+        (stream, run) => {
+          finished(stream, { error: false }, run.callback('finished, error false'));
+          stream.write('ab');
+          stream.destroy(new Error('stop'));
+        },
+        { destroys: true },
+      );
+    });
+
+    it('Readable.from(...).pipe() delivers many chunks through backpressure and ends', async () => {
+      const chunks = Array.from({ length: 200 }, (_, i) => `chunk ${i};`);
+      await expectSame(makeWith({ highWaterMark: 8, size: 32 }), async (stream, run) => {
+        const ended = new Promise((resolve) => stream.once('finish', resolve));
+        Readable.from(chunks).pipe(stream);
+        await ended;
+        run.note(`needDrain ${stream.writableNeedDrain}`);
+      });
+    });
+
     it('pipeline() with an AbortSignal destroys the destination on abort', async () => {
       await expectSame(
         make,
@@ -1079,6 +1120,30 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
         },
       ],
     ];
+    it('writableNeedDrain is false once ended or destroyed, though a drain was owed', async () => {
+      // A sink that never finishes its write, and a consumer that never settles.
+      const stuck: Make = (kind) =>
+        kind === 'node'
+          ? new Writable({ highWaterMark: 4, write() {} })
+          : new BatchingWritable({ size: 4, highWaterMark: 4, onBatch: () => new Promise(() => {}) });
+      for (const last of ['end', 'destroy'] as const) {
+        await expectSame(
+          stuck,
+          (stream, run) => {
+            while (stream.write('ab'));
+            run.note(`needDrain ${stream.writableNeedDrain}`);
+            if (last === 'end') {
+              stream.end();
+              run.note(`needDrain after end() ${stream.writableNeedDrain}`);
+            }
+            stream.destroy();
+            run.note(`needDrain after destroy() ${stream.writableNeedDrain}`);
+          },
+          { destroys: true },
+        );
+      }
+    });
+
     for (const [title, options, program, destroys = false] of cases) {
       it(`${title}: the same getters`, async () => {
         await expectSame(makeWith(options), program, { destroys, objectMode: options.objectMode === true });

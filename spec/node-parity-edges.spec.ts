@@ -858,6 +858,10 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
       ['write(string, "buffer")', () => [['ab', 'buffer']]],
       ['an encoding that is not a string', () => [['ab', 5]]],
       ['an unknown encoding with a Buffer', () => [[Buffer.from('ab'), 'bogus']]],
+      [
+        'a known encoding with a Buffer, which it does not decode',
+        (r) => [[Buffer.from('ab'), 'hex', r.callback('write')]],
+      ],
       ['a null encoding and a callback', (r) => [['ab', null, r.callback('write')]]],
       [
         'a callback that is not a function',

@@ -65,7 +65,7 @@ const EVENTS = ['error', 'finish', 'close'] as const;
 /**
  * A plain Writable whose sink takes each write at once (the oracle), or a
  * BatchingWritable, each with `options`. Node's sink turns a string (with
- * `decodeStrings: false`) into the bytes it stands for.
+ * `decodeStrings: false`, in byte mode) into the bytes it stands for.
  */
 function makeWith(options: Record<string, unknown> = {}): Make {
   return (kind, take) =>
@@ -74,7 +74,8 @@ function makeWith(options: Record<string, unknown> = {}): Make {
           ...(options as WritableOptions),
           writev(entries, callback) {
             for (const { chunk, encoding } of entries) {
-              take(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+              const decode = typeof chunk === 'string' && options.objectMode !== true;
+              take(decode ? Buffer.from(chunk, encoding) : chunk);
             }
             callback();
           },
@@ -992,6 +993,24 @@ describe('BatchingWritable at the edges, side by side with a plain Writable', ()
         expect(ours.delivered).to.equal(Buffer.from('cd').toString('hex'));
       });
     }
+
+    it('object mode takes any item but null, as Node does, and end() writes none for null or undefined', async () => {
+      const items = [undefined, 0, '', false, NaN, Symbol('item'), () => 1, [], {}, Buffer.alloc(0)];
+      await expectSame(
+        makeWith({ objectMode: true }),
+        (stream, run) => {
+          for (const item of items) run.note(`write ${stream.write(item, run.callback('written'))}`);
+          try {
+            stream.write(null);
+          } catch (error) {
+            run.note(`threw ${describe_(error)}`);
+          }
+          stream.write('ab', 'hex', run.callback('string with an encoding'));
+          stream.end(undefined, run.callback('end'));
+        },
+        { objectMode: true },
+      );
+    });
 
     it('empty strings in every encoding: the same return values and callbacks', async () => {
       const encodings = [

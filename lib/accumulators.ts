@@ -81,13 +81,16 @@ export class ByteAccumulator implements Accumulator<Buffer> {
    * storage as it is (not a batch's first bytes, no growth, and the batch
    * stays below `size`: a full batch must be handed over at once, which the
    * core arranges on its other path); false leaves it to `add`, through the
-   * core's bounds.
+   * core's bounds. An empty chunk goes that way too: it may be a view of a
+   * transferred ArrayBuffer, which `set()` refuses and Node's write() may not.
    */
   append(chunk: Uint8Array): boolean {
     const storage = this.#storage;
     const length = this.#length;
     const end = length + chunk.length;
-    if (length === 0 || storage === null || end > storage.length || end >= this.#size) return false;
+    if (length === 0 || end === length || storage === null || end > storage.length || end >= this.#size) {
+      return false;
+    }
     storage.set(chunk, length);
     this.#length = end;
     return true;

@@ -519,6 +519,9 @@ export class BatchCore<B> {
       // Node checks an encoding even for Buffers (ERR_UNKNOWN_ENCODING): let it.
       if (encoding !== undefined && encoding !== 'buffer' && !Buffer.isEncoding(encoding as string))
         return -1;
+      // Node makes a Buffer of any other view, which throws for a view of a
+      // transferred (detached) ArrayBuffer, always empty: let it.
+      if (chunk.length === 0 && !(chunk instanceof Buffer)) return -1;
       return chunk.length;
     }
     if (typeof chunk === 'string' && encoding === undefined && this.#stringEncoding !== null)

@@ -11,6 +11,7 @@ import {
   type ByteMode,
   type Chunk,
   type ObjectBatchingWritableOptions,
+  type WritableHookOptions,
 } from './options';
 
 // The class merges BatchFace, which installBatchFace defines on its prototype.
@@ -38,6 +39,12 @@ export interface BatchingWritable<T = ByteMode> extends BatchFace<T> {}
 export class BatchingWritable<T = ByteMode> extends Writable {
   /** The batching core; this class only maps Node's hooks onto it. */
   readonly #core: BatchCore<Buffer | T[]>;
+  /**
+   * True once every batch has settled at the end and a `final` of the
+   * user's (the option, or a subclass's `_final`) runs: a `super._final()`
+   * from it then has nothing left to do.
+   */
+  #delivered = false;
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` for a missing or mistyped `size`,
@@ -84,7 +91,47 @@ export class BatchingWritable<T = ByteMode> extends Writable {
       },
       options.defaultEncoding ?? 'utf8',
     );
+    this.#runUserHooksAfterOurs(options);
     if (options.signal) addAbortSignal(options.signal, this);
+  }
+
+  /**
+   * A plain Writable installs the `final` and `destroy` options as its
+   * `_final` and `_destroy`, and a subclass may override `_final`: in place
+   * of ours, they would end or stop the stream behind the core's back (a
+   * `_final` that does not call ours would let `'finish'` come before the
+   * last batches were handed over, and drop them). They run after ours
+   * instead: `final` once every batch has settled, as Node calls it once its
+   * sink has taken every write (docs/node-parity.md).
+   */
+  #runUserHooksAfterOurs(options: WritableHookOptions): void {
+    const ownFinal = BatchingWritable.prototype._final;
+    const userFinal = typeof options.final === 'function' ? options.final : this._final;
+    if (userFinal !== ownFinal) {
+      this._final = (callback) => {
+        this.#core.end(() => {
+          this.#delivered = true;
+          // Node calls _final inside a try and fails the stream with what it throws.
+          try {
+            userFinal.call(this, callback);
+          } catch (error) {
+            callback(asError(error));
+          }
+        });
+      };
+    }
+    const userDestroy = options.destroy;
+    if (typeof userDestroy !== 'function') return;
+    const ownDestroy = this._destroy;
+    this._destroy = (error, callback) => {
+      ownDestroy.call(this, error, (stopped) => {
+        try {
+          userDestroy.call(this, stopped ?? null, callback);
+        } catch (thrown) {
+          callback(asError(thrown));
+        }
+      });
+    };
   }
 
   /**
@@ -116,7 +163,8 @@ export class BatchingWritable<T = ByteMode> extends Writable {
 
   /** Node's hook behind `end()`; not for users to call. @internal */
   override _final(callback: WriteCallback): void {
-    this.#core.end(callback);
+    if (this.#delivered) callback();
+    else this.#core.end(callback);
   }
 
   static {

@@ -128,10 +128,16 @@ export function installBatchFace<S extends Writable>(
     /**
      * The callbacks of writes held for backpressure are queued first, so
      * they come before those of writes Node still queues (write order).
+     * Node's destroy() also takes a callback, called once `_destroy` is
+     * done (undocumented, but a user may pass one): passed on.
      */
-    destroy(this: S, error?: Error): S {
+    destroy(this: S, error?: Error, callback?: (error?: Error | null) => void): S {
       if (!this.destroyed) coreOf(this).destroy(error ?? null);
-      destroy.call(this, error);
+      (destroy as (error?: Error, callback?: (error?: Error | null) => void) => S).call(
+        this,
+        error,
+        callback,
+      );
       return this;
     },
     /**

@@ -161,6 +161,7 @@ export type {
   ItemWeightOptions,
   ObjectAsyncBatchStreamOptions,
   ObjectBatchingWritableOptions,
+  WritableHookOptions,
 } from './options';
 export type { CodedError } from './errors';
 export type { BatchStats, WriteCallback } from './batch-core';

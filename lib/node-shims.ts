@@ -25,9 +25,22 @@ export function checkGroup(chunks: unknown, callback: unknown, objectMode: boole
   }
   for (const chunk of chunks as unknown[]) {
     if (chunk === null) throw nullChunk();
+    if (objectMode || typeof chunk === 'string' || chunk instanceof Buffer) continue;
     // Node 20's write() takes any ArrayBufferView and makes a Buffer of it.
-    if (!objectMode && typeof chunk !== 'string' && !ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
+    if (!ArrayBuffer.isView(chunk)) throw invalidChunk(chunk);
+    checkAttached(chunk);
   }
+}
+
+/**
+ * Throws what Node's write() throws making a Buffer of a view (not a Buffer)
+ * whose ArrayBuffer was transferred: V8's own TypeError, read in Node's order
+ * (a DataView fails on `byteOffset`, a typed array, then empty, on the
+ * construction).
+ */
+function checkAttached(view: ArrayBufferView): void {
+  const { buffer, byteOffset, byteLength } = view;
+  if (byteLength === 0) void new Uint8Array(buffer, byteOffset, 0);
 }
 
 /**
@@ -70,7 +83,8 @@ export function nodeNeedsDrain(stream: Writable): boolean {
 
 /**
  * Defines a stream class's `writableNeedDrain`: true while a write() returned
- * false and its 'drain' has not come, by Node's count or by `drainOwed` (Node's
+ * false and its 'drain' has not come, by Node's count or by `drainOwed`, and (as
+ * Node's) the stream is neither ending nor destroyed (Node's
  * own getter sees only its queue; `pipe()` and `ready()` read this one).
  * Defined on the prototype since Node's typings declare a property, not an
  * accessor.
@@ -81,7 +95,9 @@ export function defineNeedDrain<S extends Writable>(prototype: S, drainOwed: (st
     configurable: true,
     enumerable: false,
     get(this: S): boolean {
-      return drainOwed(this) || nodeNeedsDrain(this);
+      // Node's own says false once the stream is ending or destroyed: no
+      // 'drain' will come then, whatever was owed.
+      return nodeNeedsDrain(this) || (drainOwed(this) && !this.writableEnded && !this.destroyed);
     },
   });
 }

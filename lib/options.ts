@@ -1,4 +1,4 @@
-import type { TransformOptions, WritableOptions } from 'node:stream';
+import type { TransformOptions, Writable, WritableOptions } from 'node:stream';
 import { invalidArgType, invalidArgValue, missingArgs, outOfRange } from './errors';
 
 /** What one `write()` takes in byte mode. */
@@ -65,12 +65,41 @@ export interface BatchingOptions {
   maxDelay?: number | undefined;
 }
 
-/** Which Node options we set ourselves, so the user cannot. */
-type OwnedWritableOptions = 'write' | 'writev' | 'final' | 'objectMode' | 'decodeStrings';
+/**
+ * Which Node options we set ourselves, so the user cannot. (`onBatch` is the
+ * sink: `write` and `writev` have no place. `final`, `destroy` and
+ * `construct` stay the user's, as on a plain Writable.)
+ */
+type OwnedWritableOptions = 'write' | 'writev' | 'objectMode' | 'decodeStrings';
+
+/**
+ * Node's `final` and `destroy` options, as `BatchingWritable` runs them:
+ * after its own steps, so that they see every batch through (or the stream
+ * stopped). A subclass's `_final` runs as `final` does.
+ */
+export interface WritableHookOptions {
+  /**
+   * As on a plain `Writable`: called at the end, before `'finish'`, which
+   * waits for `callback`; `callback(error)` destroys the stream with `error`.
+   * It runs once every batch has settled, as Node calls it once its sink has
+   * taken every write.
+   */
+  final?(this: Writable, callback: (error?: Error | null) => void): void;
+  /**
+   * As on a plain `Writable`: called when the stream is destroyed, with the
+   * error, if any; what it passes to `callback` is the stream's error. It
+   * runs once the stream has stopped (and, with `concurrency` > 1, once the
+   * `onBatch` calls still running have settled).
+   */
+  destroy?(this: Writable, error: Error | null, callback: (error?: Error | null) => void): void;
+}
 
 /** `BatchingWritable` in byte mode: `onBatch` receives one `Buffer`. */
 export interface ByteBatchingWritableOptions
-  extends BatchingOptions, Omit<WritableOptions, OwnedWritableOptions> {
+  extends
+    BatchingOptions,
+    WritableHookOptions,
+    Omit<WritableOptions, OwnedWritableOptions | keyof WritableHookOptions> {
   /**
    * `false` or left out (the default): byte mode. Chunks are `Buffer`,
    * `Uint8Array` or strings; each batch is one `Buffer` of at most `size` bytes.
@@ -96,7 +125,10 @@ export interface ByteBatchingWritableOptions
 
 /** `BatchingWritable` in object mode: `onBatch` receives an array of items. */
 export interface ObjectBatchingWritableOptions<T>
-  extends BatchingOptions, Omit<WritableOptions, OwnedWritableOptions> {
+  extends
+    BatchingOptions,
+    WritableHookOptions,
+    Omit<WritableOptions, OwnedWritableOptions | keyof WritableHookOptions> {
   /**
    * `true`: object mode. Any value but `null` is an item; each batch is an
    * array of at most `size` items, holding the items themselves (not copies).
@@ -152,7 +184,13 @@ export type BatchingWritableOptions<T = unknown> =
   ByteBatchingWritableOptions | ObjectBatchingWritableOptions<T>;
 
 type OwnedTransformOptions =
-  OwnedWritableOptions | 'transform' | 'flush' | 'read' | 'readableObjectMode' | 'writableObjectMode';
+  | OwnedWritableOptions
+  | 'final'
+  | 'transform'
+  | 'flush'
+  | 'read'
+  | 'readableObjectMode'
+  | 'writableObjectMode';
 
 /** The options of `AsyncBatchStream` in either mode. */
 interface AsyncBatchStreamCommonOptions

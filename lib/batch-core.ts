@@ -752,7 +752,7 @@ export class BatchCore<B> {
   /**
    * `ready()`: resolves when `write()` would accept data without the caller
    * waiting, at once or on the next 'drain'. Every caller shares one promise
-   * per drain cycle, so thousands of producers add two listeners, not
+   * per drain cycle, so thousands of producers add one listener, not
    * thousands. Rejects if the stream ends or is destroyed first.
    */
   ready(): Promise<void> {

@@ -464,6 +464,15 @@ describe("Node parity: AsyncBatchStream's readable side, read every way", () => 
       ));
   }
 
+  it('takes writableHighWaterMark 0 with readableHighWaterMark 0, as a plain Transform does', () =>
+    expectParity(
+      program(cls, [write(text('a')), write(text('b'))], {
+        size: 1,
+        readableHighWaterMark: 0,
+        reader: 'paused',
+      }),
+    ));
+
   it("ends Node's readable side only once a paused reader's ends (end() with nothing read)", () =>
     expectParity(program(cls, [end], { size: 1, highWaterMark: 0, reader: 'paused' })));
 

@@ -161,6 +161,55 @@ for (const mode of ['bytes', 'objects'] as const) {
       });
     });
 
+    describe("'prefinish', 'finish', 'end' and 'close' come in Node's order", () => {
+      const readers: Record<string, (s: Transform) => void> = {
+        "a 'data' listener": (s) => s.on('data', () => {}),
+        "a 'readable' listener": (s) =>
+          s.on('readable', () => {
+            while (s.read() !== null);
+          }),
+        'for await': (s) =>
+          void (async () => {
+            for await (const read of s) void read;
+          })(),
+        'pipe()': (s) =>
+          s.pipe(
+            new Writable({
+              objectMode: true,
+              write(_read, _encoding, callback) {
+                callback();
+              },
+            }),
+          ),
+      };
+      for (const [name, read] of Object.entries(readers)) {
+        for (const [when, program] of [
+          ['end(chunk)', (s: Transform) => s.end(chunk(mode, 'ab'))],
+          [
+            'write(), a turn, end()',
+            async (s: Transform) => {
+              s.write(chunk(mode, 'ab'));
+              await nextTurn();
+              s.end();
+            },
+          ],
+        ] as const) {
+          it(`read by ${name}, after ${when}`, async () => {
+            await sideBySide(mode, async (make) => {
+              const s = make();
+              const log: string[] = [];
+              for (const event of ['prefinish', 'finish', 'end', 'close']) s.on(event, () => log.push(event));
+              const closed = once(s, 'close');
+              read(s);
+              await program(s);
+              await closed;
+              return log;
+            });
+          });
+        }
+      }
+    });
+
     describe('async iteration', () => {
       it('for await reads everything and the stream closes', async () => {
         await sideBySide(mode, async (make, probe) => {
@@ -418,6 +467,22 @@ for (const mode of ['bytes', 'objects'] as const) {
     });
   });
 }
+
+describe("AsyncBatchStream's readableHighWaterMark, as a plain Transform's", () => {
+  for (const options of [
+    {},
+    { readableHighWaterMark: 0 },
+    { readableHighWaterMark: 3 },
+    { readableHighWaterMark: 0, highWaterMark: 5 },
+  ]) {
+    it(`sets writableHighWaterMark as Node's Transform does for ${JSON.stringify(options)}`, () => {
+      const plain = new Transform(options);
+      const s = new AsyncBatchStream({ size: 4, ...options });
+      expect(s.writableHighWaterMark).to.equal(plain.writableHighWaterMark);
+      expect(s.readableHighWaterMark).to.equal(options.readableHighWaterMark ?? 1);
+    });
+  }
+});
 
 describe("AsyncBatchStream's readable side with setEncoding() (bytes)", () => {
   /** Writes 'é' split across two batches, then a character cut short at the end. */

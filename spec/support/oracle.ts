@@ -172,6 +172,8 @@ export interface Program {
   maxBytes?: number | undefined;
   /** AsyncBatchStream's reader; 'flowing' when undefined. */
   reader?: Reader | undefined;
+  /** AsyncBatchStream's `readableHighWaterMark` (batches); its default, 1, when undefined. */
+  readableHighWaterMark?: number | undefined;
   ops: Op[];
 }
 
@@ -445,6 +447,8 @@ export function programArb(
               { weight: 4, arbitrary: fc.constantFrom(...READERS.filter((r) => r !== 'flowing')) },
             )
           : fc.constant(undefined),
+      readableHighWaterMark:
+        cls === 'AsyncBatchStream' ? fc.constantFrom(undefined, undefined, 0, 3) : fc.constant(undefined),
       ops: fc.array(opArb(objectMode ? itemArb : byteChunkArb, cls), { maxLength: options.maxOps ?? 14 }),
     }),
   );
@@ -1343,6 +1347,9 @@ function oursSide(run: Run, signal: AbortSignal | undefined): Side {
     ...nodeOptions(program, signal),
     size: program.size,
     maxDelay: 0,
+    ...(program.readableHighWaterMark === undefined
+      ? {}
+      : { readableHighWaterMark: program.readableHighWaterMark }),
     objectMode: program.objectMode,
     highWaterMark: program.highWaterMark,
     ...(program.maxBytes === undefined ? {} : { maxBytes: program.maxBytes, sizeOf: weightOf }),
@@ -1540,7 +1547,9 @@ function nodeSide(run: Run, signal: AbortSignal | undefined): Side {
       ...options,
       writableObjectMode: program.objectMode,
       readableObjectMode: true,
-      writableHighWaterMark: program.highWaterMark,
+      // A Transform given readableHighWaterMark 0 takes writableHighWaterMark
+      // 0 unless told (Node avoids buffering twice); ours is one.
+      writableHighWaterMark: program.highWaterMark ?? (program.readableHighWaterMark === 0 ? 0 : undefined),
       readableHighWaterMark: 1e9,
       transform(chunk, _encoding, callback) {
         sinkCall(
@@ -2029,6 +2038,8 @@ export function programSource(program: Program): string {
   if (program.signal === 'controller') options.push('signal: controller.signal');
   if (program.concurrency !== undefined) options.push(`concurrency: ${program.concurrency}`);
   if (program.maxBytes !== undefined) options.push(`maxBytes: ${program.maxBytes}, sizeOf: weightOf`);
+  if (program.readableHighWaterMark !== undefined)
+    options.push(`readableHighWaterMark: ${program.readableHighWaterMark}`);
   const consumer =
     program.delays === null
       ? 'a consumer that returns at once'

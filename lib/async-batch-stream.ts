@@ -177,10 +177,11 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
   /**
    * As `Readable#setEncoding()`: the readable side then yields strings. In
    * byte mode each batch is decoded as a byte `Transform` decodes its
-   * chunks: a character split across batches comes out whole, and no chunk
-   * read is an empty string (unless batches were already buffered when it
-   * was called: Node decodes those and what follows). (In object mode, Node's own decoding
-   * applies to each batch, an array, and fails the stream.)
+   * chunks: a character split across batches comes out whole, and no read
+   * is an empty string (batches already buffered at the call are decoded
+   * by Node, as is all that follows them). In object mode Node's own
+   * decoding meets each batch, an array, and fails the stream
+   * (docs/node-parity.md).
    *
    * @throws TypeError `ERR_UNKNOWN_ENCODING` for an encoding Node does not know.
    */

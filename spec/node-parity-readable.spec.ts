@@ -524,6 +524,18 @@ describe("AsyncBatchStream's readable side with setEncoding() (bytes)", () => {
       .and.equal('éx');
   });
 
+  it('reads no cut-short character when the stream is destroyed while ending', async () => {
+    const s = ours('bytes')().setEncoding('utf8');
+    const reads: string[] = [];
+    s.on('data', (read: string) => reads.push(read));
+    const failed = once(s, 'error');
+    s.write('ab');
+    s.end(Buffer.from('é').subarray(0, 1));
+    s.destroy(new Error('while ending'));
+    expect((await failed)[0]).to.have.property('message', 'while ending');
+    expect(reads.join('')).to.not.include('\ufffd');
+  });
+
   it('refuses an unknown encoding as Readable does', () => {
     const s = ours('bytes')();
     expect(() => s.setEncoding('bogus' as BufferEncoding))

@@ -167,9 +167,11 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
       return;
     }
     // A character cut short at the end comes out as Node's decoder ends it.
+    // (Transform drops it if the end failed; the core's never does: a
+    // failure destroys the stream instead.)
     const decoder = this.#decoder;
     this.#core.end((error) => {
-      const rest = error == null ? decoder.end() : '';
+      const rest = decoder.end();
       callback(error, rest.length > 0 ? rest : undefined);
     });
   }

@@ -464,6 +464,14 @@ describe("Node parity: AsyncBatchStream's readable side, read every way", () => 
       ));
   }
 
+  it("reads no empty string after setEncoding('utf8') when a batch ends inside a character", () =>
+    expectParity(
+      program(cls, [write(text('zz'), 'none', 'base64'), write(text('qQ'), 'none', 'base64')], {
+        size: 1,
+        setEncoding: true,
+      }),
+    ));
+
   it('takes writableHighWaterMark 0 with readableHighWaterMark 0, as a plain Transform does', () =>
     expectParity(
       program(cls, [write(text('a')), write(text('b'))], {

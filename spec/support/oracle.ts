@@ -174,6 +174,12 @@ export interface Program {
   reader?: Reader | undefined;
   /** AsyncBatchStream's `readableHighWaterMark` (batches); its default, 1, when undefined. */
   readableHighWaterMark?: number | undefined;
+  /**
+   * AsyncBatchStream in byte mode: its reader calls `setEncoding('utf8')`
+   * first, and what it reads (strings, never empty) is compared with what
+   * Node's sink got, decoded as a whole.
+   */
+  setEncoding?: boolean | undefined;
   ops: Op[];
 }
 
@@ -449,6 +455,13 @@ export function programArb(
           : fc.constant(undefined),
       readableHighWaterMark:
         cls === 'AsyncBatchStream' ? fc.constantFrom(undefined, undefined, 0, 3) : fc.constant(undefined),
+      setEncoding:
+        cls === 'AsyncBatchStream' && !objectMode
+          ? fc.oneof(
+              { weight: 5, arbitrary: fc.constant(undefined) },
+              { weight: 1, arbitrary: fc.constant(true) },
+            )
+          : fc.constant(undefined),
       ops: fc.array(opArb(objectMode ? itemArb : byteChunkArb, cls), { maxLength: options.maxOps ?? 14 }),
     }),
   );
@@ -558,6 +571,8 @@ export interface Observation {
    * a sink still busy with a write (docs/node-parity.md).
    */
   corkedAfterFalse: boolean;
+  /** Ours with setEncoding(): reads that were an empty string (a byte Transform never reads one). */
+  emptyReads: number;
   /** Shared callbacks (X) passed to end(): the excuses for end() callbacks hold for them too. */
   endCallbacks: string[];
   /** Names of the callbacks of end() calls made after destroy() (without an error). */
@@ -667,6 +682,7 @@ class Run {
     backpressuredAt: -1,
     corkedAfterFalse: false,
     endCallbacks: [],
+    emptyReads: 0,
     endsMadeAfterDestroy: [],
   };
   readonly items = new Items();
@@ -1007,7 +1023,14 @@ class Run {
     await this.settle();
     // Only where both sides have handed everything over, so the next
     // delivery holds exactly this write's data on both.
-    if (stream.writableCorked > 0 || stream.writableEnded || stream.destroyed) {
+    // (Read as strings, a write of part of a character is not read at once:
+    // no reader takes it, where Node's sink did.)
+    if (
+      stream.writableCorked > 0 ||
+      stream.writableEnded ||
+      stream.destroyed ||
+      this.program.setEncoding === true
+    ) {
       this.note(`sinkWrite${label} skipped`);
       return;
     }
@@ -1405,8 +1428,11 @@ function readerOf(
   delayFor: () => readonly ('microtask' | 'immediate')[] | null,
   setBusy: (busy: boolean) => void,
 ): ReaderControl {
+  if (run.program.setEncoding === true) stream.setEncoding('utf8');
   /** Takes one batch read: false when the reader stops (the stream is destroyed). */
-  const take = (batch: Buffer | unknown[]): boolean => {
+  const take = (read: Buffer | unknown[] | string): boolean => {
+    if (typeof read === 'string' && read.length === 0) run.obs.emptyReads++;
+    const batch = typeof read === 'string' ? Buffer.from(read, 'utf8') : read;
     run.deliver(batch);
     const failure = run.takeFailure();
     if (failure !== null) {
@@ -1431,8 +1457,8 @@ function readerOf(
     return true;
   };
   const readUntilNull = (): void => {
-    let batch: Buffer | unknown[] | null;
-    while ((batch = stream.read() as Buffer | unknown[] | null) !== null) if (!take(batch)) return;
+    let batch: Buffer | unknown[] | string | null;
+    while ((batch = stream.read() as Buffer | unknown[] | string | null) !== null) if (!take(batch)) return;
   };
   const control: ReaderControl = { read() {}, pause() {}, resume() {}, drain() {} };
   switch (reader) {
@@ -1440,7 +1466,7 @@ function readerOf(
       // The user's pause() holds the flow; the consumer's delays pause it too.
       let userPaused = false;
       let waiting = false;
-      stream.on('data', (batch: Buffer | unknown[]) => {
+      stream.on('data', (batch: Buffer | unknown[] | string) => {
         if (!take(batch)) return;
         waiting = wait(() => {
           waiting = false;
@@ -1464,7 +1490,7 @@ function readerOf(
         if (draining) return;
         if (all) readUntilNull();
         else {
-          const batch = stream.read() as Buffer | unknown[] | null;
+          const batch = stream.read() as Buffer | unknown[] | string | null;
           if (batch !== null) take(batch);
         }
       };
@@ -1500,7 +1526,7 @@ function readerOf(
       const destination = new Writable({
         objectMode: true,
         ...(reader === 'pipe hwm 1' ? { highWaterMark: 1 } : {}),
-        write(batch: Buffer | unknown[], _encoding, callback) {
+        write(batch: Buffer | unknown[] | string, _encoding, callback) {
           if (!take(batch) || !wait(() => callback())) callback();
         },
       });
@@ -1873,6 +1899,7 @@ export function compare(
       `end(callback) after destroy(): ${ours.endsAfterDestroy} made, ${ours.endsAfterDestroyCalled} called`,
     );
   }
+  if (ours.emptyReads > 0) differences.push(`${ours.emptyReads} read(s) of an empty string`);
   if (ours.strayDrains > 0)
     differences.push(`'drain' emitted ${ours.strayDrains} time(s) with no write() that returned false`);
   return { differences, loose, heldUnderCork };
@@ -1901,7 +1928,10 @@ function compareData(program: Program, ours: Observation, node: Observation): st
     return [];
   }
   const a = ours.bytes;
-  const b = discarded ? node.bytes.subarray(0, a.length) : node.bytes;
+  // Read as strings: Node's bytes decoded at once (a decoder fed in pieces
+  // decodes the same), ours re-encoded.
+  const nodeBytes = program.setEncoding === true ? Buffer.from(node.bytes.toString('utf8')) : node.bytes;
+  const b = discarded ? nodeBytes.subarray(0, a.length) : nodeBytes;
   if (!a.equals(b)) {
     return [
       `${describeBytes(a, b)}${discarded ? "\n    (ours destroyed: a prefix of Node's bytes is enough)" : ''}`,
@@ -2040,6 +2070,7 @@ export function programSource(program: Program): string {
   if (program.maxBytes !== undefined) options.push(`maxBytes: ${program.maxBytes}, sizeOf: weightOf`);
   if (program.readableHighWaterMark !== undefined)
     options.push(`readableHighWaterMark: ${program.readableHighWaterMark}`);
+  const encoding = program.setEncoding === true ? " w.setEncoding('utf8');" : '';
   const consumer =
     program.delays === null
       ? 'a consumer that returns at once'
@@ -2048,7 +2079,7 @@ export function programSource(program: Program): string {
     `// ${program.cls}, ${consumer}; X and Y are shared callbacks`,
     program.cls === 'BatchingWritable'
       ? `const w = new BatchingWritable({ ${options.join(', ')}, onBatch });`
-      : `const w = new AsyncBatchStream({ ${options.join(', ')} }); ${readerSource(program.reader ?? 'flowing')}`,
+      : `const w = new AsyncBatchStream({ ${options.join(', ')} });${encoding} ${readerSource(program.reader ?? 'flowing')}`,
   ];
   program.ops.forEach((op, index) => {
     const label = `#${index + 1}`;

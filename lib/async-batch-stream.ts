@@ -1,4 +1,5 @@
 import { addAbortSignal, Transform, type TransformCallback, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { BatchCore, type WriteCallback } from './batch-core';
 import { installBatchFace, type BatchFace } from './face';
 import {
@@ -59,6 +60,12 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
   #pipeWatches: PipeWatch[] = [];
   /** Batches pipe destinations still hold, over all of them: downstream is busy while above 0. */
   #pipePending = 0;
+  /**
+   * Byte mode after `setEncoding()`: decodes each batch before it is pushed,
+   * so a batch ending inside a character pushes nothing until the rest comes
+   * (Node's object-mode decoding would push an empty string). Null otherwise.
+   */
+  #decoder: StringDecoder | null = null;
 
   /**
    * @throws TypeError `ERR_INVALID_ARG_TYPE` / RangeError `ERR_OUT_OF_RANGE`
@@ -97,7 +104,12 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
       {
         stream: this,
         deliver: (batch) => {
-          this.#downstreamFull = !this.push(batch);
+          if (this.#decoder === null) {
+            this.#downstreamFull = !this.push(batch);
+            return;
+          }
+          const text = this.#decoder.write(batch as Buffer);
+          if (text.length > 0) this.#downstreamFull = !this.push(text);
         },
         // An errored readable side is never read again (no _read): what it
         // holds counts as taken, and it drops what is pushed from now on (as
@@ -150,7 +162,38 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
    * @internal
    */
   override _flush(callback: TransformCallback): void {
-    this.#core.end(callback);
+    if (this.#decoder === null) {
+      this.#core.end(callback);
+      return;
+    }
+    // A character cut short at the end comes out as Node's decoder ends it.
+    // (Transform drops it if the end failed; the core's never does: a
+    // failure destroys the stream instead.)
+    const decoder = this.#decoder;
+    this.#core.end((error) => {
+      const rest = decoder.end();
+      callback(error, rest.length > 0 ? rest : undefined);
+    });
+  }
+
+  /**
+   * As `Readable#setEncoding()`: the readable side then yields strings. In
+   * byte mode each batch is decoded as a byte `Transform` decodes its
+   * chunks: a character split across batches comes out whole, and no read
+   * is an empty string (batches already buffered at the call are decoded
+   * by Node, as is all that follows them). In object mode Node's own
+   * decoding meets each batch, an array, and fails the stream
+   * (docs/node-parity.md).
+   *
+   * @throws TypeError `ERR_UNKNOWN_ENCODING` for an encoding Node does not know.
+   */
+  override setEncoding(encoding: BufferEncoding): this {
+    // Batches already buffered are decoded by Node's decoder, which may then
+    // hold the start of a character: it decodes the rest as well.
+    const buffered = this.readableLength > 0;
+    super.setEncoding(encoding);
+    this.#decoder = this.writableObjectMode || buffered ? null : new StringDecoder(encoding);
+    return this;
   }
 
   /** Node's hook behind `read()`; not for users to call. @internal */

@@ -9,7 +9,16 @@ import { SHARED_HOOKS } from '../lib/face';
 // writes. Each face's own hooks are its consumer side only.
 const OWN_HOOKS = {
   BatchingWritable: ['_final', 'constructor', 'write'],
-  AsyncBatchStream: ['_flush', '_read', '_transform', 'constructor', 'pipe', 'unpipe', 'write'],
+  AsyncBatchStream: [
+    '_flush',
+    '_read',
+    '_transform',
+    'constructor',
+    'pipe',
+    'setEncoding',
+    'unpipe',
+    'write',
+  ],
 };
 
 /** Everything a face's prototype defines itself. */

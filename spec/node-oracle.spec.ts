@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { AsyncBatchStream } from '../lib/index';
 import { withCanary } from './support/canary';
 import {
   CLASSES,
   programArb,
+  READERS,
   report,
   runProgram,
   type ChunkSpec,
@@ -423,4 +425,132 @@ describe('Node parity: divergences found by the oracle', () => {
         ));
     });
   }
+});
+
+describe("Node parity: AsyncBatchStream's readable side, read every way", () => {
+  const cls = 'AsyncBatchStream';
+  const obj = { kind: 'item', value: 'object' } as const;
+
+  for (const reader of READERS) {
+    it(`matches Node with a ${reader} reader that reads, pauses and resumes between writes`, () =>
+      expectParity(
+        program(
+          cls,
+          [
+            write(text('ab'), 'X'),
+            { op: 'pause' },
+            write(text('cd'), 'Y'),
+            { op: 'wait', hop: 'immediate' },
+            { op: 'read', all: false },
+            { op: 'resume' },
+            write(text('ef'), 'X'),
+            { op: 'read', all: true },
+            { op: 'wait', hop: 'settle' },
+            { op: 'sinkWrite', chunk: text('gh'), then: { op: 'end', callback: 'own' } },
+          ],
+          { size: 2, highWaterMark: 1, reader, delays: [['microtask', 'immediate']] },
+        ),
+      ));
+
+    it(`is destroyed with an AbortError by a ${reader} reader breaking off`, () =>
+      expectParity(
+        program(
+          cls,
+          [write(text('ab'), 'X'), { op: 'sinkWrite', chunk: text('cd'), then: { op: 'break' } }],
+          {
+            reader,
+          },
+        ),
+      ));
+  }
+
+  it("reads no empty string after setEncoding('utf8') when a batch ends inside a character", () =>
+    expectParity(
+      program(cls, [write(text('zz'), 'none', 'base64'), write(text('qQ'), 'none', 'base64')], {
+        size: 1,
+        setEncoding: true,
+      }),
+    ));
+
+  it('takes writableHighWaterMark 0 with readableHighWaterMark 0, as a plain Transform does', () =>
+    expectParity(
+      program(cls, [write(text('a')), write(text('b'))], {
+        size: 1,
+        readableHighWaterMark: 0,
+        reader: 'paused',
+      }),
+    ));
+
+  it("ends Node's readable side only once a paused reader's ends (end() with nothing read)", () =>
+    expectParity(program(cls, [end], { size: 1, highWaterMark: 0, reader: 'paused' })));
+
+  it("counts Node's readable side ended with ours, though it emits 'end' a tick later (destroy() in between)", () =>
+    expectParity(
+      program(cls, [end, { op: 'wait', hop: 'tick' }, { op: 'destroy', error: false }], {
+        size: 1,
+        highWaterMark: 0,
+        reader: 'iterator',
+      }),
+    ));
+
+  it('lets a callback held until a paused reader reads come after the closing end()', () =>
+    expectParity(
+      program(cls, [{ op: 'writeV', chunks: [obj], callback: 'none' }, write(obj, 'X')], {
+        objectMode: true,
+        size: 1,
+        highWaterMark: 0,
+        reader: 'paused',
+      }),
+    ));
+
+  it('lets a destroy() made by a held callback land after a later end(cb), whose callback ours then calls', () =>
+    expectParity(
+      program(
+        cls,
+        [
+          { op: 'writeV', chunks: [{ kind: 'buffer', bytes: [0, 0] }], callback: 'none' },
+          write(text(''), { then: { op: 'destroy', error: false } }),
+          write({ kind: 'buffer', bytes: [0] }),
+          { op: 'wait', hop: 'tick' },
+          { ...end, callback: 'own' },
+        ],
+        { size: 1, highWaterMark: 0, reader: 'paused' },
+      ),
+    ));
+
+  it('counts a shared end() callback X no more often than both call it, on an errored stream kept alive', () =>
+    expectParity(
+      program(
+        cls,
+        [
+          write(obj),
+          write(text(''), { then: { op: 'end', callback: 'none' } }, 'utf8'),
+          { op: 'wait', hop: 'tick' },
+          write(obj, { then: { op: 'write', chunk: obj, encoding: 'utf8', callback: 'X' } }),
+          { ...end, callback: 'X' },
+        ],
+        { objectMode: true, size: 1, highWaterMark: 0, autoDestroy: false, reader: 'paused', delays: [[]] },
+      ),
+    ));
+
+  it('notices a readable side that is never pumped again (a broken _read)', async () => {
+    const proto = AsyncBatchStream.prototype as unknown as { _read(): void };
+    const read = Object.getOwnPropertyDescriptor(proto, '_read') as PropertyDescriptor;
+    proto._read = () => {};
+    try {
+      const outcome = await runProgram(
+        program(
+          cls,
+          [write(text('ab')), { op: 'wait', hop: 'settle' }, write(text('cd')), { op: 'read', all: true }],
+          {
+            size: 2,
+            reader: 'paused',
+          },
+        ),
+      );
+      expect(outcome.differences).to.not.deep.equal([]);
+    } finally {
+      Object.defineProperty(proto, '_read', read);
+    }
+  });
 });

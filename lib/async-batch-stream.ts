@@ -2,6 +2,7 @@ import { addAbortSignal, Transform, type TransformCallback, Writable } from 'nod
 import { StringDecoder } from 'node:string_decoder';
 import { BatchCore, type WriteCallback } from './batch-core';
 import { installBatchFace, type BatchFace } from './face';
+import { destroyAfterOurs, type UserDestroy } from './node-shims';
 import {
   checkBatchSettings,
   refuseConcurrency,
@@ -118,6 +119,8 @@ export class AsyncBatchStream<T = ByteMode> extends Transform {
       },
       options.defaultEncoding ?? 'utf8',
     );
+    // Node would install it as our _destroy: it runs after ours instead.
+    if (typeof options.destroy === 'function') destroyAfterOurs(this, options.destroy as UserDestroy);
     if (options.signal) addAbortSignal(options.signal, this);
   }
 

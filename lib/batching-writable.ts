@@ -2,6 +2,7 @@ import { addAbortSignal, Writable } from 'node:stream';
 import { BatchCore, type WriteCallback } from './batch-core';
 import { installBatchFace, type BatchFace } from './face';
 import { asError, invalidArgType, multipleCallback } from './errors';
+import { destroyAfterOurs } from './node-shims';
 import {
   checkBatchSettings,
   checkConcurrency,
@@ -120,18 +121,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
         });
       };
     }
-    const userDestroy = options.destroy;
-    if (typeof userDestroy !== 'function') return;
-    const ownDestroy = this._destroy;
-    this._destroy = (error, callback) => {
-      ownDestroy.call(this, error, (stopped) => {
-        try {
-          userDestroy.call(this, stopped ?? null, callback);
-        } catch (thrown) {
-          callback(asError(thrown));
-        }
-      });
-    };
+    if (typeof options.destroy === 'function') destroyAfterOurs(this, options.destroy);
   }
 
   /**

@@ -3,7 +3,7 @@
 // `writableNeedDrain`, and telling a thenable.
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
-import { invalidArgType, invalidChunk, nullChunk } from './errors';
+import { asError, invalidArgType, invalidChunk, nullChunk } from './errors';
 
 /**
  * Marks the start of a `writeV()` group in Node's write queue; its value is the
@@ -140,4 +140,30 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/** Node's `destroy` option: `_destroy(error, callback)` as the user writes it. */
+export type UserDestroy = (
+  this: Writable,
+  error: Error | null,
+  callback: (error?: Error | null) => void,
+) => void;
+
+/**
+ * Runs a `destroy` option once the stream's own `_destroy` has stopped it
+ * (a plain Writable installs the option as its `_destroy`, which would
+ * replace ours): with the error, if any; what it calls back with (or throws)
+ * is the stream's error, as Node takes it from `_destroy`.
+ */
+export function destroyAfterOurs(stream: Writable, userDestroy: UserDestroy): void {
+  const ownDestroy = stream._destroy;
+  stream._destroy = (error, callback) => {
+    ownDestroy.call(stream, error, (stopped) => {
+      try {
+        userDestroy.call(stream, stopped ?? null, callback);
+      } catch (thrown) {
+        callback(asError(thrown));
+      }
+    });
+  };
 }

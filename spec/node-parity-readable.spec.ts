@@ -546,6 +546,53 @@ describe("AsyncBatchStream's readable side with setEncoding() (bytes)", () => {
   });
 });
 
+describe("AsyncBatchStream's destroy option, as a plain Transform's", () => {
+  /** Runs `program` on a stream made with a `destroy` option that notes its error; returns the trace. */
+  async function traceOf(
+    make: (destroy: (error: Error | null, callback: (error?: Error | null) => void) => void) => Transform,
+    program: (s: Transform, trace: string[]) => void,
+  ): Promise<string[]> {
+    const trace: string[] = [];
+    const s = make((error, callback) => {
+      trace.push(`destroy ${error === null ? 'null' : error.message}`);
+      callback(error === null ? null : new Error('replaced'));
+    });
+    const closed = new Promise((resolve) => s.once('close', resolve));
+    s.on('error', (error) => trace.push(`error ${error.message}`));
+    s.on('data', () => {});
+    program(s, trace);
+    await closed;
+    return trace;
+  }
+  const makeOurs = (destroy: (error: Error | null, callback: (error?: Error | null) => void) => void) =>
+    new AsyncBatchStream({ size: 4, destroy });
+  const makeNode = (destroy: (error: Error | null, callback: (error?: Error | null) => void) => void) =>
+    new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk), destroy });
+
+  it('calls it with the error, and the stream takes the error it calls back with', async () => {
+    const program = (s: Transform, trace: string[]): void => {
+      s.write('ab', (error) => trace.push(`write ${error ? 'error' : 'ok'}`));
+      s.destroy(new Error('first'));
+    };
+    const node = await traceOf(makeNode, program);
+    const ours = await traceOf(makeOurs, program);
+    expect(node).to.include.members(['destroy first', 'error replaced']);
+    // When write callbacks come is ours (docs/node-parity.md): each once.
+    const events = (trace: string[]): string[] => trace.filter((entry) => !entry.startsWith('write'));
+    expect(events(ours)).to.deep.equal(events(node));
+    expect(ours.filter((entry) => entry.startsWith('write'))).to.have.lengthOf(1);
+  });
+
+  it('calls it with null once a finished stream is destroyed by autoDestroy', async () => {
+    const program = (s: Transform): void => {
+      s.end('ab');
+    };
+    const node = await traceOf(makeNode, program);
+    expect(node).to.deep.equal(['destroy null']);
+    expect(await traceOf(makeOurs, program)).to.deep.equal(node);
+  });
+});
+
 describe("AsyncBatchStream's readable side: what deliberately differs (docs/node-parity.md)", () => {
   it("'finish' with nobody reading waits once more than readableHighWaterMark batches wait", async () => {
     const s = new AsyncBatchStream({ size: 2 });

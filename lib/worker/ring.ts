@@ -303,6 +303,21 @@ export class RingWriter {
    * the area's start.
    */
   reserveView(length: number): Buffer | null {
+    // The common case first, in one step: no padding, and room by the
+    // tails last seen.
+    const head = this.#head;
+    const records = this.#records;
+    const position = head & this.#byteMask;
+    if (
+      length <= this.capacity - position &&
+      this.slots - ((records - this.#tailRecordsSeen) >>> 0) >= 1 &&
+      this.capacity - ((head - this.#tailSeen) >>> 0) >= length
+    ) {
+      this.#index[records & this.#slotMask] = length;
+      this.#head = this.#fillBytes = (head + length) >>> 0;
+      this.#records = this.#fillRecords = (records + 1) >>> 0;
+      return this.#viewOf(position, length);
+    }
     const pad = this.#padBefore(length);
     if (pad !== 0) {
       if (!this.hasRoom(1, pad)) return null;

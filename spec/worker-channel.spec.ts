@@ -68,6 +68,7 @@ interface Run {
   maxLength?: number;
   groupChance?: number;
   reserveChance?: number;
+  corkChance?: number;
   stallChance?: number;
   stallMs?: number;
   spin?: boolean;
@@ -138,6 +139,7 @@ async function runWorkers(run: Run): Promise<RunResult> {
           maxLength: run.maxLength ?? 200,
           groupChance: run.groupChance ?? 0.1,
           reserveChance: run.reserveChance ?? 0,
+          ...(run.corkChance === undefined ? {} : { corkChance: run.corkChance }),
           stallChance: run.stallChance ?? 0,
           stallMs: run.stallMs ?? 0,
           spin: run.spin ?? false,
@@ -253,7 +255,7 @@ describe('WorkerChannel and WorkerWritable', () => {
       });
     }
 
-    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() among writes, eager and batched writers mixed', async () => {
+    it('survives 4 KiB rings with random stalls between reserving and publishing, reserve() and commit() and corked runs among writes, eager and batched writers mixed', async () => {
       const result = await runWorkers({
         mixWake: true,
         writers: 3,
@@ -263,6 +265,7 @@ describe('WorkerChannel and WorkerWritable', () => {
         maxLength: 400,
         groupChance: 0.2,
         reserveChance: 0.3,
+        corkChance: 0.2,
         stallChance: 0.05,
         stallMs: 2,
       });

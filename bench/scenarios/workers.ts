@@ -428,7 +428,13 @@ export async function runWorkersBench(opts: {
   quick: boolean;
   reps?: number;
   durationMs?: number;
+  /** Only these variants (and the baseline); default all. */
+  variants?: readonly Variant[];
 }): Promise<{ markdown: string; ok: boolean; data: WorkersBenchData }> {
+  const variants =
+    opts.variants === undefined
+      ? VARIANTS
+      : VARIANTS.filter((variant) => variant === BASELINE || opts.variants!.includes(variant));
   const durationMs = opts.quick ? 100 : (opts.durationMs ?? 1000);
   const reps = opts.quick ? 1 : Math.max(1, opts.reps ?? 3);
   // Quick mode checks each variant's data integrity, inside `npm test`: two
@@ -443,8 +449,8 @@ export async function runWorkersBench(opts: {
     for (let rep = 0; rep < reps; rep++) {
       for (const writers of writerCounts) {
         // Rotated each repetition, so no variant always runs first (or right after another).
-        for (let k = 0; k < VARIANTS.length; k++) {
-          const variant = VARIANTS[(k + rep) % VARIANTS.length];
+        for (let k = 0; k < variants.length; k++) {
+          const variant = variants[(k + rep) % variants.length];
           const result = await runInChild(script, { variant, writers, durationMs });
           const key = `${writers}/${variant}`;
           samples.set(key, [...(samples.get(key) ?? []), result]);
@@ -460,7 +466,7 @@ export async function runWorkersBench(opts: {
   const rows: Row[] = [];
   for (const writers of writerCounts) {
     const baseline = samples.get(`${writers}/${BASELINE}`) ?? [];
-    for (const variant of VARIANTS) {
+    for (const variant of variants) {
       const runs = samples.get(`${writers}/${variant}`) ?? [];
       const ratios = runs.map((run, rep) => rateOf(run) / Math.max(1, rateOf(baseline[rep])));
       rows.push({
@@ -507,7 +513,7 @@ export async function runWorkersBench(opts: {
     '| writers | variant | msgs/s | × baseline | reader CPU ns/msg | writers CPU ns/msg | msgs/batch | cores busy | peak backlog | RSS growth MB |',
   );
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const ordered = [BASELINE, ...VARIANTS.filter((variant) => variant !== BASELINE)];
+  const ordered = [BASELINE, ...variants.filter((variant) => variant !== BASELINE)];
   for (const writers of writerCounts) {
     for (const variant of ordered) {
       const row = find(writers, variant);
@@ -527,6 +533,7 @@ export async function runWorkersBench(opts: {
   lines.push('Targets, paired ratios to the baseline (reported, never fail the run):');
   lines.push('');
   for (const [variant, target] of Object.entries(TARGETS) as [Variant, number][]) {
+    if (!variants.includes(variant)) continue;
     const parts = writerCounts.map((writers) => {
       const ratio = find(writers, variant).ratio.median;
       return `${writers}: ${ratio >= target ? 'PASS' : 'FAIL'} ${ratio.toFixed(2)}×`;
@@ -563,9 +570,14 @@ if (!isMainThread && (workerData as WriterData | undefined)?.role === WORKER_ROL
       return arg === undefined ? undefined : Number(arg.slice(name.length + 3));
     };
     const quick = process.argv.includes('--quick');
-    void runWorkersBench({ quick, reps: option('reps'), durationMs: option('duration') }).then((report) => {
-      console.log(report.markdown);
-      if (!report.ok) process.exitCode = 1;
-    });
+    // --variants=mwsr,mwsrCork: only those (and the baseline), for a shorter run.
+    const listed = process.argv.find((item) => item.startsWith('--variants='));
+    const variants = listed === undefined ? undefined : (listed.slice(11).split(',') as Variant[]);
+    void runWorkersBench({ quick, reps: option('reps'), durationMs: option('duration'), variants }).then(
+      (report) => {
+        console.log(report.markdown);
+        if (!report.ok) process.exitCode = 1;
+      },
+    );
   }
 }

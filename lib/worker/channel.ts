@@ -366,6 +366,14 @@ export class WorkerChannel extends Readable {
       const writer = writers[index];
       const ring = writer.ring;
       for (;;) {
+        if (batch !== null) {
+          // The common case, many plain messages in a row, in one loop.
+          const taken = ring.takePlainMessages(batch, length, batch.length - length);
+          if (taken > 0) {
+            length += taken;
+            this.#sticky = null;
+          }
+        }
         const messageLength = ring.nextMessageLength();
         if (messageLength < 0) break;
         if (length > 0 && length + messageLength > size) {

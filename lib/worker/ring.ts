@@ -234,6 +234,41 @@ export class RingWriter {
     return true;
   }
 
+  /**
+   * The fast path of reserve, `putRecord`, `putPayload` and `place` for one
+   * plain record: copies `source` (1 byte or more) after the placed records
+   * and places it, with no reservation open; false, with nothing changed,
+   * if the reader has not freed room for it (or it is empty). One function,
+   * so a write pays for the cursors once.
+   */
+  placeRecord(source: Uint8Array): boolean {
+    const length = source.length;
+    const head = this.#head;
+    const records = this.#records;
+    const capacity = this.capacity;
+    if (length === 0) return false;
+    // The tails last seen first; reloaded only when they are not enough.
+    if (
+      (this.slots - ((records - this.#tailRecordsSeen) >>> 0) < 1 ||
+        capacity - ((head - this.#tailSeen) >>> 0) < length) &&
+      !this.hasRoom(1, length)
+    ) {
+      return false;
+    }
+    this.#index[records & this.#slotMask] = length;
+    const position = head & this.#byteMask;
+    const room = capacity - position;
+    if (length <= room) {
+      this.#data.set(source, position);
+    } else {
+      this.#data.set(source.subarray(0, room), position);
+      this.#data.set(source.subarray(room), 0);
+    }
+    this.#head = this.#fillBytes = (head + length) >>> 0;
+    this.#records = this.#fillRecords = (records + 1) >>> 0;
+    return true;
+  }
+
   /** Writes the index entry of the next record: its length (never 0) and flags. */
   putRecord(length: number, flags: number): void {
     this.#index[this.#fillRecords & this.#slotMask] = length | flags;
@@ -268,6 +303,21 @@ export class RingWriter {
    * the area's start.
    */
   reserveView(length: number): Buffer | null {
+    // The common case first, in one step: no padding, and room by the
+    // tails last seen.
+    const head = this.#head;
+    const records = this.#records;
+    const position = head & this.#byteMask;
+    if (
+      length <= this.capacity - position &&
+      this.slots - ((records - this.#tailRecordsSeen) >>> 0) >= 1 &&
+      this.capacity - ((head - this.#tailSeen) >>> 0) >= length
+    ) {
+      this.#index[records & this.#slotMask] = length;
+      this.#head = this.#fillBytes = (head + length) >>> 0;
+      this.#records = this.#fillRecords = (records + 1) >>> 0;
+      return this.#viewOf(position, length);
+    }
     const pad = this.#padBefore(length);
     if (pad !== 0) {
       if (!this.hasRoom(1, pad)) return null;
@@ -369,17 +419,18 @@ export class RingWriter {
       Atomics.store(this.#words, RING_TURN_OPEN, 1);
       setImmediate(this.#onTurnEnd);
     }
-    // The flag is loaded after the head (and the turn) are stored: a reader
-    // that set it before its last look either saw them or is rung, now or at
-    // the turn's end.
-    if (Atomics.load(this.#control, CONTROL_READER_SLEEPING) === 0) return;
-    // The tail by a plain read (an Atomics.load costs a builtin call, per
-    // write here): one that lags the reader's store only makes the wait look
-    // longer, so rings sooner, never later; and it cannot lag while the
-    // reader sleeps, as the reader stored it before its flag.
-    if (this.#wakeBytes === 0 || (this.#head - this.#words[RING_TAIL]) >>> 0 >= this.#wakeBytes) {
-      this.#ringDoorbell(false);
-    }
+    // Below the threshold a sleeping reader is rung at the turn's end, not
+    // now, so the flag need not be loaded: with a batched writer streaming,
+    // most publishes skip that builtin call. The tail by a plain read, for
+    // the same reason: one that lags the reader's store makes the bytes
+    // waiting look more, never fewer, so the flag is skipped only when they
+    // are truly below the threshold (and the reader, which counts from its
+    // own cursor, sees no more).
+    if (this.#wakeBytes !== 0 && (this.#head - this.#words[RING_TAIL]) >>> 0 < this.#wakeBytes) return;
+    // The flag is loaded (there) after the head and the turn are stored: a
+    // reader that set it before its last look either saw them or is rung,
+    // now or at the turn's end.
+    this.#ringDoorbell(false);
   }
 
   /**
@@ -651,6 +702,47 @@ export class RingReader {
     }
     this.#runBytes += length;
     this.#advance(length);
+  }
+
+  /**
+   * Takes the whole messages that come next, as long as each is a plain
+   * record (no flags: not a fragment, padding, or part of a group larger
+   * than `size`) and all fit in `room` bytes, into `target` at `offset`:
+   * they join the run, as `takeMessageInto` would add them one by one, in
+   * one tight loop over the index. Returns the bytes taken; 0 when the next
+   * record is none of those (or a message is being reassembled), for
+   * `nextMessageLength()` to look at with all its checks.
+   */
+  takePlainMessages(target: Buffer, offset: number, room: number): number {
+    if (this.#assembled !== null || this.#fragments.length > 0) return 0;
+    const index = this.#index;
+    const mask = this.#slotMask;
+    const head = this.#head;
+    let read = this.#readBytes;
+    let records = this.#readRecords;
+    let bytes = 0;
+    for (;;) {
+      const published = (head - read) >>> 0;
+      if (published === 0) break;
+      // A plain record's entry is its length: in 1..published, no flag set.
+      const entry = index[records & mask];
+      if (entry <= 0 || entry > published || bytes + entry > room) break;
+      bytes += entry;
+      read = (read + entry) >>> 0;
+      records = (records + 1) >>> 0;
+    }
+    if (bytes === 0) return 0;
+    if (this.#runTarget !== target || this.#runOffset + this.#runBytes !== offset) {
+      this.#copyRun();
+      this.#runTarget = target;
+      this.#runOffset = offset;
+      this.#runStart = this.#readBytes;
+    }
+    this.#runBytes += bytes;
+    this.#readBytes = read;
+    this.#readRecords = records;
+    this.#entry = 0;
+    return bytes;
   }
 
   /** Takes the next message (of `length` bytes) as a Buffer of its own: one that goes alone. */

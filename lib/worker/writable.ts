@@ -359,18 +359,15 @@ export class WorkerWritable extends Writable {
    * `Atomics.load`.
    */
   #fastWrite(chunk: Buffer): boolean {
-    const length = chunk.length;
     const ring = this.#ring;
     if (
-      length === 0 ||
       this.#held !== null ||
       ring.hasUnpublished ||
       this.#control[CONTROL_READER_STATE] === READER_CLOSED ||
-      !ring.reserve(1, length)
+      !ring.placeRecord(chunk)
     ) {
       return false;
     }
-    this.#copyRecord(chunk, 0);
     ring.publish();
     return true;
   }

@@ -33,14 +33,14 @@ export interface WorkerChannelOptions extends Omit<
    * 2^29 (512 MiB); default 262144 (256 KiB). A write larger than the ring still goes through, in
    * fragments the reader puts back together.
    */
-  ringSize?: number;
+  ringSize?: number | undefined;
   /**
    * End the stream once every writer created so far has ended (default
    * true). With false, the stream ends only after `seal()`.
    */
-  autoEnd?: boolean;
+  autoEnd?: boolean | undefined;
   /** Batches the stream may buffer for downstream (default 1). */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
 }
 
 /** What `'writerEnd'` reports. */

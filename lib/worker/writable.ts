@@ -55,7 +55,7 @@ export interface WorkerWritableOptions extends Omit<
    * than the channel's reader thread (there it would deadlock): a RangeError
    * elsewhere. Default false.
    */
-  blocking?: boolean;
+  blocking?: boolean | undefined;
   /**
    * When this writer wakes a sleeping reader (docs/workers.md, "Waking the
    * reader"). `'batched'` (default): once a quarter of the ring waits in
@@ -66,7 +66,7 @@ export interface WorkerWritableOptions extends Omit<
    * `'eager'`: at every publish (one cross-thread notify per write while the
    * reader is idle).
    */
-  wake?: 'batched' | 'eager';
+  wake?: 'batched' | 'eager' | undefined;
 }
 
 /** A write waiting for ring space: Node's entries from `index` on, and Node's callback. */

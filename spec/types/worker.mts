@@ -79,5 +79,20 @@ new WorkerWritable({ size: 16384 });
 new WorkerWritable(handle, { wake: 'lazy' });
 // @ts-expect-error blocking is a boolean
 new WorkerWritable(handle, { blocking: 'yes' });
+// Settings passed on from a config that may leave them out, as undefined.
+declare const config: {
+  ringSize?: number | undefined;
+  autoEnd?: boolean | undefined;
+  highWaterMark?: number | undefined;
+  blocking?: boolean | undefined;
+  wake?: 'batched' | 'eager' | undefined;
+};
+new WorkerChannel({
+  size: 16384,
+  ringSize: config.ringSize,
+  autoEnd: config.autoEnd,
+  highWaterMark: config.highWaterMark,
+});
+new WorkerWritable(handle, { blocking: config.blocking, wake: config.wake });
 // @ts-expect-error reserve() takes a byte count
 out.reserve('64');

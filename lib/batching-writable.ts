@@ -2,7 +2,7 @@ import { addAbortSignal, Writable } from 'node:stream';
 import { BatchCore, type WriteCallback } from './batch-core';
 import { installBatchFace, type BatchFace } from './face';
 import { asError, invalidArgType, multipleCallback } from './errors';
-import { destroyAfterOurs } from './node-shims';
+import { destroyAfterOurs, finalAfterOurs } from './node-shims';
 import {
   checkBatchSettings,
   checkConcurrency,
@@ -108,19 +108,7 @@ export class BatchingWritable<T = ByteMode> extends Writable {
   #runUserHooksAfterOurs(options: WritableHookOptions): void {
     const ownFinal = BatchingWritable.prototype._final;
     const userFinal = typeof options.final === 'function' ? options.final : this._final;
-    if (userFinal !== ownFinal) {
-      this._final = (callback) => {
-        this.#core.end(() => {
-          this.#delivered = true;
-          // Node calls _final inside a try and fails the stream with what it throws.
-          try {
-            userFinal.call(this, callback);
-          } catch (error) {
-            callback(asError(error));
-          }
-        });
-      };
-    }
+    if (userFinal !== ownFinal) finalAfterOurs(this, ownFinal, userFinal);
     if (typeof options.destroy === 'function') destroyAfterOurs(this, options.destroy);
   }
 
@@ -153,8 +141,14 @@ export class BatchingWritable<T = ByteMode> extends Writable {
 
   /** Node's hook behind `end()`; not for users to call. @internal */
   override _final(callback: WriteCallback): void {
-    if (this.#delivered) callback();
-    else this.#core.end(callback);
+    if (this.#delivered) {
+      callback();
+      return;
+    }
+    this.#core.end((error) => {
+      this.#delivered = !error;
+      callback(error);
+    });
   }
 
   static {

@@ -167,3 +167,28 @@ export function destroyAfterOurs(stream: Writable, userDestroy: UserDestroy): vo
     });
   };
 }
+
+/** Node's `final` option: `_final(callback)` as the user writes it. */
+export type UserFinal = (this: Writable, callback: (error?: Error | null) => void) => void;
+
+/**
+ * Runs a `final` option (or a subclass's `_final`) once the stream's own
+ * `_final`, `ownFinal`, has called back without an error: as Node calls
+ * `_final` once its sink has taken every write. What it throws fails the
+ * stream, as Node takes a throw from `_final`.
+ */
+export function finalAfterOurs(stream: Writable, ownFinal: UserFinal, userFinal: UserFinal): void {
+  stream._final = (callback) => {
+    ownFinal.call(stream, (error) => {
+      if (error) {
+        callback(error);
+        return;
+      }
+      try {
+        userFinal.call(stream, callback);
+      } catch (thrown) {
+        callback(asError(thrown));
+      }
+    });
+  };
+}

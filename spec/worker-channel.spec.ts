@@ -214,6 +214,9 @@ function expectAllDelivered(result: RunResult, writers: number, count: number): 
   expect(result.ends.every((end) => end.clean)).to.equal(true);
 }
 
+/** Node's `destroy` option. */
+type DestroyOption = (error: Error | null, callback: (error?: Error | null) => void) => void;
+
 /** Collects a channel's batches as they come. */
 function collect(channel: WorkerChannel): Buffer[] {
   const batches: Buffer[] = [];
@@ -366,6 +369,70 @@ describe('WorkerChannel and WorkerWritable', () => {
   });
 
   describe('in one thread (writers on the reader thread)', () => {
+    it('runs a final option once the reader has taken every write, before finish, as a plain Writable runs it', async () => {
+      /** `make` gets the final option, and where the sink's bytes go. */
+      type Make = (final: (callback: () => void) => void, sink: (chunk: Buffer) => void) => Writable;
+      const traceOf = async (make: Make): Promise<string[]> => {
+        const trace: string[] = [];
+        let seen = '';
+        const stream = make(
+          (callback) => {
+            trace.push(`final after ${seen}`);
+            callback();
+          },
+          (chunk) => (seen += chunk.toString()),
+        );
+        stream.on('finish', () => trace.push('finish'));
+        stream.write('ab');
+        stream.end('cd', () => trace.push('end callback'));
+        await once(stream, 'close');
+        return trace;
+      };
+      const node = await traceOf(
+        (final, sink) =>
+          new Writable({
+            write(chunk: Buffer, _encoding, callback) {
+              sink(chunk);
+              callback();
+            },
+            final,
+          }),
+      );
+      const channel = openChannel({ size: 64 });
+      const ours = await traceOf((final, sink) => {
+        channel.on('data', sink);
+        return new WorkerWritable(channel.createWriter(), { final });
+      });
+      expect(node).to.have.members(['final after abcd', 'end callback', 'finish']).and.to.have.lengthOf(3);
+      expect(node[0]).to.equal('final after abcd');
+      expect(ours).to.deep.equal(node);
+      channel.destroy();
+    });
+
+    it('runs a destroy option after its own _destroy, and takes the error it calls back with', async () => {
+      const traceOf = async (make: (destroy: DestroyOption) => Writable): Promise<string[]> => {
+        const trace: string[] = [];
+        const stream = make((error, callback) => {
+          trace.push(`destroy ${error?.message ?? 'null'}`);
+          callback(new Error('replaced'));
+        });
+        stream.on('error', (error) => trace.push(`error ${error.message}`));
+        // Not events.once: it rejects on 'error'.
+        const closed = new Promise((resolve) => stream.once('close', resolve));
+        stream.destroy(new Error('first'));
+        await closed;
+        return trace;
+      };
+      const node = await traceOf(
+        (destroy) => new Writable({ write: (_c, _e, callback) => callback(), destroy }),
+      );
+      const channel = openChannel({ size: 64 });
+      const ours = await traceOf((destroy) => new WorkerWritable(channel.createWriter(), { destroy }));
+      expect(node).to.deep.equal(['destroy first', 'error replaced']);
+      expect(ours).to.deep.equal(node);
+      channel.destroy();
+    });
+
     it('is a stream.Readable of Buffers, and its writable a stream.Writable', () => {
       const channel = openChannel({ size: 64 });
       const writer = new WorkerWritable(channel.createWriter());

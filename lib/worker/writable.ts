@@ -20,7 +20,15 @@ import {
   RECORD_MORE,
 } from './layout';
 import { isRing, reached, RingWriter } from './ring';
-import { checkGroup, defineNeedDrain, groupCountOf, groupMarker, takeEndCallback } from '../node-shims';
+import {
+  checkGroup,
+  defineNeedDrain,
+  destroyAfterOurs,
+  finalAfterOurs,
+  groupCountOf,
+  groupMarker,
+  takeEndCallback,
+} from '../node-shims';
 
 /**
  * What a writer thread needs to write into a `WorkerChannel`: pass it to the
@@ -44,10 +52,15 @@ export interface WorkerWriterHandle {
   readonly port: MessagePort;
 }
 
-/** Options of `new WorkerWritable(handle, options)`, on top of Node's own. */
+/**
+ * Options of `new WorkerWritable(handle, options)`, on top of Node's own.
+ * Node's `final` runs once the reader has taken every write, before
+ * `'finish'`; `destroy` once the stream has stopped (both after this
+ * class's own steps, as on `BatchingWritable`).
+ */
 export interface WorkerWritableOptions extends Omit<
   WritableOptions,
-  'write' | 'writev' | 'final' | 'destroy' | 'objectMode' | 'decodeStrings'
+  'write' | 'writev' | 'objectMode' | 'decodeStrings'
 > {
   /**
    * Block the thread with `Atomics.wait` while the ring is full, instead of
@@ -273,6 +286,10 @@ export class WorkerWritable extends Writable {
     this.#mayBypassNode =
       typeof (this as { _construct?: unknown })._construct !== 'function' && this.writableHighWaterMark > 0;
     this.#refreshFastPath();
+    // Node would install these as our _final and _destroy: they run after ours instead.
+    if (typeof options.final === 'function')
+      finalAfterOurs(this, WorkerWritable.prototype._final, options.final);
+    if (typeof options.destroy === 'function') destroyAfterOurs(this, options.destroy);
     if (abortedSignal !== null) addAbortSignal(abortedSignal, this); // destroys it, with Node's AbortError
   }
 

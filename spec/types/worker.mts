@@ -94,5 +94,15 @@ new WorkerChannel({
   highWaterMark: config.highWaterMark,
 });
 new WorkerWritable(handle, { blocking: config.blocking, wake: config.wake });
+// Node's own hooks, run after the writer's own steps.
+new WorkerWritable(handle, {
+  final(callback) {
+    type _ = Expect<Equal<typeof callback, (error?: Error | null) => void>>;
+    callback();
+  },
+  destroy(error, callback) {
+    callback(error);
+  },
+});
 // @ts-expect-error reserve() takes a byte count
 out.reserve('64');

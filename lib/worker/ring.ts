@@ -247,7 +247,10 @@ export class RingWriter {
     const records = this.#records;
     const capacity = this.capacity;
     if (length === 0) return false;
-    // The tails last seen first; reloaded only when they are not enough.
+    // #fits and the cursor steps of #placePlain, written out: as calls they
+    // cost this write 55 instructions (callgrind, 64 B fresh messages: 2543
+    // -> 2598), where reserveView() measured no difference. The tails last
+    // seen first; reloaded only when they are not enough.
     if (
       (this.slots - ((records - this.#tailRecordsSeen) >>> 0) < 1 ||
         capacity - ((head - this.#tailSeen) >>> 0) < length) &&
@@ -267,6 +270,21 @@ export class RingWriter {
     this.#head = this.#fillBytes = (head + length) >>> 0;
     this.#records = this.#fillRecords = (records + 1) >>> 0;
     return true;
+  }
+
+  /**
+   * Places one plain record of `length` bytes after the placed ones, with no
+   * reservation open and room for it checked: its index entry, and every
+   * cursor past it (the bytes are the caller's to copy). Returns where its
+   * bytes start in the data area.
+   */
+  #placePlain(length: number): number {
+    const head = this.#head;
+    const records = this.#records;
+    this.#index[records & this.#slotMask] = length;
+    this.#head = this.#fillBytes = (head + length) >>> 0;
+    this.#records = this.#fillRecords = (records + 1) >>> 0;
+    return head & this.#byteMask;
   }
 
   /** Writes the index entry of the next record: its length (never 0) and flags. */
@@ -305,18 +323,8 @@ export class RingWriter {
   reserveView(length: number): Buffer | null {
     // The common case first, in one step: no padding, and room by the
     // tails last seen.
-    const head = this.#head;
-    const records = this.#records;
-    const position = head & this.#byteMask;
-    if (
-      length <= this.capacity - position &&
-      this.slots - ((records - this.#tailRecordsSeen) >>> 0) >= 1 &&
-      this.capacity - ((head - this.#tailSeen) >>> 0) >= length
-    ) {
-      this.#index[records & this.#slotMask] = length;
-      this.#head = this.#fillBytes = (head + length) >>> 0;
-      this.#records = this.#fillRecords = (records + 1) >>> 0;
-      return this.#viewOf(position, length);
+    if (length <= this.capacity - (this.#head & this.#byteMask) && this.#fits(1, length)) {
+      return this.#viewOf(this.#placePlain(length), length);
     }
     const pad = this.#padBefore(length);
     if (pad !== 0) {
@@ -694,13 +702,7 @@ export class RingReader {
       target.set(assembled, offset);
       return;
     }
-    if (this.#runTarget !== target || this.#runOffset + this.#runBytes !== offset) {
-      this.#copyRun();
-      this.#runTarget = target;
-      this.#runOffset = offset;
-      this.#runStart = this.#readBytes;
-    }
-    this.#runBytes += length;
+    this.#joinRun(target, offset, length);
     this.#advance(length);
   }
 
@@ -732,13 +734,7 @@ export class RingReader {
       records = (records + 1) >>> 0;
     }
     if (bytes === 0) return 0;
-    if (this.#runTarget !== target || this.#runOffset + this.#runBytes !== offset) {
-      this.#copyRun();
-      this.#runTarget = target;
-      this.#runOffset = offset;
-      this.#runStart = this.#readBytes;
-    }
-    this.#runBytes += bytes;
+    this.#joinRun(target, offset, bytes);
     this.#readBytes = read;
     this.#readRecords = records;
     this.#entry = 0;
@@ -802,6 +798,21 @@ export class RingReader {
   #advance(length: number): void {
     this.#readBytes = (this.#readBytes + length) >>> 0;
     this.#readRecords = (this.#readRecords + 1) >>> 0;
+  }
+
+  /**
+   * Adds the `bytes` that come next in the ring to the run, which goes to
+   * `target` at `offset`: where the run so far ends there, they extend it;
+   * else it is copied out and a new run starts with them.
+   */
+  #joinRun(target: Buffer, offset: number, bytes: number): void {
+    if (this.#runTarget !== target || this.#runOffset + this.#runBytes !== offset) {
+      this.#copyRun();
+      this.#runTarget = target;
+      this.#runOffset = offset;
+      this.#runStart = this.#readBytes;
+    }
+    this.#runBytes += bytes;
   }
 
   /** Copies the run into its target: one copy, or two where it wraps. */

@@ -159,11 +159,7 @@ export function destroyAfterOurs(stream: Writable, userDestroy: UserDestroy): vo
   const ownDestroy = stream._destroy;
   stream._destroy = (error, callback) => {
     ownDestroy.call(stream, error, (stopped) => {
-      try {
-        userDestroy.call(stream, stopped ?? null, callback);
-      } catch (thrown) {
-        callback(asError(thrown));
-      }
+      callHook(callback, () => userDestroy.call(stream, stopped ?? null, callback));
     });
   };
 }
@@ -180,15 +176,17 @@ export type UserFinal = (this: Writable, callback: (error?: Error | null) => voi
 export function finalAfterOurs(stream: Writable, ownFinal: UserFinal, userFinal: UserFinal): void {
   stream._final = (callback) => {
     ownFinal.call(stream, (error) => {
-      if (error) {
-        callback(error);
-        return;
-      }
-      try {
-        userFinal.call(stream, callback);
-      } catch (thrown) {
-        callback(asError(thrown));
-      }
+      if (error) callback(error);
+      else callHook(callback, () => userFinal.call(stream, callback));
     });
   };
+}
+
+/** Runs a user's hook as Node runs `_final` and `_destroy`: what it throws goes to `callback`. */
+function callHook(callback: (error?: Error | null) => void, hook: () => void): void {
+  try {
+    hook();
+  } catch (thrown) {
+    callback(asError(thrown));
+  }
 }
